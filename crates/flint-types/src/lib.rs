@@ -1,14 +1,16 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Lambda domain and wire types for flint.
+//!
+//! This crate owns everything that is *shape* rather than *behaviour*: the
+//! JSON structures of the Lambda control-plane API, function identifiers and
+//! ARNs, the validation rules AWS applies to each field, and the one total
+//! mapping from a rejected request to AWS's error code, HTTP status and body.
+//! It does no I/O so that every rule here is unit-testable and fuzzable.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod error;
+pub mod ident;
+pub mod model;
+pub mod timefmt;
+pub mod validate;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::ApiError;
+pub use ident::{FunctionRef, Qualifier, ResourceContext};

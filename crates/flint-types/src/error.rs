@@ -1,0 +1,237 @@
+//! The AWS error envelope.
+//!
+//! Every rejection flint sends goes through [`ApiError`], so the code, the
+//! HTTP status and the body casing are decided in exactly one place. AWS's
+//! model spells the message field `Message` for some shapes and `message` for
+//! others; SDKs read the one their model names, so the casing is part of the
+//! contract (see `lambda-facts.md` §1.3).
+
+use serde_json::{Value, json};
+
+/// A request rejected with one of Lambda's error codes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// Constraint violations (length, pattern, range, enum): unmodelled
+    /// `ValidationException`, 400.
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("{0}")]
+    InvalidRequestContent(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceConflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Oversized request bodies: AWS sends the unmodelled
+    /// `RequestEntityTooLargeException`, not the modelled `RequestTooLargeException`.
+    #[error("{0}")]
+    RequestEntityTooLarge(String),
+    #[error("{message}")]
+    TooManyRequests {
+        reason: &'static str,
+        message: String,
+    },
+    /// A path that matches no Lambda operation.
+    #[error("{0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    Service(String),
+}
+
+/// How the message field of an error body is spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageCase {
+    Upper,
+    Lower,
+}
+
+impl ApiError {
+    /// The error code sent in `x-amzn-ErrorType`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "ValidationException",
+            ApiError::InvalidParameterValue(_) => "InvalidParameterValueException",
+            ApiError::InvalidRequestContent(_) => "InvalidRequestContentException",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
+            ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
+            ApiError::ResourceConflict(_) => "ResourceConflictException",
+            ApiError::PreconditionFailed(_) => "PreconditionFailedException",
+            ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::TooManyRequests { .. } => "TooManyRequestsException",
+            ApiError::UnknownOperation(_) => "UnknownOperationException",
+            ApiError::Service(_) => "ServiceException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_)
+            | ApiError::InvalidParameterValue(_)
+            | ApiError::InvalidRequestContent(_) => 400,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::ResourceNotFound(_) | ApiError::UnknownOperation(_) => 404,
+            ApiError::ResourceConflict(_) => 409,
+            ApiError::PreconditionFailed(_) => 412,
+            ApiError::RequestEntityTooLarge(_) => 413,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Service(_) => 500,
+        }
+    }
+
+    fn message_case(&self) -> MessageCase {
+        match self {
+            ApiError::ResourceNotFound(_)
+            | ApiError::Service(_)
+            | ApiError::UnknownOperation(_) => MessageCase::Upper,
+            _ => MessageCase::Lower,
+        }
+    }
+
+    /// The JSON body, with the field casing of the error's model shape.
+    pub fn body(&self) -> Value {
+        let message = self.to_string();
+        if let ApiError::Validation(_) = self {
+            // ValidationException is not in the model; AWS sends only a message.
+            return json!({ "message": message });
+        }
+        let kind = if self.status() >= 500 {
+            "Service"
+        } else {
+            "User"
+        };
+        let mut body = match self.message_case() {
+            MessageCase::Upper => json!({ "Type": kind, "Message": message }),
+            MessageCase::Lower => json!({ "Type": kind, "message": message }),
+        };
+        if let ApiError::TooManyRequests { reason, .. } = self {
+            body["Reason"] = Value::from(*reason);
+        }
+        body
+    }
+
+    /// `1 validation error detected: Value 'v' at 'field' failed to satisfy constraint: ...`
+    pub fn constraint(value: impl std::fmt::Display, field: &str, constraint: &str) -> Self {
+        ApiError::Validation(format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+        ))
+    }
+
+    /// The message AWS uses for a value below a numeric minimum.
+    pub fn too_small(value: impl std::fmt::Display, field: &str, min: i64) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!("Member must have value greater than or equal to {min}"),
+        )
+    }
+
+    /// The message AWS uses for a value above a numeric maximum.
+    pub fn too_large(value: impl std::fmt::Display, field: &str, max: i64) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!("Member must have value less than or equal to {max}"),
+        )
+    }
+
+    pub fn too_long(value: impl std::fmt::Display, field: &str, max: usize) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!("Member must have length less than or equal to {max}"),
+        )
+    }
+
+    pub fn too_short(value: impl std::fmt::Display, field: &str, min: usize) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!("Member must have length greater than or equal to {min}"),
+        )
+    }
+
+    pub fn pattern(value: impl std::fmt::Display, field: &str, pattern: &str) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!("Member must satisfy regular expression pattern: {pattern}"),
+        )
+    }
+
+    pub fn enum_value(value: impl std::fmt::Display, field: &str, allowed: &[&str]) -> Self {
+        Self::constraint(
+            value,
+            field,
+            &format!(
+                "Member must satisfy enum value set: [{}]",
+                allowed.join(", ")
+            ),
+        )
+    }
+
+    /// The precondition failure AWS returns for a stale `RevisionId`.
+    pub fn revision_mismatch() -> Self {
+        ApiError::PreconditionFailed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+        )
+    }
+
+    pub fn function_not_found(arn: &str) -> Self {
+        ApiError::ResourceNotFound(format!("Function not found: {arn}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_casing_follows_the_model_shape() {
+        let nf = ApiError::function_not_found("arn:aws:lambda:us-east-1:000000000000:function:f");
+        assert_eq!(nf.status(), 404);
+        assert_eq!(
+            nf.body()["Message"],
+            "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
+        assert_eq!(nf.body()["Type"], "User");
+
+        let ipv = ApiError::InvalidParameterValue("bad".into());
+        assert_eq!(ipv.body(), json!({"Type": "User", "message": "bad"}));
+        assert_eq!(ipv.code(), "InvalidParameterValueException");
+    }
+
+    #[test]
+    fn validation_exception_has_only_a_message() {
+        let e = ApiError::too_large(20000, "memorySize", 10240);
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.body(),
+            json!({"message": "1 validation error detected: Value '20000' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to 10240"})
+        );
+    }
+
+    #[test]
+    fn throttle_carries_its_reason() {
+        let e = ApiError::TooManyRequests {
+            reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+            message: "Rate Exceeded.".into(),
+        };
+        assert_eq!(e.status(), 429);
+        assert_eq!(
+            e.body()["Reason"],
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
+        );
+        assert_eq!(e.body()["message"], "Rate Exceeded.");
+    }
+
+    #[test]
+    fn server_errors_are_typed_service() {
+        assert_eq!(ApiError::Service("x".into()).body()["Type"], "Service");
+    }
+}
