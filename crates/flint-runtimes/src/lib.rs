@@ -114,10 +114,8 @@ pub fn materialize(dir: &Path) -> io::Result<()> {
 }
 
 fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
-    if let Ok(existing) = fs::read(path) {
-        if existing == content {
-            return Ok(());
-        }
+    if fs::read(path).is_ok_and(|existing| existing == content) {
+        return Ok(());
     }
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
