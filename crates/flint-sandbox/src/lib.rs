@@ -1,14 +1,18 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kernel-isolated Lambda execution environments (placeholder docs, see below).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod cgroup;
+mod child;
+mod error;
+mod host;
+mod rootfs;
+mod sandbox;
+pub mod seccomp;
+mod spec;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::{Result, SandboxError};
+pub use host::{CgroupFlavor, HostSupport, probe_host};
+pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
+pub use spec::{
+    DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, NetworkMode, RUNTIME_API_PORT, SANDBOX_USER,
+    SandboxSpec, cpu_millis_for_memory, lambda_base_env,
+};

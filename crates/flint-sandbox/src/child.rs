@@ -1,0 +1,636 @@
+//! The code that runs in the cloned child, between `clone3` and `execve`.
+//!
+//! flint is a multi-threaded tokio process. After a fork-like `clone` only the calling thread
+//! exists in the child, while every lock another thread held (malloc arenas, stdio, glibc's
+//! thread list) stays locked forever. So this module follows the rule `posix_spawn` follows:
+//! **only raw system calls, no allocation, no locks, no panics** between clone and exec.
+//! Every string, pointer array and BPF program is prepared by the parent in a [`ChildPlan`]
+//! before cloning; the child only reads it. Two traps that rule avoids:
+//! - glibc's `setuid`/`setgroups` wrappers broadcast the change to all threads they believe
+//!   exist (`__nptl_setxid`), which deadlocks in the child; we use `syscall(SYS_setresuid)`.
+//! - glibc's `fork` runs atfork handlers and takes the malloc lock; the inner fork uses
+//!   `syscall(SYS_clone)` directly.
+//!
+//! The child becomes pid 1 of the new pid namespace and acts as a minimal init: it sets up
+//! the root, drops privileges, installs seccomp, then forks the function and stays behind to
+//! forward signals and reap zombies. When the function exits, init writes its wait status to
+//! a pipe and exits, and the kernel kills whatever else is left in the namespace.
+//!
+//! Failures are reported to the parent as a `(step, index, errno)` record on a close-on-exec
+//! pipe; EOF on that pipe without a record means `execve` succeeded.
+
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::ptr;
+
+use libc::{c_char, c_int, c_ulong, c_void};
+
+/// Setup steps, reported with the errno when one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Step {
+    Fds = 1,
+    WaitUserns,
+    Mount,
+    Pivot,
+    RemountRoot,
+    Hostname,
+    LoopbackUp,
+    Listen,
+    SendListener,
+    Rlimit,
+    WaitGo,
+    DropBounding,
+    SetGroups,
+    SetGid,
+    SetUid,
+    ClearCaps,
+    NoNewPrivs,
+    Seccomp,
+    Fork,
+    Chdir,
+    Exec,
+}
+
+impl Step {
+    pub(crate) fn from_u32(v: u32) -> Option<Self> {
+        use Step::*;
+        [
+            Fds,
+            WaitUserns,
+            Mount,
+            Pivot,
+            RemountRoot,
+            Hostname,
+            LoopbackUp,
+            Listen,
+            SendListener,
+            Rlimit,
+            WaitGo,
+            DropBounding,
+            SetGroups,
+            SetGid,
+            SetUid,
+            ClearCaps,
+            NoNewPrivs,
+            Seccomp,
+            Fork,
+            Chdir,
+            Exec,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Step::Fds => "fd set-up",
+            Step::WaitUserns => "waiting for user namespace maps",
+            Step::Mount => "mount",
+            Step::Pivot => "pivot_root",
+            Step::RemountRoot => "read-only remount of /",
+            Step::Hostname => "sethostname",
+            Step::LoopbackUp => "bringing lo up",
+            Step::Listen => "binding the Runtime API listener",
+            Step::SendListener => "passing the listener to flint",
+            Step::Rlimit => "setrlimit",
+            Step::WaitGo => "waiting for flint",
+            Step::DropBounding => "dropping the capability bounding set",
+            Step::SetGroups => "setgroups",
+            Step::SetGid => "setresgid",
+            Step::SetUid => "setresuid",
+            Step::ClearCaps => "capset",
+            Step::NoNewPrivs => "PR_SET_NO_NEW_PRIVS",
+            Step::Seccomp => "installing seccomp filter",
+            Step::Fork => "forking the function",
+            Step::Chdir => "chdir",
+            Step::Exec => "execve",
+        }
+    }
+}
+
+/// Size of the error record: step, index, errno (native endian u32/u32/i32).
+pub(crate) const ERR_RECORD: usize = 12;
+/// Byte the parent sends once the user namespace maps are written.
+pub(crate) const MSG_USERNS: u8 = b'U';
+/// Byte the parent sends to let the child exec (cgroups attached, listener received).
+pub(crate) const MSG_GO: u8 = b'G';
+/// Byte accompanying the listener fd.
+pub(crate) const MSG_LISTENER: u8 = b'L';
+
+/// One prepared `mount(2)` call.
+pub(crate) struct RawMount {
+    pub src: Option<CString>,
+    pub target: CString,
+    pub fstype: Option<CString>,
+    pub flags: c_ulong,
+    pub data: Option<CString>,
+}
+
+/// File descriptors (parent's numbers, inherited by the child) the child needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildFds {
+    /// Child end of the sync socketpair (parent→child go bytes, child→parent listener fd).
+    pub sync: RawFd,
+    /// Write end of the error pipe.
+    pub err_w: RawFd,
+    /// Write end of the exit-status pipe.
+    pub status_w: RawFd,
+    pub stdout: RawFd,
+    pub stderr: RawFd,
+}
+
+/// Everything the child needs, prepared by the parent before `clone3`.
+pub(crate) struct ChildPlan {
+    pub mounts: Vec<RawMount>,
+    pub root: CString,
+    pub root_remount_flags: c_ulong,
+    pub dot: CString,
+    pub slash: CString,
+    pub dev_null: CString,
+    pub hostname: CString,
+    pub cwd: CString,
+    pub exec_candidates: Vec<CString>,
+    pub argv_ptrs: Vec<*const c_char>,
+    pub envp_ptrs: Vec<*const c_char>,
+    pub uid: u32,
+    pub gid: u32,
+    pub wait_userns: bool,
+    pub set_groups: bool,
+    pub cap_last_cap: u32,
+    pub filters: Vec<libc::sock_fprog>,
+    pub lo_up: bool,
+    pub listen_port: Option<u16>,
+    pub nofile: u64,
+    pub fds: ChildFds,
+    // Owners of the memory the raw pointers above point into.
+    pub _argv: Vec<CString>,
+    pub _env: Vec<CString>,
+    pub _bpf: Vec<seccompiler::BpfProgram>,
+}
+
+impl ChildPlan {
+    /// Builds the pointer arrays. `argv`/`env` must not contain NUL (validated by the spec).
+    pub(crate) fn pointers(args: &[CString]) -> Vec<*const c_char> {
+        args.iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(ptr::null()))
+            .collect()
+    }
+
+    pub(crate) fn fprogs(bpf: &[seccompiler::BpfProgram]) -> Vec<libc::sock_fprog> {
+        bpf.iter()
+            .map(|p| libc::sock_fprog {
+                len: p.len() as u16,
+                // seccompiler's sock_filter is #[repr(C)] with the kernel's layout, like libc's.
+                filter: p.as_ptr() as *mut libc::sock_filter,
+            })
+            .collect()
+    }
+}
+
+fn errno() -> c_int {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Reports a failed step to the parent and exits. Async-signal-safe.
+fn fail(err_fd: RawFd, step: Step, index: u32) -> ! {
+    let e = errno();
+    let mut rec = [0u8; ERR_RECORD];
+    rec[0..4].copy_from_slice(&(step as u32).to_ne_bytes());
+    rec[4..8].copy_from_slice(&index.to_ne_bytes());
+    rec[8..12].copy_from_slice(&e.to_ne_bytes());
+    // SAFETY: writing a stack buffer to a pipe fd; _exit never returns and runs no handlers.
+    unsafe {
+        libc::write(err_fd, rec.as_ptr().cast(), ERR_RECORD);
+        libc::_exit(127)
+    }
+}
+
+fn opt_ptr(c: &Option<CString>) -> *const c_char {
+    c.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+/// Entry point of the cloned child (pid 1 of the new pid namespace).
+///
+/// # Safety
+/// Must only be called in the child right after `clone3` returned 0, with a plan whose
+/// pointers are valid (the child's memory is a copy of the parent's). Never returns.
+pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
+    // SAFETY (whole function): only raw syscalls on memory owned by `p` or the stack.
+    unsafe {
+        // 1. File descriptors: move what we need above the stdio range, install stdio, close
+        //    everything else we inherited from the (multi-threaded) parent.
+        let hi = |fd: RawFd| -> RawFd {
+            let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 16);
+            if n < 0 {
+                fail(p.fds.err_w, Step::Fds, 0);
+            }
+            n
+        };
+        let err_w = hi(p.fds.err_w);
+        let sync = hi(p.fds.sync);
+        let status_w = hi(p.fds.status_w);
+        let out = hi(p.fds.stdout);
+        let errfd = hi(p.fds.stderr);
+        let null = libc::open(p.dev_null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null < 0 || libc::dup2(null, 0) < 0 || libc::dup2(out, 1) < 0 || libc::dup2(errfd, 2) < 0
+        {
+            fail(err_w, Step::Fds, 1);
+        }
+        let mut keep = [err_w, sync, status_w];
+        keep.sort_unstable();
+        let mut next: u32 = 3;
+        for k in keep {
+            if (k as u32) > next {
+                libc::syscall(libc::SYS_close_range, next, k as u32 - 1, 0u32);
+            }
+            next = k as u32 + 1;
+        }
+        libc::syscall(libc::SYS_close_range, next, u32::MAX, 0u32);
+
+        let read_byte = |step: Step, want: u8| {
+            let mut b = 0u8;
+            loop {
+                let r = libc::read(sync, (&raw mut b).cast(), 1);
+                if r == 1 && b == want {
+                    return;
+                }
+                if r < 0 && errno() == libc::EINTR {
+                    continue;
+                }
+                // EOF: the parent gave up on us (or a protocol error); exit quietly.
+                *libc::__errno_location() = libc::EPIPE;
+                fail(err_w, step, 0);
+            }
+        };
+
+        // 2. User namespace: wait until the parent wrote uid_map/gid_map.
+        if p.wait_userns {
+            read_byte(Step::WaitUserns, MSG_USERNS);
+        }
+
+        // 3. Assemble the root (see rootfs.rs for the order and why).
+        for (i, m) in p.mounts.iter().enumerate() {
+            if libc::mount(
+                opt_ptr(&m.src),
+                m.target.as_ptr(),
+                opt_ptr(&m.fstype),
+                m.flags,
+                opt_ptr(&m.data).cast(),
+            ) != 0
+            {
+                fail(err_w, Step::Mount, i as u32);
+            }
+        }
+        // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then
+        // removes the old root without needing a put_old directory (runc's trick).
+        if libc::chdir(p.root.as_ptr()) != 0
+            || libc::syscall(libc::SYS_pivot_root, p.dot.as_ptr(), p.dot.as_ptr()) != 0
+            || libc::umount2(p.dot.as_ptr(), libc::MNT_DETACH) != 0
+            || libc::chdir(p.slash.as_ptr()) != 0
+        {
+            fail(err_w, Step::Pivot, 0);
+        }
+        if libc::mount(
+            ptr::null(),
+            p.slash.as_ptr(),
+            ptr::null(),
+            p.root_remount_flags,
+            ptr::null(),
+        ) != 0
+        {
+            fail(err_w, Step::RemountRoot, 0);
+        }
+        if libc::sethostname(p.hostname.as_ptr(), p.hostname.as_bytes().len()) != 0 {
+            fail(err_w, Step::Hostname, 0);
+        }
+
+        // 4. Network: lo up, and the Runtime API listener inside this namespace.
+        if p.lo_up && !loopback_up() {
+            fail(err_w, Step::LoopbackUp, 0);
+        }
+        if let Some(port) = p.listen_port {
+            let l = listen_loopback(port);
+            if l < 0 {
+                fail(err_w, Step::Listen, 0);
+            }
+            if !send_fd(sync, l) {
+                fail(err_w, Step::SendListener, 0);
+            }
+            libc::close(l);
+        }
+
+        // 5. Resource limits that are per process rather than per cgroup.
+        for (res, v) in [(libc::RLIMIT_NOFILE, p.nofile), (libc::RLIMIT_CORE, 0)] {
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(res, &mut cur);
+            let v = v.min(cur.rlim_max);
+            let lim = libc::rlimit {
+                rlim_cur: v,
+                rlim_max: v,
+            };
+            if libc::setrlimit(res, &lim) != 0 {
+                fail(err_w, Step::Rlimit, res);
+            }
+        }
+
+        // 6. Wait until flint attached the cgroups and holds the listener.
+        read_byte(Step::WaitGo, MSG_GO);
+
+        // 7. Drop privileges: bounding set (needs CAP_SETPCAP, so first), ambient, groups,
+        //    gid, uid (which clears permitted/effective), then inheritable via capset.
+        for cap in 0..=p.cap_last_cap {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) != 0
+                && errno() != libc::EINVAL
+            {
+                fail(err_w, Step::DropBounding, cap);
+            }
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as c_ulong,
+            0,
+            0,
+            0,
+        );
+        if p.set_groups
+            && libc::syscall(libc::SYS_setgroups, 0usize, ptr::null::<libc::gid_t>()) != 0
+        {
+            fail(err_w, Step::SetGroups, 0);
+        }
+        if libc::syscall(libc::SYS_setresgid, p.gid, p.gid, p.gid) != 0 {
+            fail(err_w, Step::SetGid, 0);
+        }
+        if libc::syscall(libc::SYS_setresuid, p.uid, p.uid, p.uid) != 0 {
+            fail(err_w, Step::SetUid, 0);
+        }
+        let mut hdr = CapHeader {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let data = [CapData::default(); 2];
+        if libc::syscall(libc::SYS_capset, &raw mut hdr, data.as_ptr()) != 0 {
+            fail(err_w, Step::ClearCaps, 0);
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(err_w, Step::NoNewPrivs, 0);
+        }
+        for (i, f) in p.filters.iter().enumerate() {
+            if libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                0u32,
+                f as *const libc::sock_fprog,
+            ) != 0
+            {
+                fail(err_w, Step::Seccomp, i as u32);
+            }
+        }
+
+        // 8. Fork the function; stay behind as init.
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGCHLD, &dfl, ptr::null_mut());
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        );
+        if pid < 0 {
+            fail(err_w, Step::Fork, 0);
+        }
+        if pid == 0 {
+            exec_function(p, err_w);
+        }
+        libc::close(err_w);
+        libc::close(sync);
+        init_loop(pid as libc::pid_t, status_w)
+    }
+}
+
+/// The function's process: new session, default signal handling, then `execve`.
+unsafe fn exec_function(p: &ChildPlan, err_w: RawFd) -> ! {
+    // SAFETY: raw syscalls on the plan's memory, see child_main.
+    unsafe {
+        libc::setsid();
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                // Handlers installed by flint (tokio) and ignored signals (Rust ignores SIGPIPE)
+                // must not leak into the function.
+                libc::sigaction(sig, &dfl, ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+        if libc::chdir(p.cwd.as_ptr()) != 0 {
+            fail(err_w, Step::Chdir, 0);
+        }
+        let mut last = libc::ENOENT;
+        for (i, c) in p.exec_candidates.iter().enumerate() {
+            libc::execve(c.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+            let e = errno();
+            // Like execvp: keep looking on ENOENT/ENOTDIR, remember EACCES.
+            if e != libc::ENOENT && e != libc::ENOTDIR && e != libc::EACCES {
+                fail(err_w, Step::Exec, i as u32);
+            }
+            if last != libc::EACCES {
+                last = e;
+            }
+        }
+        *libc::__errno_location() = last;
+        fail(err_w, Step::Exec, u32::MAX)
+    }
+}
+
+/// pid 1: forward signals to the function, reap every zombie, and exit with the function.
+unsafe fn init_loop(child: libc::pid_t, status_w: RawFd) -> ! {
+    // SAFETY: raw syscalls on stack memory.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        loop {
+            let sig = libc::sigwaitinfo(&all, ptr::null_mut());
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(child, sig);
+                continue;
+            }
+            loop {
+                let mut st: c_int = 0;
+                let r = libc::wait4(-1, &mut st, libc::WNOHANG, ptr::null_mut());
+                if r <= 0 {
+                    break;
+                }
+                if r == child {
+                    libc::write(status_w, (&raw const st).cast::<c_void>(), 4);
+                    let code = if libc::WIFEXITED(st) {
+                        libc::WEXITSTATUS(st)
+                    } else {
+                        128 + libc::WTERMSIG(st)
+                    };
+                    libc::_exit(code);
+                }
+            }
+        }
+    }
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: c_int,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const SECCOMP_SET_MODE_FILTER: u32 = 1;
+
+/// `struct ifreq` reduced to the name and the flags member of the union (40 bytes total).
+#[repr(C)]
+struct IfReqFlags {
+    name: [u8; libc::IFNAMSIZ],
+    flags: libc::c_short,
+    _pad: [u8; 22],
+}
+
+/// Brings `lo` up in the current network namespace. Raw syscalls only.
+pub(crate) fn loopback_up() -> bool {
+    // SAFETY: socket/ioctl/close on a stack-allocated ifreq of the kernel's size.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return false;
+        }
+        let mut req = IfReqFlags {
+            name: [0; libc::IFNAMSIZ],
+            flags: 0,
+            _pad: [0; 22],
+        };
+        req.name[..2].copy_from_slice(b"lo");
+        let ok = libc::ioctl(s, libc::SIOCGIFFLAGS, &raw mut req) == 0 && {
+            req.flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(s, libc::SIOCSIFFLAGS, &raw mut req) == 0
+        };
+        libc::close(s);
+        ok
+    }
+}
+
+/// A listening TCP socket on 127.0.0.1:`port` in the current network namespace, or -1.
+fn listen_loopback(port: u16) -> RawFd {
+    // SAFETY: socket/setsockopt/bind/listen with stack-allocated arguments.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return -1;
+        }
+        let one: c_int = 1;
+        libc::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&raw const one).cast(),
+            4,
+        );
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        if libc::bind(
+            s,
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        ) != 0
+            || libc::listen(s, 1024) != 0
+        {
+            let e = errno();
+            libc::close(s);
+            *libc::__errno_location() = e;
+            return -1;
+        }
+        s
+    }
+}
+
+/// Control-message buffer for exactly one fd, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+pub(crate) struct FdCmsg(pub(crate) [u8; 24]);
+
+/// Sends `fd` with one byte [`MSG_LISTENER`] over the unix socket `sock`.
+fn send_fd(sock: RawFd, fd: RawFd) -> bool {
+    // SAFETY: sendmsg with iovec/cmsg buffers on the stack, sized with CMSG_SPACE.
+    unsafe {
+        let mut byte = MSG_LISTENER;
+        let mut iov = libc::iovec {
+            iov_base: (&raw mut byte).cast(),
+            iov_len: 1,
+        };
+        let mut buf = FdCmsg([0; 24]);
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = buf.0.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        ptr::write_unaligned(libc::CMSG_DATA(c).cast::<c_int>(), fd);
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) == 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_trip() {
+        for v in 1..=21 {
+            let s = Step::from_u32(v).unwrap();
+            assert_eq!(s as u32, v);
+            assert!(!s.name().is_empty());
+        }
+        assert_eq!(Step::from_u32(0), None);
+        assert_eq!(Step::from_u32(22), None);
+    }
+
+    #[test]
+    fn cmsg_buffer_fits_one_fd() {
+        // SAFETY: CMSG_SPACE is pure arithmetic.
+        assert!(unsafe { libc::CMSG_SPACE(4) } as usize <= size_of::<FdCmsg>());
+        assert_eq!(size_of::<IfReqFlags>(), 40);
+    }
+
+    #[test]
+    fn pointer_arrays_are_null_terminated() {
+        let args = vec![CString::new("a").unwrap(), CString::new("b").unwrap()];
+        let p = ChildPlan::pointers(&args);
+        assert_eq!(p.len(), 3);
+        assert!(p[2].is_null());
+    }
+}

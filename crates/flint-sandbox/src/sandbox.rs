@@ -1,0 +1,819 @@
+//! [`Sandboxer`] (per-host state) and [`Sandbox`] (one running execution environment).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::ptr;
+use std::time::Duration;
+
+use crate::cgroup::{self, CgroupHandle, Limits};
+use crate::child::{self, ChildFds, ChildPlan, RawMount, Step};
+use crate::error::{Result, SandboxError};
+use crate::host::{CgroupFlavor, HostSupport, probe_host};
+use crate::rootfs::{self, HostFacts};
+use crate::seccomp;
+use crate::spec::{NetworkMode, SandboxSpec};
+
+/// Whether to create a user namespace for each sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserNamespaceMode {
+    /// Only when flint is not root (then it is required for mounts and namespaces).
+    #[default]
+    Auto,
+    /// Always (as root, the function's uid maps to the same host uid).
+    Always,
+    /// Never (requires root).
+    Never,
+}
+
+/// Configuration of a [`Sandboxer`].
+#[derive(Debug, Clone)]
+pub struct SandboxerConfig {
+    /// Where cached root skeletons live. Default: `/run/flint-sandbox` as root, else
+    /// `$XDG_RUNTIME_DIR/flint-sandbox` or `/tmp/flint-sandbox-<uid>`.
+    pub state_dir: PathBuf,
+    /// cgroup directory (relative to each hierarchy's root) that holds the environments.
+    pub cgroup_parent: String,
+    /// User-namespace policy.
+    pub user_namespace: UserNamespaceMode,
+    /// Refuse to spawn when cgroup limits cannot be enforced (default `true`). Development
+    /// mode may turn this off; then memory/CPU/pids are not limited.
+    pub require_cgroups: bool,
+    /// `RLIMIT_NOFILE` inside the sandbox (Lambda: 1024).
+    pub nofile: u64,
+}
+
+impl Default for SandboxerConfig {
+    fn default() -> Self {
+        // SAFETY: geteuid has no failure mode.
+        let uid = unsafe { libc::geteuid() };
+        let state_dir = if uid == 0 {
+            PathBuf::from("/run/flint-sandbox")
+        } else if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+            Path::new(&x).join("flint-sandbox")
+        } else {
+            PathBuf::from(format!("/tmp/flint-sandbox-{uid}"))
+        };
+        Self {
+            state_dir,
+            cgroup_parent: "flint".into(),
+            user_namespace: UserNamespaceMode::Auto,
+            require_cgroups: true,
+            nofile: 1024,
+        }
+    }
+}
+
+/// Per-host sandbox factory: probes the host once, compiles the seccomp policy once, prepares
+/// the cgroup parent, and caches root skeletons. `Send + Sync`; share it (e.g. in an `Arc`)
+/// and call [`Sandboxer::spawn`] from any thread. `spawn` blocks for a few milliseconds; from
+/// async code call it inside `spawn_blocking`.
+#[derive(Debug)]
+pub struct Sandboxer {
+    host: HostSupport,
+    config: SandboxerConfig,
+    facts: HostFacts,
+    filters: Vec<seccompiler::BpfProgram>,
+    use_userns: bool,
+    cgroups_usable: bool,
+    cgroup_problems: Vec<String>,
+}
+
+impl Sandboxer {
+    /// Probes the host and prepares shared state.
+    pub fn new(config: SandboxerConfig) -> Result<Self> {
+        Self::with_host(probe_host(), config)
+    }
+
+    /// Like [`Sandboxer::new`] with an already probed (or, in tests, adjusted) [`HostSupport`].
+    pub fn with_host(host: HostSupport, config: SandboxerConfig) -> Result<Self> {
+        if !host.namespaces {
+            return Err(SandboxError::Unsupported("namespaces".into()));
+        }
+        if !host.pidfd {
+            return Err(SandboxError::Unsupported("pidfd (Linux >= 5.5)".into()));
+        }
+        let use_userns = match config.user_namespace {
+            UserNamespaceMode::Always => true,
+            UserNamespaceMode::Never => false,
+            UserNamespaceMode::Auto => !host.is_root,
+        };
+        if use_userns && !host.user_namespaces {
+            return Err(SandboxError::Unsupported("user namespaces".into()));
+        }
+        if !use_userns && !host.is_root {
+            return Err(SandboxError::Unsupported(
+                "sandboxing without root needs user namespaces".into(),
+            ));
+        }
+        let filters = if host.seccomp {
+            seccomp::compile_filters()?
+        } else {
+            Vec::new()
+        };
+        if !host.seccomp {
+            return Err(SandboxError::Unsupported("seccomp".into()));
+        }
+        let cgroup_problems = match &host.cgroup {
+            CgroupFlavor::None { reason } => vec![reason.clone()],
+            flavor => cgroup::prepare_parent(flavor, &config.cgroup_parent)
+                .unwrap_or_else(|e| vec![e.to_string()]),
+        };
+        let cgroups_usable = match &host.cgroup {
+            CgroupFlavor::V1 { .. } => cgroup_problems.is_empty(),
+            CgroupFlavor::V2 { root, .. } => {
+                let ctl = std::fs::read_to_string(
+                    root.join(&config.cgroup_parent).join("cgroup.controllers"),
+                )
+                .unwrap_or_default();
+                ["memory", "cpu", "pids"]
+                    .iter()
+                    .all(|c| ctl.split_whitespace().any(|x| x == *c))
+            }
+            CgroupFlavor::None { .. } => false,
+        };
+        if config.require_cgroups && !cgroups_usable {
+            return Err(SandboxError::Unsupported(format!(
+                "cgroup limits ({})",
+                cgroup_problems.join("; ")
+            )));
+        }
+        std::fs::create_dir_all(&config.state_dir)
+            .map_err(|e| SandboxError::io("mkdir", &config.state_dir, e))?;
+        Ok(Self {
+            facts: HostFacts::gather(),
+            host,
+            config,
+            filters,
+            use_userns,
+            cgroups_usable,
+            cgroup_problems,
+        })
+    }
+
+    /// What the host supports.
+    pub fn host(&self) -> &HostSupport {
+        &self.host
+    }
+
+    /// Whether spawned sandboxes get cgroup limits (false only in development mode).
+    pub fn cgroups_enforced(&self) -> bool {
+        self.cgroups_usable
+    }
+
+    /// Problems met while preparing the cgroup parent (for operators).
+    pub fn cgroup_problems(&self) -> &[String] {
+        &self.cgroup_problems
+    }
+
+    /// Starts one execution environment and returns once the function has been `execve`d
+    /// (or the set-up failed, in which case nothing is left behind).
+    pub fn spawn(&self, spec: SandboxSpec) -> Result<Sandbox> {
+        spec.validate()?;
+        for (what, p) in [
+            ("task_dir", Some(&spec.task_dir)),
+            ("opt_dir", spec.opt_dir.as_ref()),
+            ("runtime_dir", spec.runtime_dir.as_ref()),
+        ] {
+            if let Some(p) = p {
+                if !p.is_dir() {
+                    return Err(SandboxError::InvalidSpec(format!(
+                        "{what} {} is not a directory",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        let mut extra_is_file = Vec::new();
+        for (src, _) in &spec.extra_ro_binds {
+            let md = std::fs::metadata(src).map_err(|e| SandboxError::io("stat", src, e))?;
+            extra_is_file.push(!md.is_dir());
+        }
+        let plan = rootfs::plan_root(&self.facts, &spec, &extra_is_file);
+        let skel = rootfs::materialize(&self.config.state_dir, &plan.skeleton)?;
+        let steps = rootfs::mount_steps(&plan, &skel, spec.tmp_size_mb, rootfs::locked_flags);
+
+        // Pipes/sockets between parent and child, all close-on-exec.
+        let (sync_parent, sync_child) = socketpair()?;
+        let (err_r, err_w) = pipe()?;
+        let (status_r, status_w) = pipe()?;
+
+        let cplan = self.child_plan(
+            &spec,
+            &steps,
+            &skel,
+            ChildFds {
+                sync: sync_child.as_raw_fd(),
+                err_w: err_w.as_raw_fd(),
+                status_w: status_w.as_raw_fd(),
+                stdout: spec.stdout.as_raw_fd(),
+                stderr: spec.stderr.as_raw_fd(),
+            },
+        )?;
+
+        let cg = if self.cgroups_usable {
+            let limits = Limits::new(spec.memory_mb, spec.cpu_millis, spec.pids_max);
+            Some(CgroupHandle::create(
+                &self.host.cgroup,
+                &self.config.cgroup_parent,
+                &spec.id,
+                &limits,
+            )?)
+        } else {
+            None
+        };
+
+        let mut flags =
+            libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+        if spec.network == NetworkMode::Private {
+            flags |= libc::CLONE_NEWNET;
+        }
+        if self.use_userns {
+            flags |= libc::CLONE_NEWUSER;
+        }
+        let (pid, pidfd) = match clone_child(flags as u64, &cplan) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(cg) = &cg {
+                    let _ = cg.remove();
+                }
+                return Err(e);
+            }
+        };
+        // The child owns its copies now; close ours so EOF means what it should.
+        drop((sync_child, err_w, status_w, cplan));
+        drop(spec.stdout);
+        drop(spec.stderr);
+
+        let mut sb = Sandbox {
+            id: spec.id,
+            pid,
+            pidfd,
+            status_r: File::from(status_r),
+            cgroup: cg,
+            listener: None,
+            exit: None,
+            torn_down: false,
+        };
+        match self.finish_start(
+            &mut sb,
+            &sync_parent,
+            err_r,
+            spec.runtime_api_port.is_some(),
+            spec.uid,
+            spec.gid,
+        ) {
+            Ok(()) => Ok(sb),
+            Err(e) => {
+                let _ = sb.teardown();
+                Err(e)
+            }
+        }
+    }
+
+    fn finish_start(
+        &self,
+        sb: &mut Sandbox,
+        sync: &OwnedFd,
+        err_r: OwnedFd,
+        want_listener: bool,
+        uid: u32,
+        gid: u32,
+    ) -> Result<()> {
+        let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
+            op: "dup",
+            source: e,
+        })?);
+        if self.use_userns {
+            write_id_maps(sb.pid, uid, gid)?;
+            // A failed write means the child already died; its error record tells why.
+            let _ = sync_f.write_all(&[child::MSG_USERNS]);
+        }
+        if let Some(cg) = &sb.cgroup {
+            cg.attach(sb.pid)?;
+        }
+        let mut err_f = File::from(err_r);
+        if want_listener {
+            match recv_fd(sync.as_fd()) {
+                Ok(Some(fd)) => sb.listener = Some(TcpListener::from(fd)),
+                Ok(None) => {
+                    return Err(
+                        read_child_error(&mut err_f).unwrap_or(SandboxError::ChildSetup {
+                            step: "start",
+                            detail: String::new(),
+                            source: io::Error::other("child exited before passing the listener"),
+                        }),
+                    );
+                }
+                Err(e) => {
+                    return Err(SandboxError::Sys {
+                        op: "recvmsg",
+                        source: e,
+                    });
+                }
+            }
+        }
+        let _ = sync_f.write_all(&[child::MSG_GO]);
+        match read_child_error(&mut err_f) {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    fn child_plan(
+        &self,
+        spec: &SandboxSpec,
+        steps: &[rootfs::MountStep],
+        skel: &Path,
+        fds: ChildFds,
+    ) -> Result<ChildPlan> {
+        let cs = |s: &[u8]| {
+            CString::new(s)
+                .map_err(|_| SandboxError::InvalidSpec("NUL byte in a path or string".into()))
+        };
+        let cp = |p: &Path| cs(p.as_os_str().as_bytes());
+        let mounts = steps
+            .iter()
+            .map(|m| {
+                Ok(RawMount {
+                    src: m.src.as_deref().map(cp).transpose()?,
+                    target: cp(&m.target)?,
+                    fstype: m.fstype.map(|f| cs(f.as_bytes())).transpose()?,
+                    flags: m.flags,
+                    data: m.data.as_deref().map(|d| cs(d.as_bytes())).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let argv = spec
+            .argv
+            .iter()
+            .map(|a| cs(a.as_bytes()))
+            .collect::<Result<Vec<_>>>()?;
+        let env = spec
+            .effective_env()
+            .iter()
+            .map(|(k, v)| cs(format!("{k}={v}").as_bytes()))
+            .collect::<Result<Vec<_>>>()?;
+        let bpf = self.filters.clone();
+        Ok(ChildPlan {
+            mounts,
+            root: cp(skel)?,
+            root_remount_flags: rootfs::root_remount_flags(rootfs::locked_flags(skel)),
+            dot: cs(b".")?,
+            slash: cs(b"/")?,
+            dev_null: cs(b"/dev/null")?,
+            hostname: cs(spec.hostname.as_bytes())?,
+            cwd: cs(spec.cwd.as_bytes())?,
+            exec_candidates: spec
+                .exec_candidates()
+                .iter()
+                .map(|c| cs(c.as_bytes()))
+                .collect::<Result<Vec<_>>>()?,
+            argv_ptrs: ChildPlan::pointers(&argv),
+            envp_ptrs: ChildPlan::pointers(&env),
+            uid: spec.uid,
+            gid: spec.gid,
+            wait_userns: self.use_userns,
+            // After "deny" in /proc/<pid>/setgroups the call is refused; the host user's
+            // supplementary groups are unmapped (nogroup) in that case anyway.
+            set_groups: !self.use_userns,
+            cap_last_cap: self.host.cap_last_cap,
+            filters: ChildPlan::fprogs(&bpf),
+            lo_up: spec.network == NetworkMode::Private,
+            listen_port: spec.runtime_api_port,
+            nofile: self.config.nofile,
+            fds,
+            _argv: argv,
+            _env: env,
+            _bpf: bpf,
+        })
+    }
+}
+
+/// How the function ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)`.
+    Exited(i32),
+    /// Killed by a signal (e.g. `SIGKILL` = 9 after an OOM kill or [`Sandbox::kill`]).
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    fn from_wait_status(st: i32) -> Self {
+        if libc::WIFEXITED(st) {
+            ExitStatus::Exited(libc::WEXITSTATUS(st))
+        } else {
+            ExitStatus::Signaled(libc::WTERMSIG(st))
+        }
+    }
+
+    /// `exit(0)`.
+    pub fn success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+}
+
+/// One running execution environment.
+///
+/// The environment is a pid namespace whose init (pid 1, [`Sandbox::pid`] on the host) runs
+/// the function as its only child; it ends when the function exits. Call
+/// [`Sandbox::destroy`] when done: it kills everything and removes the cgroups. `Drop` does
+/// the same as a best effort.
+///
+/// Waiting from async code: the [`Sandbox::pidfd`] becomes readable when the environment
+/// has exited; wrap it in `tokio::io::unix::AsyncFd` and call [`Sandbox::try_wait`] once it
+/// is readable.
+#[derive(Debug)]
+pub struct Sandbox {
+    id: String,
+    pid: i32,
+    pidfd: OwnedFd,
+    status_r: File,
+    cgroup: Option<CgroupHandle>,
+    listener: Option<TcpListener>,
+    exit: Option<ExitStatus>,
+    torn_down: bool,
+}
+
+impl Sandbox {
+    /// The environment id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Host pid of the environment's init (pid 1 inside).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// pidfd of the environment's init: readable once it exited.
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// The Runtime API listener bound to `127.0.0.1:<runtime_api_port>` inside the sandbox's
+    /// network namespace (once; `None` if not requested or already taken). It is blocking;
+    /// call `set_nonblocking(true)` before handing it to tokio.
+    pub fn take_runtime_api_listener(&mut self) -> Option<TcpListener> {
+        self.listener.take()
+    }
+
+    /// Non-blocking: the function's exit status once the environment has exited.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        self.wait_inner(libc::WNOHANG)
+    }
+
+    /// Blocks until the environment has exited.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        Ok(self
+            .wait_inner(0)?
+            .expect("waitid without WNOHANG returns a status"))
+    }
+
+    /// Waits at most `timeout`.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        if self.exit.is_some() {
+            return self.try_wait();
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: poll on one pollfd we own.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            return Err(SandboxError::sys("poll"));
+        }
+        self.try_wait()
+    }
+
+    fn wait_inner(&mut self, flags: i32) -> Result<Option<ExitStatus>> {
+        if let Some(e) = self.exit {
+            return Ok(Some(e));
+        }
+        // SAFETY: siginfo_t is plain data; waitid fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: waitid(P_PIDFD) on our pidfd with a valid siginfo pointer.
+            let r = unsafe {
+                libc::waitid(
+                    libc::P_PIDFD,
+                    self.pidfd.as_raw_fd() as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | flags,
+                )
+            };
+            if r == 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(SandboxError::Sys {
+                    op: "waitid",
+                    source: e,
+                });
+            }
+        }
+        // SAFETY: reading si_pid/si_status of the siginfo waitid filled.
+        let (pid, code, status) = unsafe { (info.si_pid(), info.si_code, info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        // Prefer the function's own status, written by init just before it exits.
+        let mut buf = [0u8; 4];
+        let exit = match self.status_r.read(&mut buf) {
+            Ok(4) => ExitStatus::from_wait_status(i32::from_ne_bytes(buf)),
+            _ if code == libc::CLD_EXITED => ExitStatus::Exited(status),
+            _ => ExitStatus::Signaled(status),
+        };
+        self.exit = Some(exit);
+        Ok(Some(exit))
+    }
+
+    /// Sends `sig` to the function (through init, which forwards it). Use `SIGTERM` for the
+    /// Lambda shutdown phase, then [`Sandbox::kill`].
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        pidfd_send_signal(&self.pidfd, sig)
+    }
+
+    /// Kills every process of the environment at once: `SIGKILL` to the namespace's init makes
+    /// the kernel kill the whole pid namespace. Frozen environments are thawed first (a v1
+    /// frozen task does not die until thawed).
+    pub fn kill(&self) -> Result<()> {
+        if self.exit.is_some() {
+            return Ok(());
+        }
+        let r = pidfd_send_signal(&self.pidfd, libc::SIGKILL);
+        if let Some(cg) = &self.cgroup {
+            if cg.is_frozen() {
+                cg.thaw()?;
+            }
+        }
+        match r {
+            Err(SandboxError::Sys { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    fn cg(&self) -> Result<&CgroupHandle> {
+        self.cgroup.as_ref().ok_or_else(|| {
+            SandboxError::Unsupported("cgroups are not enforced (development mode)".into())
+        })
+    }
+
+    /// Freezes every process of the environment (between invocations).
+    pub fn freeze(&self) -> Result<()> {
+        self.cg()?.freeze()
+    }
+
+    /// Thaws a frozen environment.
+    pub fn thaw(&self) -> Result<()> {
+        self.cg()?.thaw()
+    }
+
+    /// Peak memory use of the environment in bytes (Lambda's "Max Memory Used").
+    pub fn memory_peak_bytes(&self) -> Result<u64> {
+        self.cg()?.memory_peak()
+    }
+
+    /// Whether the kernel OOM-killed a process of this environment.
+    pub fn oom_killed(&self) -> Result<bool> {
+        Ok(self.cg()?.oom_kills()? > 0)
+    }
+
+    /// Kills every process, reaps init, and removes the cgroups. Nothing is left behind: no
+    /// process, cgroup directory, mount (they only ever existed in the sandbox's own mount
+    /// namespace) or temporary directory (the root skeleton is a shared, cached one).
+    pub fn destroy(mut self) -> Result<()> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<()> {
+        if self.torn_down {
+            return Ok(());
+        }
+        self.torn_down = true;
+        self.listener = None;
+        let kill = self.kill();
+        let wait = self.wait().map(|_| ());
+        let rm = self.cgroup.as_ref().map_or(Ok(()), CgroupHandle::remove);
+        kill.and(wait).and(rm)
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.teardown();
+    }
+}
+
+/// Starts one sandbox with a default [`Sandboxer`] (probes the host on every call; keep a
+/// `Sandboxer` around instead when spawning repeatedly).
+pub fn spawn(spec: SandboxSpec) -> Result<Sandbox> {
+    Sandboxer::new(SandboxerConfig::default())?.spawn(spec)
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent-side syscall wrappers.
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(SandboxError::sys("pipe2"));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair fills the two-element array we own.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(SandboxError::sys("socketpair"));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> Result<()> {
+    // SAFETY: pidfd_send_signal with our pidfd and no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if r != 0 {
+        return Err(SandboxError::sys("pidfd_send_signal"));
+    }
+    Ok(())
+}
+
+/// `clone3` with a fork-like (shared-nothing, copied stack) child that runs
+/// [`child::child_main`]. All signals are blocked around the call so that no handler of the
+/// parent (e.g. tokio's) can run in the child; the child's init keeps them blocked and
+/// collects them with `sigwaitinfo`.
+fn clone_child(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
+    let mut pidfd: RawFd = -1;
+    // SAFETY: clone_args is plain data.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags | libc::CLONE_PIDFD as u64;
+    args.pidfd = (&raw mut pidfd) as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    // SAFETY: sigset manipulation on stack memory we own.
+    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; pthread_sigmask only affects the calling thread.
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: clone3 with stack = 0 behaves like fork: the child continues here on a copy of
+    // our stack. The child only runs `child_main`, which uses raw syscalls on the prepared
+    // plan and never returns (see child.rs for why that is sound in a threaded process).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &raw mut args,
+            size_of::<libc::clone_args>(),
+        )
+    };
+    if r == 0 {
+        // SAFETY: we are the child, see above.
+        unsafe { child::child_main(plan) }
+    }
+    let err = io::Error::last_os_error();
+    // SAFETY: restoring the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+    if r < 0 {
+        return Err(SandboxError::Sys {
+            op: "clone3",
+            source: err,
+        });
+    }
+    // SAFETY: CLONE_PIDFD stored a new pidfd that nobody else owns.
+    Ok((r as i32, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+}
+
+fn write_id_maps(pid: i32, uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: geteuid/getegid have no failure mode.
+    let (host_uid, host_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // As root (UserNamespaceMode::Always) map the function's ids onto the same host ids, so
+    // files keep meaningful owners; otherwise onto flint's own ids (the only ones allowed).
+    let (hu, hg) = if host_uid == 0 {
+        (uid, gid)
+    } else {
+        (host_uid, host_gid)
+    };
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let w = |f: &str, v: String| {
+        std::fs::write(proc.join(f), v).map_err(|e| SandboxError::io("write", proc.join(f), e))
+    };
+    w("setgroups", "deny".into())?;
+    w("uid_map", format!("{uid} {hu} 1\n"))?;
+    w("gid_map", format!("{gid} {hg} 1\n"))
+}
+
+/// Receives the listener fd (or `None` on EOF).
+fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: (&raw mut byte).cast(),
+        iov_len: 1,
+    };
+    let mut buf = child::FdCmsg([0; 24]);
+    // SAFETY: msghdr is plain data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf.0.as_mut_ptr().cast();
+    msg.msg_controllen = buf.0.len();
+    let n = loop {
+        // SAFETY: recvmsg into buffers we own, sized above.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n;
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    // SAFETY: walking the control message the kernel filled in.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if byte != child::MSG_LISTENER || c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::other("unexpected message from sandbox child"));
+        }
+        let fd = ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+        Ok(Some(OwnedFd::from_raw_fd(fd)))
+    }
+}
+
+/// Reads the error pipe to EOF: `None` means the function was exec'd.
+fn read_child_error(f: &mut File) -> Option<SandboxError> {
+    let mut rec = [0u8; child::ERR_RECORD];
+    let mut got = 0;
+    while got < rec.len() {
+        match f.read(&mut rec[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Some(SandboxError::Sys {
+                    op: "read error pipe",
+                    source: e,
+                });
+            }
+        }
+    }
+    if got == 0 {
+        return None;
+    }
+    if got < rec.len() {
+        return Some(SandboxError::ChildSetup {
+            step: "start",
+            detail: String::new(),
+            source: io::Error::other("truncated error record"),
+        });
+    }
+    let step = u32::from_ne_bytes(rec[0..4].try_into().unwrap_or_default());
+    let index = u32::from_ne_bytes(rec[4..8].try_into().unwrap_or_default());
+    let errno = i32::from_ne_bytes(rec[8..12].try_into().unwrap_or_default());
+    let step = Step::from_u32(step);
+    let detail = match step {
+        Some(Step::Mount) => format!(" #{index}"),
+        Some(Step::Exec) if index != u32::MAX => format!(" candidate #{index}"),
+        _ => String::new(),
+    };
+    Some(SandboxError::ChildSetup {
+        step: step.map_or("unknown", Step::name),
+        detail,
+        source: io::Error::from_raw_os_error(errno),
+    })
+}
