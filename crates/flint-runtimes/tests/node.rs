@@ -509,3 +509,30 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream, cont
     // Warm reuse after a stream.
     assert_eq!(p.invoke("{}").kind(), "response");
 }
+
+#[test]
+fn nodejs24_rejects_callback_handlers() {
+    if !require_node() {
+        return;
+    }
+    let files = [(
+        "index.js",
+        "exports.cb = (e, c, callback) => callback(null, 1);\nexports.asyncOk = async (e, c) => 2;\n",
+    )];
+    let p = Proc::start("nodejs24.x", task("node24-cb", &files), "index.cb");
+    let e = p.api.wait_init_error();
+    assert_eq!(
+        e.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Runtime.CallbackHandlerDeprecated")
+    );
+    assert!(
+        e.json()["errorMessage"].as_str().unwrap().contains(
+            "removed support for callback-based function handlers starting with Node.js 24"
+        )
+    );
+    let p = Proc::start("nodejs24.x", task("node24-ok", &files), "index.asyncOk");
+    assert_eq!(p.invoke("{}").json(), json!(2));
+    // nodejs22.x still accepts them.
+    let p = Proc::start("nodejs22.x", task("node22-cb", &files), "index.cb");
+    assert_eq!(p.invoke("{}").json(), json!(1));
+}

@@ -49,6 +49,7 @@ UnhandledPromiseRejection.prototype.name = 'Runtime.UnhandledPromiseRejection';
 // Reported when an async handler's promise never settles and the event loop
 // drains. The message text is not verified against AWS.
 const NodeJsExit = runtimeError('NodeJsExit');
+const CallbackHandlerDeprecated = runtimeError('CallbackHandlerDeprecated');
 
 function isErrorLike(obj) {
   return (
@@ -807,6 +808,18 @@ class Runtime {
   }
 }
 
+// Lambda quirk: the nodejs24.x runtime (and later) refuses handlers that
+// declare a third `callback` parameter, at init. Older runtime ids still
+// support them, so the check keys on the *requested* runtime id.
+function rejectCallbackHandlerOnNode24(handler, metadata) {
+  const m = /^AWS_Lambda_nodejs(\d+)\.x$/.exec(process.env.AWS_EXECUTION_ENV || '');
+  if (m && Number(m[1]) >= 24 && handler.length >= 3 && !metadata.streaming) {
+    throw new CallbackHandlerDeprecated(
+      'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.',
+    );
+  }
+}
+
 async function main() {
   patchConsole();
   const client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
@@ -837,6 +850,7 @@ async function main() {
   try {
     handler = await loadHandler(appRoot, handlerName);
     metadata = handlerMetadata(handler);
+    rejectCallbackHandlerOnNode24(handler, metadata);
   } catch (err) {
     // Init failure: logged as "Uncaught Exception" and reported through
     // /init/error, as the real runtime does; then exit like it (129).

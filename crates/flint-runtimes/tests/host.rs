@@ -1,0 +1,47 @@
+//! Host interpreter detection on the machine running the tests.
+
+use flint_runtimes::{ManagedRuntime, detect_host};
+
+#[test]
+fn detects_host_interpreters_with_their_prefixes() {
+    let host = detect_host();
+    eprintln!("{}", host.describe());
+    for interp in [&host.python, &host.node].into_iter().flatten() {
+        assert!(interp.executable.is_absolute());
+        assert_eq!(
+            std::fs::canonicalize(&interp.executable).unwrap(),
+            interp.executable,
+            "symlinks and shims resolved"
+        );
+        assert!(
+            interp
+                .prefixes
+                .iter()
+                .any(|p| interp.executable.starts_with(p)),
+            "the executable lives under one of its prefixes: {interp:?}"
+        );
+        let mounts = interp.bind_mounts();
+        assert!(!mounts.is_empty());
+        eprintln!("{} -> mounts {mounts:?}", interp.executable.display());
+    }
+    if let Some(py) = &host.python {
+        let spec = ManagedRuntime::parse("python3.12")
+            .unwrap()
+            .launch_command(&host)
+            .unwrap();
+        eprintln!("{}", spec.description);
+        assert!(spec.description.contains(&py.version));
+        // Whatever shared libraries the interpreter loads from outside the
+        // system directories must be covered by a mount.
+        for lib in &py.shared_libraries {
+            let system = ["/lib", "/lib32", "/lib64", "/usr"]
+                .iter()
+                .any(|s| lib.starts_with(s));
+            assert!(
+                system || spec.read_only_mounts.iter().any(|m| lib.starts_with(m)),
+                "{lib:?} not covered by {:?}",
+                spec.read_only_mounts
+            );
+        }
+    }
+}

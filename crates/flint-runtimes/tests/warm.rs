@@ -1,0 +1,53 @@
+//! Warm invoke round trips through each bootstrap, against the mock API.
+//! Not a benchmark (that lives with the project's bench command); it guards
+//! against pathologies such as a new connection per request or Nagle stalls
+//! (tens of milliseconds per invoke).
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn measure(p: &Proc) -> Duration {
+    for _ in 0..20 {
+        p.invoke("{}");
+    }
+    let n = 200;
+    let start = Instant::now();
+    for _ in 0..n {
+        assert_eq!(p.invoke(r#"{"k":"v"}"#).kind(), "response");
+    }
+    start.elapsed() / n
+}
+
+#[test]
+fn warm_invokes_stay_fast_and_on_one_connection() {
+    if host().python.is_some() {
+        let p = Proc::start(
+            "python3.12",
+            task(
+                "warm-py",
+                &[("app.py", "def handler(e, c):\n    return e\n")],
+            ),
+            "app.handler",
+        );
+        let per = measure(&p);
+        eprintln!("python warm round trip: {per:?}");
+        assert_eq!(p.api.connections(), 1);
+        assert!(per < Duration::from_millis(25), "{per:?}");
+    }
+    if host().node.is_some() {
+        let p = Proc::start(
+            "nodejs20.x",
+            task(
+                "warm-node",
+                &[("index.mjs", "export const handler = async (e) => e;\n")],
+            ),
+            "index.handler",
+        );
+        let per = measure(&p);
+        eprintln!("node warm round trip: {per:?}");
+        assert_eq!(p.api.connections(), 1);
+        assert!(per < Duration::from_millis(25), "{per:?}");
+    }
+}
