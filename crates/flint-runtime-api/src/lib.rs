@@ -1,14 +1,71 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The Lambda Runtime API (version 2018-06-01) for one execution environment.
+//!
+//! Every execution environment gets its own server: the runtime inside it (a managed runtime's
+//! interface client, or a custom `bootstrap`) reaches it at `AWS_LAMBDA_RUNTIME_API`, and the
+//! platform's invoke layer drives it through a [`RuntimeApi`] handle. Being per-environment is
+//! what lets it stay simple and fast: there is no routing by environment, no global lock, and the
+//! whole protocol is one small state machine.
+//!
+//! # Layers
+//!
+//! * [`state`]: the runtime's lifecycle as a plain Rust type ([`state::StateMachine`]) — every
+//!   transition and every refusal (403/400 with the exact body) is decided here and unit-tested
+//!   without sockets.
+//! * [`protocol`]: pure functions for routing and header parsing/rendering (fuzzable).
+//! * The HTTP layer (hyper 1, HTTP/1.1 keep-alive) maps requests onto the machine and parks
+//!   `GET /next` until the invoke layer calls [`RuntimeApi::invoke`].
+//!
+//! # Contract (see `lambda-facts.md` §3)
+//!
+//! * `GET /2018-06-01/runtime/invocation/next` blocks until an event exists — never 204, no
+//!   timeout — and answers 200 with the raw event and the `Lambda-Runtime-*` headers, always
+//!   with a `Content-Type` (default `application/json`).
+//! * `POST …/invocation/{id}/response` → 202 `{"status":"OK"}`; unknown or already answered id
+//!   → 400 `InvalidRequestID`; wrong state → 403 `InvalidStateTransition`; over
+//!   [`RuntimeApiConfig::max_response_bytes`] → 413 and [`InvokeOutcome::ResponseTooLarge`];
+//!   `Lambda-Runtime-Function-Response-Mode: streaming` → [`InvokeOutcome::Streaming`], any
+//!   other value → 400 `InvalidFunctionResponseMode`.
+//! * `POST …/invocation/{id}/error` → 202, [`InvokeOutcome::FunctionError`] with the error type
+//!   header as sent and the body verbatim.
+//! * `POST /2018-06-01/runtime/init/error` → 202 during init, 403 afterwards.
+//! * SnapStart's `restore/*` endpoints are not supported (403). Unknown paths → 404.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use flint_runtime_api::{Invocation, InitOutcome, RuntimeApi, RuntimeApiConfig};
+//! let api = RuntimeApi::new(RuntimeApiConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! api.spawn(listener);
+//! // ... start the runtime process with AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 ...
+//! assert_eq!(api.wait_init().await?, InitOutcome::Ready);
+//! let outcome = api
+//!     .invoke(Invocation {
+//!         request_id: "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into(),
+//!         payload: bytes::Bytes::from_static(br#"{"hello":"world"}"#),
+//!         deadline_ms: 1_700_000_003_000,
+//!         invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+//!         ..Invocation::default()
+//!     })
+//!     .await?;
+//! # drop(outcome); Ok(()) }
+//! ```
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#![warn(missing_docs)]
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+mod body;
+pub mod error;
+pub mod protocol;
+mod server;
+pub mod state;
+mod types;
+
+pub use body::decode_error_body;
+pub use error::{Rejection, RuntimeApiError};
+pub use server::RuntimeApi;
+pub use state::Phase;
+pub use types::{
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAMING_BYTES, InitOutcome, Invocation,
+    InvokeOutcome, ResponseStream, RuntimeApiConfig, StreamError, StreamingResponse,
+};

@@ -1,0 +1,642 @@
+//! The HTTP layer and the platform-side handle.
+//!
+//! hyper 1 is used directly (no router framework): there are six routes, matched by a pure
+//! function, and the warm path is `GET /next` + `POST /response` on one keep-alive connection.
+//!
+//! Concurrency model: one `std::sync::Mutex` per environment guards the [`StateMachine`] plus
+//! the two rendezvous points — the parked `/next` (a oneshot sender) and the invoker waiting for
+//! an outcome (a oneshot sender). The lock is never held across an `.await`; bodies are read
+//! outside it. There is no global state, so environments never contend with each other.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::body::{ReadError, discard, pump_stream, read_bounded};
+use crate::error::{Rejection, RuntimeApiError};
+use crate::protocol::{self, ResponseMode, Route};
+use crate::state::{Identified, NextStep, Phase, Reply, StateMachine};
+use crate::types::{
+    InitOutcome, Invocation, InvokeOutcome, ResponseStream, RuntimeApiConfig, StreamingResponse,
+};
+
+type Body = Full<Bytes>;
+
+/// An event ready to be written as a `/next` response: headers rendered and validated when it
+/// was submitted.
+#[derive(Debug)]
+pub(crate) struct Event {
+    request_id: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Identified for Event {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// What wakes a parked `GET /next`.
+enum Wake {
+    Event(Event),
+    /// A newer `/next` took its place.
+    Superseded,
+    ShutDown,
+}
+
+type OutcomeSender = oneshot::Sender<Result<InvokeOutcome, RuntimeApiError>>;
+
+struct Env {
+    machine: StateMachine<Event>,
+    /// The parked `GET /next`, if the runtime is (or was, until its connection died) waiting.
+    waiter: Option<oneshot::Sender<Wake>>,
+    /// The invoker of the current (pending or in-flight) invocation, tagged with a sequence
+    /// number so a cancelled invoker only clears its own slot.
+    result: Option<(u64, OutcomeSender)>,
+    seq: u64,
+    /// `GET /next` requests received (diagnostics: a runtime that blocks in `/next`, as the
+    /// protocol intends, makes one per invocation plus one; a polling client drives it up).
+    next_requests: u64,
+    /// Bumped by `reset()`, so a slow `/init/error` body read from the previous runtime process
+    /// cannot publish into the new init.
+    epoch: u64,
+}
+
+impl Env {
+    /// Hands `ev` (for which the machine just entered `Running`) to the parked `/next`; if that
+    /// request is gone, the event goes back to pending for the runtime's next `/next`.
+    fn hand_to_waiter(&mut self, ev: Event) {
+        let ev = match self.waiter.take() {
+            Some(w) => match w.send(Wake::Event(ev)) {
+                Ok(()) => return,
+                Err(Wake::Event(ev)) => ev,
+                Err(_) => unreachable!("send returns the value it was given"),
+            },
+            None => ev,
+        };
+        self.machine.undeliver(ev);
+    }
+}
+
+#[derive(Debug, Clone)]
+enum InitStatus {
+    Pending,
+    Done(InitOutcome),
+    ShutDown,
+}
+
+struct Shared {
+    config: RuntimeApiConfig,
+    env: Mutex<Env>,
+    init: watch::Sender<InitStatus>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Env> {
+        // A panic while holding the lock leaves a consistent machine (every transition is a
+        // single assignment), so poisoning is not a reason to wedge the environment.
+        self.env.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The Runtime API of one execution environment. Cheap to clone; all clones drive the same
+/// environment.
+///
+/// Lifecycle as seen by the invoke layer:
+/// 1. [`RuntimeApi::new`], then [`serve`](Self::serve)/[`spawn`](Self::spawn) on the listener the
+///    environment's `AWS_LAMBDA_RUNTIME_API` points at, then start the runtime process.
+/// 2. [`wait_init`](Self::wait_init) (race it against process exit and the init timeout).
+/// 3. [`invoke`](Self::invoke) once per event, one at a time (race it against process exit and
+///    the function timeout; dropping the future is fine).
+/// 4. On timeout/crash: kill the process, [`reset`](Self::reset), start a new process, back to 2;
+///    or [`shutdown`](Self::shutdown) to retire the environment.
+#[derive(Clone)]
+pub struct RuntimeApi {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RuntimeApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeApi")
+            .field("phase", &self.phase())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RuntimeApi {
+    fn default() -> Self {
+        Self::new(RuntimeApiConfig::default())
+    }
+}
+
+impl RuntimeApi {
+    /// A Runtime API for a runtime that has not started yet (phase `Started`).
+    pub fn new(config: RuntimeApiConfig) -> Self {
+        let (init, _) = watch::channel(InitStatus::Pending);
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                env: Mutex::new(Env {
+                    machine: StateMachine::new(),
+                    waiter: None,
+                    result: None,
+                    seq: 0,
+                    next_requests: 0,
+                    epoch: 0,
+                }),
+                init,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The limits this instance enforces.
+    pub fn config(&self) -> &RuntimeApiConfig {
+        &self.shared.config
+    }
+
+    /// A snapshot of the runtime's phase (for diagnostics and the invoke layer's bookkeeping).
+    pub fn phase(&self) -> Phase {
+        self.shared.lock().machine.phase().clone()
+    }
+
+    /// Number of `GET /next` requests received so far (all runtime processes). A runtime that
+    /// blocks in `/next` as the protocol intends makes one per invocation plus one; the tests use
+    /// this to prove `/next` never returns early.
+    pub fn next_requests(&self) -> u64 {
+        self.shared.lock().next_requests
+    }
+
+    /// Serves the Runtime API on `listener` until [`shutdown`](Self::shutdown).
+    ///
+    /// Each connection is served by its own task (HTTP/1.1 keep-alive, `TCP_NODELAY`). After
+    /// shutdown, open connections finish their in-flight request (parked `/next` requests are
+    /// answered 500) and are closed within a second. Transient accept errors (e.g. `EMFILE`)
+    /// are logged and retried.
+    pub async fn serve(&self, listener: TcpListener) {
+        let mut stop = self.shared.shutdown.subscribe();
+        loop {
+            let accepted = tokio::select! {
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve_connection(self.shared.clone(), stream));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "runtime api: accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    /// [`serve`](Self::serve) on a new task.
+    pub fn spawn(&self, listener: TcpListener) -> JoinHandle<()> {
+        let api = self.clone();
+        tokio::spawn(async move { api.serve(listener).await })
+    }
+
+    /// Resolves when initialization ends: [`InitOutcome::Ready`] at the runtime's first
+    /// `GET /next`, [`InitOutcome::InitError`] when it posts `/runtime/init/error`.
+    ///
+    /// May be called any number of times, before or after the fact. Does not watch the process or
+    /// the clock: race it against process exit and the init timeout. Fails only with
+    /// [`RuntimeApiError::ShutDown`].
+    pub async fn wait_init(&self) -> Result<InitOutcome, RuntimeApiError> {
+        let mut rx = self.shared.init.subscribe();
+        let status = rx
+            .wait_for(|s| !matches!(s, InitStatus::Pending))
+            .await
+            .map_err(|_| RuntimeApiError::ShutDown)?;
+        match &*status {
+            InitStatus::Done(outcome) => Ok(outcome.clone()),
+            _ => Err(RuntimeApiError::ShutDown),
+        }
+    }
+
+    /// Hands `inv` to the runtime — to its blocked `GET /next`, or to its next one — and resolves
+    /// with the runtime's answer.
+    ///
+    /// One invocation at a time: while one is pending or in flight this fails with
+    /// [`RuntimeApiError::Busy`]. May be called during init (the event waits for the first
+    /// `/next`; if init fails instead, this fails with [`RuntimeApiError::InitFailed`]).
+    ///
+    /// Cancel-safe: dropping the future withdraws an event the runtime has not taken yet. An event
+    /// already delivered stays in flight (the runtime is working on it) and the environment stays
+    /// busy until the runtime answers — whose answer is then accepted and dropped — or until
+    /// [`reset`](Self::reset).
+    pub async fn invoke(&self, inv: Invocation) -> Result<InvokeOutcome, RuntimeApiError> {
+        let headers = protocol::event_headers(&inv)?;
+        let ev = Event {
+            request_id: inv.request_id,
+            headers,
+            body: inv.payload,
+        };
+        let (tx, rx) = oneshot::channel();
+        let seq = {
+            let mut env = self.shared.lock();
+            let deliver = env.machine.submit(ev)?;
+            env.seq += 1;
+            let seq = env.seq;
+            env.result = Some((seq, tx));
+            if let Some(ev) = deliver {
+                env.hand_to_waiter(ev);
+            }
+            seq
+        };
+        let mut guard = CancelGuard {
+            shared: &self.shared,
+            seq,
+            armed: true,
+        };
+        let outcome = rx.await;
+        guard.armed = false;
+        // The sender is only dropped without a value if the environment was torn down in a way
+        // that did not report (cannot happen today); treat it as a shutdown.
+        outcome.unwrap_or(Err(RuntimeApiError::ShutDown))
+    }
+
+    /// Retires the environment: the listener stops accepting, every later runtime request gets
+    /// 500 (the runtime must exit), a parked `/next` is answered 500, a pending or in-flight
+    /// [`invoke`](Self::invoke) and a pending [`wait_init`](Self::wait_init) fail with
+    /// [`RuntimeApiError::ShutDown`]. Idempotent.
+    pub fn shutdown(&self) {
+        let (waiter, result) = {
+            let mut env = self.shared.lock();
+            env.machine.shutdown();
+            (env.waiter.take(), env.result.take())
+        };
+        if let Some(w) = waiter {
+            let _ = w.send(Wake::ShutDown);
+        }
+        if let Some((_, tx)) = result {
+            let _ = tx.send(Err(RuntimeApiError::ShutDown));
+        }
+        self.shared.init.send_modify(|s| {
+            if matches!(s, InitStatus::Pending) {
+                *s = InitStatus::ShutDown;
+            }
+        });
+        self.shared.shutdown.send_replace(true);
+    }
+
+    /// Prepares for a new runtime process in the same environment (after the previous one timed
+    /// out or crashed and was killed): back to `Started`, init pending again. A pending or
+    /// in-flight invocation fails with [`RuntimeApiError::Reset`]; a parked `/next` of the old
+    /// process is released. No effect after shutdown.
+    pub fn reset(&self) {
+        let (waiter, result) = {
+            let mut env = self.shared.lock();
+            if *env.machine.phase() == Phase::ShutDown {
+                return;
+            }
+            env.machine.reset();
+            env.epoch += 1;
+            (env.waiter.take(), env.result.take())
+        };
+        drop(waiter); // the old runtime's /next gets a 500
+        if let Some((_, tx)) = result {
+            let _ = tx.send(Err(RuntimeApiError::Reset));
+        }
+        self.shared.init.send_replace(InitStatus::Pending);
+    }
+}
+
+/// Clears the invoker's slot (and withdraws its not-yet-delivered event) when
+/// [`RuntimeApi::invoke`] is dropped before it resolves.
+struct CancelGuard<'a> {
+    shared: &'a Shared,
+    seq: u64,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut env = self.shared.lock();
+        if matches!(env.result, Some((seq, _)) if seq == self.seq) {
+            env.result = None;
+            // Only one invocation is ever pending or in flight, and the slot is ours: if an
+            // event is pending, it is ours.
+            env.machine.cancel_pending();
+        }
+    }
+}
+
+async fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
+    // Small request/response pairs on loopback: Nagle would add up to 40 ms per round trip.
+    let _ = stream.set_nodelay(true);
+    let mut stop = shared.shutdown.subscribe();
+    let svc_shared = shared.clone();
+    let service = service_fn(move |req| {
+        let shared = svc_shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "runtime api: connection error");
+            }
+        }
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+        }
+    }
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn accepted() -> Response<Body> {
+    json(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"status":"OK"}"#),
+    )
+}
+
+fn rejected(rejection: Rejection) -> Response<Body> {
+    tracing::debug!(%rejection, "runtime api: request rejected");
+    json(rejection.status(), rejection.body())
+}
+
+fn event_response(ev: Event) -> Response<Body> {
+    let mut r = Response::new(Full::new(ev.body));
+    *r.headers_mut() = ev.headers;
+    r
+}
+
+fn header_string(headers: &HeaderMap, name: impl hyper::header::AsHeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let cap = shared.config.max_response_bytes;
+    match protocol::route(&parts.method, parts.uri.path()) {
+        Route::Next => next(shared).await,
+        Route::Response { request_id } => {
+            reply(shared, request_id, Reply::Response, &parts.headers, body).await
+        }
+        Route::Error { request_id } => {
+            reply(shared, request_id, Reply::Error, &parts.headers, body).await
+        }
+        Route::InitError => init_error(shared, &parts.headers, body).await,
+        Route::RestoreNext => {
+            let rejection = shared.lock().machine.on_restore("RestoreReady");
+            rejected(rejection)
+        }
+        Route::RestoreError => {
+            discard(body, cap).await;
+            let rejection = shared.lock().machine.on_restore("RestoreError");
+            rejected(rejection)
+        }
+        Route::Ping => Response::new(Full::new(Bytes::from_static(b"pong"))),
+        Route::MethodNotAllowed => {
+            discard(body, cap).await;
+            rejected(Rejection::MethodNotAllowed)
+        }
+        Route::NotFound => {
+            discard(body, cap).await;
+            rejected(Rejection::NotFound)
+        }
+    }
+}
+
+/// `GET /runtime/invocation/next`: answer with the pending event or park until one is
+/// submitted. Never answers 204 and has no timeout (the official Rust client only tolerates 204
+/// in debug builds).
+async fn next(shared: &Shared) -> Response<Body> {
+    let parked = {
+        let mut env = shared.lock();
+        env.next_requests += 1;
+        let action = match env.machine.on_next() {
+            Ok(a) => a,
+            Err(rejection) => return rejected(rejection),
+        };
+        if action.init_completed {
+            shared
+                .init
+                .send_replace(InitStatus::Done(InitOutcome::Ready));
+        }
+        match action.step {
+            NextStep::Deliver(ev) => Err(ev),
+            NextStep::Park { .. } => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(old) = env.waiter.replace(tx) {
+                    let _ = old.send(Wake::Superseded);
+                }
+                Ok(rx)
+            }
+        }
+    };
+    let rx = match parked {
+        Err(ev) => return event_response(ev),
+        Ok(rx) => rx,
+    };
+    match rx.await {
+        Ok(Wake::Event(ev)) => event_response(ev),
+        Ok(Wake::Superseded) => rejected(Rejection::InvalidStateTransition {
+            from: "Ready",
+            to: "Ready",
+            reason: "superseded by a newer /next request",
+        }),
+        Ok(Wake::ShutDown) | Err(_) => rejected(Rejection::InternalServerError),
+    }
+}
+
+/// `POST /runtime/invocation/{id}/response` and `/error`.
+async fn reply(
+    shared: &Shared,
+    request_id: &str,
+    kind: Reply,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Response<Body> {
+    let limit = shared.config.max_response_bytes;
+    let started = shared.lock().machine.on_reply_start(request_id, kind);
+    if let Err(rejection) = started {
+        discard(body, limit).await;
+        return rejected(rejection);
+    }
+    // From here this request owns the invocation: every path below ends in `finish`.
+    let (outcome, response) = match kind {
+        Reply::Response => {
+            let mode = protocol::parse_response_mode(
+                headers.get(protocol::RESPONSE_MODE).map(|v| v.as_bytes()),
+            );
+            match mode {
+                Err(rejection) => {
+                    discard(body, limit).await;
+                    (InvokeOutcome::InvalidResponseMode, rejected(rejection))
+                }
+                Ok(ResponseMode::Streaming) => {
+                    return stream(shared, request_id, headers, body).await;
+                }
+                Ok(ResponseMode::Buffered) => {
+                    match read_bounded(body, limit, content_length(headers)).await {
+                        Ok(body) => (
+                            InvokeOutcome::Response {
+                                body,
+                                content_type: header_string(headers, CONTENT_TYPE),
+                            },
+                            accepted(),
+                        ),
+                        Err(e) => read_failure(e, limit),
+                    }
+                }
+            }
+        }
+        Reply::Error => match read_bounded(body, limit, content_length(headers)).await {
+            Ok(body) => (
+                InvokeOutcome::FunctionError {
+                    error_type: protocol::parse_error_type(
+                        headers
+                            .get(protocol::FUNCTION_ERROR_TYPE)
+                            .map(|v| v.as_bytes()),
+                    ),
+                    body,
+                    content_type: header_string(headers, CONTENT_TYPE),
+                    xray_error_cause: header_string(headers, protocol::XRAY_ERROR_CAUSE),
+                },
+                accepted(),
+            ),
+            Err(e) => read_failure(e, limit),
+        },
+    };
+    finish(shared, request_id, Some(outcome));
+    response
+}
+
+fn read_failure(e: ReadError, limit: usize) -> (InvokeOutcome, Response<Body>) {
+    match e {
+        ReadError::TooLarge { size } => (
+            InvokeOutcome::ResponseTooLarge { size, limit },
+            rejected(Rejection::RequestEntityTooLarge { limit }),
+        ),
+        ReadError::Truncated => (
+            InvokeOutcome::TruncatedResponse,
+            rejected(Rejection::TruncatedHttpRequest),
+        ),
+    }
+}
+
+/// Ends the in-flight invocation (`InvocationResponse` → `RuntimeResponseSentState`) and, if
+/// given, delivers its outcome. The machine moves first, so an invoker that submits its next
+/// event the moment it wakes finds the environment free.
+fn finish(shared: &Shared, request_id: &str, outcome: Option<InvokeOutcome>) {
+    let tx = {
+        let mut env = shared.lock();
+        if !env.machine.on_reply_done(request_id) {
+            return; // reset or shut down meanwhile: nobody is waiting for this
+        }
+        env.result.take()
+    };
+    if let (Some((_, tx)), Some(outcome)) = (tx, outcome) {
+        let _ = tx.send(Ok(outcome));
+    }
+}
+
+/// A streamed `/response`: the invoker gets [`InvokeOutcome::Streaming`] immediately and reads
+/// chunks as they arrive; the invocation ends (and the runtime gets its 202) when the body does.
+async fn stream(
+    shared: &Shared,
+    request_id: &str,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Response<Body> {
+    let (tx, rx) = mpsc::channel(shared.config.streaming_channel_chunks.max(1));
+    let invoker = shared.lock().result.take();
+    if let Some((_, invoker)) = invoker {
+        let _ = invoker.send(Ok(InvokeOutcome::Streaming(StreamingResponse {
+            content_type: header_string(headers, CONTENT_TYPE),
+            body: ResponseStream { rx },
+        })));
+    }
+    let result = pump_stream(body, tx, shared.config.max_streaming_bytes).await;
+    finish(shared, request_id, None);
+    match result {
+        Ok(()) => accepted(),
+        Err(rejection) => rejected(rejection),
+    }
+}
+
+/// `POST /runtime/init/error`: only valid while initialising.
+async fn init_error(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Response<Body> {
+    let limit = shared.config.max_response_bytes;
+    let started = {
+        let mut env = shared.lock();
+        env.machine.on_init_error().map(|pending| {
+            let invoker = pending.and_then(|_| env.result.take());
+            (env.epoch, invoker)
+        })
+    };
+    let (epoch, invoker) = match started {
+        Ok(v) => v,
+        Err(rejection) => {
+            discard(body, limit).await;
+            return rejected(rejection);
+        }
+    };
+    if let Some((_, tx)) = invoker {
+        let _ = tx.send(Err(RuntimeApiError::InitFailed));
+    }
+    let error_type = protocol::parse_error_type(
+        headers
+            .get(protocol::FUNCTION_ERROR_TYPE)
+            .map(|v| v.as_bytes()),
+    );
+    let (body, response) = match read_bounded(body, limit, content_length(headers)).await {
+        Ok(body) => (body, accepted()),
+        Err(ReadError::TooLarge { .. }) => (
+            Bytes::new(),
+            rejected(Rejection::RequestEntityTooLarge { limit }),
+        ),
+        Err(ReadError::Truncated) => (Bytes::new(), rejected(Rejection::TruncatedHttpRequest)),
+    };
+    let env = shared.lock();
+    if env.epoch == epoch && *env.machine.phase() == Phase::InitError {
+        shared
+            .init
+            .send_replace(InitStatus::Done(InitOutcome::InitError {
+                error_type,
+                body,
+            }));
+    }
+    drop(env);
+    response
+}
