@@ -269,14 +269,13 @@ impl ManagedRuntime {
             env.push(("AWS_EXECUTION_ENV".to_owned(), exec_env));
         }
         match self {
-            Self::Python { requested, .. } => {
-                let py = host
-                    .python
-                    .as_ref()
-                    .ok_or_else(|| RuntimeError::InterpreterMissing {
-                        requested: requested.clone(),
-                        language: "Python",
-                    })?;
+            Self::Python { requested, minor } => {
+                let py =
+                    host.python_for(*minor)
+                        .ok_or_else(|| RuntimeError::InterpreterMissing {
+                            requested: requested.clone(),
+                            language: "Python",
+                        })?;
                 if py.version_tuple() < (MIN_HOST_PYTHON.0, MIN_HOST_PYTHON.1, 0) {
                     return Err(RuntimeError::InterpreterTooOld {
                         requested: requested.clone(),
@@ -360,7 +359,7 @@ impl ManagedRuntime {
     /// `python3.12 requested, running on host Python 3.11.7 (/usr/bin/python3.11)`.
     pub fn describe(&self, host: &HostRuntimes) -> String {
         let (language, interp) = match self {
-            Self::Python { .. } => ("Python", host.python.as_ref()),
+            Self::Python { minor, .. } => ("Python", host.python_for(*minor)),
             Self::Node { .. } => ("Node.js", host.node.as_ref()),
             Self::Provided { requested } => {
                 return format!(
@@ -500,37 +499,113 @@ impl HostInterpreter {
 /// The interpreters available on this host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostRuntimes {
-    /// Host Python 3, if any.
+    /// The default host Python 3 (`python3` on `PATH`), if any.
     pub python: Option<HostInterpreter>,
+    /// Further Python 3.9+ installations (`python3.N` on `PATH`, pyenv
+    /// versions). A `python3.N` runtime runs on one of these when its minor
+    /// version matches exactly, which is closer to Lambda than the default.
+    pub other_pythons: Vec<HostInterpreter>,
     /// Host Node.js, if any.
     pub node: Option<HostInterpreter>,
 }
 
 impl HostRuntimes {
+    /// The interpreter a `python3.<minor>` runtime runs on: an exact minor
+    /// match if the host has one, else the default `python3`.
+    pub fn python_for(&self, minor: u32) -> Option<&HostInterpreter> {
+        self.python
+            .iter()
+            .chain(&self.other_pythons)
+            .find(|p| {
+                let (maj, min, _) = p.version_tuple();
+                maj == 3 && min == minor
+            })
+            .or(self.python.as_ref())
+    }
+
     /// One line for the server's start-up log.
     pub fn describe(&self) -> String {
         let one = |lang: &str, i: &Option<HostInterpreter>| match i {
             Some(i) => format!("{lang} {} ({})", i.version, i.executable.display()),
             None => format!("{lang} not found"),
         };
-        format!(
+        let mut line = format!(
             "host runtimes: {}; {}",
             one("Python", &self.python),
             one("Node.js", &self.node)
-        )
+        );
+        if !self.other_pythons.is_empty() {
+            let versions: Vec<&str> = self
+                .other_pythons
+                .iter()
+                .map(|p| p.version.as_str())
+                .collect();
+            line.push_str(&format!("; also Python {}", versions.join(", ")));
+        }
+        line
     }
 }
 
-/// Find `python3` and `node` on `PATH` and describe them.
+/// Find the host's interpreters and describe them: `python3` and `node` on
+/// `PATH`, plus version-specific Pythons (`python3.9` .. `python3.14` on
+/// `PATH`, and pyenv installs under `$PYENV_ROOT/versions`).
 ///
 /// Each interpreter is asked for its own executable path and prefixes rather
 /// than trusting the `PATH` entry: a pyenv shim is a shell script, and only
 /// the interpreter knows where it really lives (`/root/.pyenv/versions/...`).
 pub fn detect_host() -> HostRuntimes {
     let path = std::env::var_os("PATH").unwrap_or_default();
+
+    // pyenv shims are skipped: running one costs a shell start-up and fails
+    // for inactive versions; the pyenv versions dir is scanned directly.
+    let mut candidates: Vec<PathBuf> = (9..=14)
+        .filter_map(|minor| which(&format!("python3.{minor}"), &path))
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "shims"))
+        .collect();
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    if let Some(Ok(entries)) = pyenv_root.map(|r| fs::read_dir(r.join("versions"))) {
+        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        candidates.extend(dirs.into_iter().map(|d| d.join("bin/python3")));
+    }
+    // Probe in parallel: each probe is an interpreter start-up (tens of ms).
+    let (python, node, probed) = std::thread::scope(|scope| {
+        let python = scope.spawn(|| which("python3", &path).and_then(|p| probe_python(&p)));
+        let node = scope.spawn(|| which("node", &path).and_then(|p| probe_node(&p)));
+        let others: Vec<_> = candidates
+            .iter()
+            .filter(|c| is_executable(c))
+            .map(|c| scope.spawn(move || probe_python(c)))
+            .collect();
+        let probed: Vec<HostInterpreter> = others
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect();
+        (
+            python.join().ok().flatten(),
+            node.join().ok().flatten(),
+            probed,
+        )
+    });
+    let mut other_pythons: Vec<HostInterpreter> = Vec::new();
+    for py in probed {
+        let (maj, min, _) = py.version_tuple();
+        let known = python
+            .iter()
+            .chain(&other_pythons)
+            .any(|p| p.executable == py.executable || p.version_tuple().1 == min);
+        if maj == MIN_HOST_PYTHON.0 && min >= MIN_HOST_PYTHON.1 && !known {
+            other_pythons.push(py);
+        }
+    }
+    other_pythons.sort_by_key(|p| p.version_tuple());
+
     HostRuntimes {
-        python: which("python3", &path).and_then(|p| probe_python(&p)),
-        node: which("node", &path).and_then(|p| probe_node(&p)),
+        python,
+        other_pythons,
+        node,
     }
 }
 
@@ -556,11 +631,11 @@ fn is_executable(p: &Path) -> bool {
 /// Describe the Python interpreter at `exe` (which may be a symlink or a
 /// pyenv shim). `None` if it does not run or is not Python 3.
 pub fn probe_python(exe: &Path) -> Option<HostInterpreter> {
-    const SCRIPT: &str = "import sys, platform\n\
+    const SCRIPT: &str = "import sys\n\
         print(sys.executable)\n\
         print(sys.prefix)\n\
         print(sys.base_prefix)\n\
-        print(platform.python_version())\n";
+        print('%d.%d.%d' % sys.version_info[:3])\n";
     let out = Command::new(exe).args(["-c", SCRIPT]).output().ok()?;
     if !out.status.success() {
         return None;
@@ -726,6 +801,7 @@ mod tests {
                 prefixes: vec!["/usr".into()],
                 shared_libraries: vec![],
             }),
+            other_pythons: vec![],
         }
     }
 
@@ -849,6 +925,24 @@ mod tests {
             "no temp files left: {names:?}"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn picks_exact_python_minor_when_available() {
+        let mut host = fake_host();
+        let mut py312 = host.python.clone().unwrap();
+        py312.version = "3.12.1".into();
+        py312.executable = "/root/.pyenv/versions/3.12.1/bin/python3.12".into();
+        host.other_pythons.push(py312);
+        let rt = ManagedRuntime::parse("python3.12").unwrap();
+        assert_eq!(
+            rt.describe(&host),
+            "python3.12 requested, running on host Python 3.12.1 \
+             (/root/.pyenv/versions/3.12.1/bin/python3.12)"
+        );
+        let rt = ManagedRuntime::parse("python3.13").unwrap();
+        assert!(rt.describe(&host).contains("host Python 3.11.7"));
+        assert!(host.describe().ends_with("; also Python 3.12.1"));
     }
 
     #[test]

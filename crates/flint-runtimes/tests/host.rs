@@ -24,12 +24,23 @@ fn detects_host_interpreters_with_their_prefixes() {
         assert!(!mounts.is_empty());
         eprintln!("{} -> mounts {mounts:?}", interp.executable.display());
     }
-    if let Some(py) = &host.python {
+    for other in &host.other_pythons {
+        let minor = other.version_tuple().1;
+        let rt = ManagedRuntime::parse(&format!("python3.{minor}")).unwrap();
+        let spec = rt.launch_command(&host).unwrap();
+        assert_eq!(
+            spec.interpreter.as_ref(),
+            Some(&other.executable),
+            "exact minor match preferred"
+        );
+    }
+    if host.python.is_some() {
         let spec = ManagedRuntime::parse("python3.12")
             .unwrap()
             .launch_command(&host)
             .unwrap();
         eprintln!("{}", spec.description);
+        let py = host.python_for(12).unwrap();
         assert!(spec.description.contains(&py.version));
         // Whatever shared libraries the interpreter loads from outside the
         // system directories must be covered by a mount.

@@ -500,6 +500,7 @@ fn runs_on_every_installed_python() {
         }
         let host = flint_runtimes::HostRuntimes {
             python: Some(py.clone()),
+            other_pythons: vec![],
             node: None,
         };
         let code = "def handler(e, c):\n    if e == 'raise':\n        raise RuntimeError('x')\n    return {'e': e, 'r': c.get_remaining_time_in_millis() > 0}\n";
