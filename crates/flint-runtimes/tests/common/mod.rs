@@ -363,6 +363,7 @@ pub fn runtime_dir() -> &'static Path {
 pub struct Proc {
     child: Child,
     output: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
     pub api: MockRuntimeApi,
     pub task_root: PathBuf,
 }
@@ -416,12 +417,13 @@ impl Proc {
         }
         let mut child = cmd.spawn().expect("spawn runtime");
         let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for pipe in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let output = output.clone();
-            thread::spawn(move || {
+            readers.push(thread::spawn(move || {
                 let mut pipe = pipe;
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = pipe.read(&mut buf) {
@@ -433,11 +435,12 @@ impl Proc {
                         .unwrap()
                         .push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
-            });
+            }));
         }
         Self {
             child,
             output,
+            readers,
             api,
             task_root,
         }
@@ -468,11 +471,15 @@ impl Proc {
         }
     }
 
-    /// Wait for the process to exit and return its exit code.
+    /// Wait for the process to exit and return its exit code; all of its
+    /// output has been collected when this returns.
     pub fn wait_exit(&mut self) -> Option<i32> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                for r in self.readers.drain(..) {
+                    let _ = r.join();
+                }
                 return status.code();
             }
             assert!(Instant::now() < deadline, "runtime did not exit");
