@@ -1,14 +1,15 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The HTTP front door of flint: the routes of the Lambda control-plane API.
+//!
+//! Each handler parses the request (path, query, headers, JSON body), calls
+//! one [`flint_control::ControlPlane`] operation on a blocking thread (the
+//! control plane does SQLite and file I/O), and renders the result with the
+//! status code of the Lambda model. Every rejection is rendered by
+//! [`error::ApiResponseError`], so error responses share one shape:
+//! `x-amzn-ErrorType`, `x-amzn-RequestId` and the JSON body of the model.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod body;
+mod error;
+mod routes;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::ApiResponseError;
+pub use routes::{AppState, router};

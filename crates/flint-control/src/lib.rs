@@ -1,14 +1,113 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The domain logic of Lambda's control plane.
+//!
+//! [`ControlPlane`] implements each operation (CreateFunction, PublishVersion,
+//! CreateAlias, ...) over the storage traits of `flint-store`, with Lambda's
+//! semantics: validation, `RevisionId` preconditions, version numbering,
+//! alias routing rules, and the exact error for every rejection. Every
+//! mutation is one metadata transaction, so a crash leaves either the whole
+//! change or none of it.
+//!
+//! The HTTP layer (`flint-api`) only parses requests and renders results; the
+//! invoke layer reads resolved configurations through [`ControlPlane::resolve`].
+
+mod account;
+mod aliases;
+mod code;
+mod functions;
+mod records;
+mod tags;
+mod versions;
+
+use flint_store::{BlobStore, MetadataStore, StoreError};
+use flint_types::{ApiError, ResourceContext};
+use std::sync::Arc;
+
+pub use aliases::AliasList;
+pub use code::CodeUrlSigner;
+pub use functions::{FunctionList, VersionList};
+pub use records::ResolvedFunction;
+
+/// Errors of the control plane: a rejection Lambda defines, or a failure
+/// underneath that the caller sees as a 500 `ServiceException`.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+    #[error("corrupt metadata record {what}: {source}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl ControlError {
+    /// The AWS-shaped error a client receives. Internal failures are not
+    /// described to the client beyond "internal error".
+    pub fn to_api(&self) -> ApiError {
+        match self {
+            ControlError::Api(e) => e.clone(),
+            ControlError::Store(_) | ControlError::Corrupt { .. } => {
+                ApiError::Service("An internal error occurred in flint. See the server log.".into())
+            }
+        }
+    }
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+pub type Result<T> = std::result::Result<T, ControlError>;
+
+/// Settings the control plane needs from the server configuration.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
+    pub resources: ResourceContext,
+    /// Account-wide concurrent executions (GetAccountSettings, reserved concurrency checks).
+    pub account_concurrency: i64,
+    /// Lambda keeps this many executions unreserved.
+    pub unreserved_minimum: i64,
+    pub package_limits: flint_package::PackageLimits,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        Self {
+            resources: ResourceContext::default(),
+            account_concurrency: 1000,
+            unreserved_minimum: 100,
+            package_limits: flint_package::PackageLimits::default(),
+        }
+    }
+}
+
+/// The control plane over a metadata store and a blob store.
+pub struct ControlPlane {
+    meta: Arc<dyn MetadataStore>,
+    blobs: Arc<dyn BlobStore>,
+    settings: ControlSettings,
+    signer: CodeUrlSigner,
+}
+
+impl ControlPlane {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        settings: ControlSettings,
+        signer: CodeUrlSigner,
+    ) -> Self {
+        Self {
+            meta,
+            blobs,
+            settings,
+            signer,
+        }
+    }
+
+    pub fn settings(&self) -> &ControlSettings {
+        &self.settings
+    }
+
+    pub fn resources(&self) -> &ResourceContext {
+        &self.settings.resources
     }
 }

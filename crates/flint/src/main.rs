@@ -1,3 +1,39 @@
-fn main() {
-    println!("Hello, world!");
+//! The `flint` binary: `flint serve` runs the platform; the other
+//! subcommands are a small client for people who do not use the AWS CLI.
+
+mod cli;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "flint",
+    version,
+    about = "A self-hosted, AWS Lambda compatible serverless platform"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the flint server (Lambda API on --listen).
+    Serve(config::ServeArgs),
+    /// Manage functions on a running flint server.
+    #[command(subcommand)]
+    Function(cli::FunctionCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.command {
+        Command::Serve(serve_args) => {
+            let settings = config::Settings::resolve(serve_args)?;
+            serve::run(settings)
+        }
+        Command::Function(cmd) => cli::run(cmd),
+    }
 }

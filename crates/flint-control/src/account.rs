@@ -1,0 +1,116 @@
+//! GetAccountSettings and reserved concurrency (Put/Get/DeleteFunctionConcurrency).
+
+use crate::records::{
+    self, CONCURRENCY, FUNCTIONS, FunctionRecord, VersionRecord, load, save, versions_ns,
+};
+use crate::{ControlPlane, Result};
+use flint_store::Transaction;
+use flint_types::model::{AccountLimit, AccountSettings, AccountUsage};
+use flint_types::{ApiError, FunctionRef};
+
+/// Lambda's default code storage quota (75 GB).
+const TOTAL_CODE_SIZE_LIMIT: u64 = 80_530_636_800;
+
+impl ControlPlane {
+    fn reserved_total(&self, tx: &mut dyn Transaction, except: Option<&str>) -> Result<i64> {
+        let mut total = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = tx.scan(CONCURRENCY, after.as_deref(), 500)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.0.clone());
+            for (name, bytes) in page {
+                if Some(name.as_str()) != except {
+                    total += records::decode::<i64>(CONCURRENCY, &name, &bytes)?;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// GetAccountSettings.
+    pub fn account_settings(&self) -> Result<AccountSettings> {
+        let mut tx = self.meta.begin()?;
+        let reserved = self.reserved_total(&mut *tx, None)?;
+        let mut count = 0u64;
+        let mut code = 0u64;
+        let mut after: Option<String> = None;
+        loop {
+            let page = tx.scan(FUNCTIONS, after.as_deref(), 500)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.0.clone());
+            for (name, bytes) in page {
+                let rec: FunctionRecord = records::decode(FUNCTIONS, &name, &bytes)?;
+                count += 1;
+                code += rec.latest.code_size;
+                let vns = versions_ns(&name);
+                let mut vafter: Option<String> = None;
+                loop {
+                    let vs = tx.scan(&vns, vafter.as_deref(), 500)?;
+                    let Some(vlast) = vs.last() else { break };
+                    vafter = Some(vlast.0.clone());
+                    for (k, vb) in vs {
+                        code += records::decode::<VersionRecord>(&vns, &k, &vb)?
+                            .config
+                            .code_size;
+                    }
+                }
+            }
+        }
+        let limits = &self.settings.package_limits;
+        Ok(AccountSettings {
+            account_limit: AccountLimit {
+                total_code_size: TOTAL_CODE_SIZE_LIMIT,
+                code_size_unzipped: limits.max_unzipped_bytes,
+                code_size_zipped: limits.max_zipped_bytes,
+                concurrent_executions: self.settings.account_concurrency,
+                unreserved_concurrent_executions: self.settings.account_concurrency - reserved,
+            },
+            account_usage: AccountUsage {
+                total_code_size: code,
+                function_count: count,
+            },
+        })
+    }
+
+    /// PutFunctionConcurrency: reserve executions for one function, keeping
+    /// Lambda's unreserved minimum for everything else.
+    pub fn put_function_concurrency(&self, fref: &FunctionRef, reserved: i64) -> Result<i64> {
+        self.require_unqualified(fref)?;
+        if reserved < 0 {
+            return Err(ApiError::too_small(reserved, "reservedConcurrentExecutions", 0).into());
+        }
+        let mut tx = self.meta.begin()?;
+        self.load_function(&mut *tx, fref)?;
+        let others = self.reserved_total(&mut *tx, Some(&fref.name))?;
+        let unreserved = self.settings.account_concurrency - others - reserved;
+        if unreserved < self.settings.unreserved_minimum {
+            return Err(ApiError::InvalidParameterValue(format!(
+                "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}].",
+                self.settings.unreserved_minimum
+            ))
+            .into());
+        }
+        save(&mut *tx, CONCURRENCY, &fref.name, &reserved)?;
+        tx.commit()?;
+        Ok(reserved)
+    }
+
+    /// GetFunctionConcurrency: `None` when nothing is reserved.
+    pub fn get_function_concurrency(&self, fref: &FunctionRef) -> Result<Option<i64>> {
+        self.require_unqualified(fref)?;
+        let mut tx = self.meta.begin()?;
+        self.load_function(&mut *tx, fref)?;
+        load(&mut *tx, CONCURRENCY, &fref.name)
+    }
+
+    /// DeleteFunctionConcurrency.
+    pub fn delete_function_concurrency(&self, fref: &FunctionRef) -> Result<()> {
+        self.require_unqualified(fref)?;
+        let mut tx = self.meta.begin()?;
+        self.load_function(&mut *tx, fref)?;
+        tx.delete(CONCURRENCY, &fref.name)?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! `flint function ...`: a small client of the Lambda API for people who do
+//! not use the AWS CLI. It speaks the same HTTP API as the SDKs.
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// The flint server
+    #[arg(
+        long,
+        env = "FLINT_ENDPOINT",
+        default_value = "http://127.0.0.1:9000",
+        global = true
+    )]
+    endpoint: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    output: Output,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Table,
+    Json,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum FunctionCommand {
+    /// Create a function from a directory or a zip file.
+    Create {
+        name: String,
+        /// Directory to package (zipped with file modes kept)
+        #[arg(long, conflicts_with = "zip", required_unless_present = "zip")]
+        dir: Option<PathBuf>,
+        /// Zip file to upload as is
+        #[arg(long)]
+        zip: Option<PathBuf>,
+        #[arg(long)]
+        runtime: String,
+        #[arg(long)]
+        handler: String,
+        /// Execution role ARN [default: a role in the server's account]
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        memory: Option<i64>,
+        #[arg(long)]
+        timeout: Option<i64>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Environment variable, KEY=VALUE (repeatable)
+        #[arg(long = "env", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List functions.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one function's configuration.
+    Get {
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Delete a function with all its versions and aliases.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// Zips a directory in memory, keeping unix modes (a `bootstrap` must stay
+/// executable) and storing symlinks as links.
+pub fn zip_directory(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut entries: Vec<_> = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    entries.retain(|e| e.depth() > 0);
+    for entry in entries {
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .expect("walkdir yields paths under dir");
+        let name = rel.to_string_lossy().replace('\\', "/");
+        let meta = entry.path().symlink_metadata()?;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        let options = SimpleFileOptions::default().unix_permissions(mode);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(entry.path())?;
+            writer.add_symlink(name, target.to_string_lossy(), options)?;
+        } else if meta.is_dir() {
+            writer.add_directory(format!("{name}/"), options)?;
+        } else {
+            writer.start_file(name, options)?;
+            writer.write_all(&std::fs::read(entry.path())?)?;
+        }
+    }
+    Ok(writer.finish()?.into_inner())
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+    endpoint: String,
+}
+
+impl Client {
+    fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(300))
+                .build()?,
+            endpoint: args.endpoint.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = req
+            .send()
+            .with_context(|| format!("cannot reach flint at {}", self.endpoint))?;
+        let status = resp.status();
+        let code = resp
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.text()?;
+        let value: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).unwrap_or(Value::String(body))
+        };
+        if !status.is_success() {
+            let message = value
+                .get("message")
+                .or_else(|| value.get("Message"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            bail!(
+                "{} ({status}): {message}",
+                code.unwrap_or_else(|| "Error".into())
+            );
+        }
+        Ok(value)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint)
+    }
+}
+
+fn function_table(functions: &[Value]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "NAME",
+        "RUNTIME",
+        "HANDLER",
+        "MEMORY",
+        "TIMEOUT",
+        "CODE SIZE",
+        "LAST MODIFIED",
+    ]);
+    for f in functions {
+        let s = |k: &str| {
+            f.get(k)
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default()
+        };
+        table.add_row([
+            s("FunctionName"),
+            s("Runtime"),
+            s("Handler"),
+            format!("{} MB", s("MemorySize")),
+            format!("{} s", s("Timeout")),
+            s("CodeSize"),
+            s("LastModified"),
+        ]);
+    }
+    table
+}
+
+fn print(output: Output, value: &Value, table: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Output::Table => println!("{}", table()),
+    }
+    Ok(())
+}
+
+pub fn run(cmd: FunctionCommand) -> anyhow::Result<()> {
+    match cmd {
+        FunctionCommand::Create {
+            name,
+            dir,
+            zip,
+            runtime,
+            handler,
+            role,
+            memory,
+            timeout,
+            description,
+            env,
+            client,
+        } => {
+            let bytes = match (dir, zip) {
+                (Some(dir), _) => zip_directory(&dir)?,
+                (None, Some(zip)) => {
+                    std::fs::read(&zip).with_context(|| format!("reading {}", zip.display()))?
+                }
+                (None, None) => return Err(anyhow!("give --dir or --zip")),
+            };
+            let c = Client::new(&client)?;
+            // flint accepts any well-formed role ARN; the default names one in
+            // the account the server is configured with.
+            let role = role.unwrap_or_else(|| {
+                let account =
+                    std::env::var("FLINT_ACCOUNT_ID").unwrap_or_else(|_| "000000000000".into());
+                format!("arn:aws:iam::{account}:role/flint-function")
+            });
+            let mut body = json!({
+                "FunctionName": name,
+                "Runtime": runtime,
+                "Handler": handler,
+                "Role": role,
+                "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(bytes)},
+            });
+            if let Some(m) = memory {
+                body["MemorySize"] = json!(m);
+            }
+            if let Some(t) = timeout {
+                body["Timeout"] = json!(t);
+            }
+            if let Some(d) = description {
+                body["Description"] = json!(d);
+            }
+            if !env.is_empty() {
+                body["Environment"] = json!({"Variables": env.into_iter().collect::<std::collections::BTreeMap<_, _>>()});
+            }
+            let created = c.send(c.http.post(c.url("/2015-03-31/functions")).json(&body))?;
+            print(client.output, &created, || {
+                function_table(std::slice::from_ref(&created)).to_string()
+            })
+        }
+        FunctionCommand::List { client } => {
+            let c = Client::new(&client)?;
+            let mut all = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let mut req = c.http.get(c.url("/2015-03-31/functions"));
+                if let Some(m) = &marker {
+                    req = req.query(&[("Marker", m)]);
+                }
+                let page = c.send(req)?;
+                all.extend(page["Functions"].as_array().cloned().unwrap_or_default());
+                match page["NextMarker"].as_str() {
+                    Some(m) => marker = Some(m.to_string()),
+                    None => break,
+                }
+            }
+            let value = json!({"Functions": all});
+            print(client.output, &value, || function_table(&all).to_string())
+        }
+        FunctionCommand::Get { name, client } => {
+            let c = Client::new(&client)?;
+            let f = c.send(c.http.get(c.url(&format!("/2015-03-31/functions/{name}"))))?;
+            print(client.output, &f, || {
+                let config = &f["Configuration"];
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                if let Some(obj) = config.as_object() {
+                    for (k, v) in obj {
+                        t.add_row([
+                            k.clone(),
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string()),
+                        ]);
+                    }
+                }
+                t.to_string()
+            })
+        }
+        FunctionCommand::Delete { name, client } => {
+            let c = Client::new(&client)?;
+            c.send(
+                c.http
+                    .delete(c.url(&format!("/2015-03-31/functions/{name}"))),
+            )?;
+            let value = json!({"Deleted": name});
+            print(client.output, &value, || format!("deleted {name}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn zipped_directories_keep_modes_and_pass_intake() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bootstrap"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            dir.path().join("bootstrap"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/a.py"), "x = 1\n").unwrap();
+        let bytes = zip_directory(dir.path()).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let boot = archive.by_name("bootstrap").unwrap();
+        assert_eq!(boot.unix_mode().unwrap() & 0o777, 0o755);
+    }
+}

@@ -1,0 +1,166 @@
+//! Server settings: command-line flags, environment variables (`FLINT_*`),
+//! an optional `flint.toml`, and built-in defaults, in that precedence.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address of the Lambda API [default: 127.0.0.1:9000]
+    #[arg(long, env = "FLINT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where metadata and code are kept [default: ./flint-data]
+    #[arg(long, env = "FLINT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Settings file [default: ./flint.toml when present]
+    #[arg(long, env = "FLINT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Region used in ARNs [default: us-east-1]
+    #[arg(long, env = "FLINT_REGION")]
+    pub region: Option<String>,
+    /// Account id used in ARNs [default: 000000000000]
+    #[arg(long, env = "FLINT_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Base URL clients use to reach this server (for code download links)
+    /// [default: http://<listen address>]
+    #[arg(long, env = "FLINT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Account-wide concurrent executions [default: 1000]
+    #[arg(long, env = "FLINT_ACCOUNT_CONCURRENCY")]
+    pub account_concurrency: Option<i64>,
+}
+
+/// The `flint.toml` file: the same settings as the flags, snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    public_url: Option<String>,
+    account_concurrency: Option<i64>,
+}
+
+/// Resolved settings of `flint serve`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub public_url: Option<String>,
+    pub account_concurrency: i64,
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("flint.toml").exists() => read_file(Path::new("flint.toml"))?,
+            None => FileSettings::default(),
+        };
+        let settings = Settings {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:9000".parse().expect("valid default")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("flint-data")),
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            account_id: args
+                .account_id
+                .or(file.account_id)
+                .unwrap_or_else(|| "000000000000".into()),
+            public_url: args.public_url.or(file.public_url),
+            account_concurrency: args
+                .account_concurrency
+                .or(file.account_concurrency)
+                .unwrap_or(1000),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account id must be 12 digits, got {:?}", self.account_id);
+        }
+        let resources = flint_types::ResourceContext {
+            region: self.region.clone(),
+            account: self.account_id.clone(),
+        };
+        // The region must be one that parses inside an ARN.
+        flint_types::FunctionRef::parse(&resources.function_arn("probe"), 140, &resources)
+            .map_err(|_| {
+                anyhow::anyhow!("region {:?} is not a valid AWS region name", self.region)
+            })?;
+        if self.account_concurrency < 100 {
+            bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing settings file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flint.toml");
+        std::fs::write(
+            &file,
+            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(ServeArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:9200".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen.port(), 9200);
+        assert_eq!(s.region, "eu-west-1");
+        assert_eq!(s.account_id, "000000000000");
+        assert_eq!(s.data_dir, PathBuf::from("flint-data"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let bad_account = ServeArgs {
+            account_id: Some("123".into()),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(bad_account).is_err());
+        let bad_region = ServeArgs {
+            region: Some("moon".into()),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(bad_region).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flint.toml");
+        std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+        assert!(
+            Settings::resolve(ServeArgs {
+                config: Some(file),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! `flint serve`: open the stores, start the API, stop cleanly on signals.
+
+use crate::config::Settings;
+use anyhow::Context;
+use flint_api::{AppState, router};
+use flint_control::{CodeUrlSigner, ControlPlane, ControlSettings};
+use flint_store::{FsBlobStore, SqliteStore};
+use rand::RngCore;
+use std::path::Path;
+use std::sync::Arc;
+
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLINT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+/// The key that signs code download URLs; created once per data directory.
+fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("code-url.key");
+    if let Ok(key) = std::fs::read(&path)
+        && key.len() == 32
+    {
+        return Ok(key);
+    }
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let tmp = data_dir.join("code-url.key.tmp");
+    std::fs::write(&tmp, &key).context("writing the code URL signing key")?;
+    std::fs::rename(&tmp, &path).context("installing the code URL signing key")?;
+    Ok(key)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let meta = SqliteStore::open(&settings.data_dir.join("metadata.db"))
+        .context("opening the metadata database")?;
+    let blobs =
+        FsBlobStore::open(&settings.data_dir.join("blobs")).context("opening the blob store")?;
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let local = listener.local_addr()?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            local.ip().to_string()
+        };
+        format!("http://{host}:{}", local.port())
+    });
+
+    let control = ControlPlane::new(
+        Arc::new(meta),
+        Arc::new(blobs),
+        ControlSettings {
+            resources: flint_types::ResourceContext {
+                region: settings.region.clone(),
+                account: settings.account_id.clone(),
+            },
+            account_concurrency: settings.account_concurrency,
+            ..Default::default()
+        },
+        CodeUrlSigner::new(public_url, signing_key(&settings.data_dir)?),
+    );
+    // Packages written by requests that crashed before committing.
+    let swept = control
+        .collect_garbage()
+        .context("sweeping unreferenced code")?;
+    if swept > 0 {
+        tracing::info!(swept, "removed unreferenced code packages");
+    }
+
+    let app = router(AppState {
+        control: Arc::new(control),
+    });
+    // Tests and scripts read this line to find the port when --listen uses port 0.
+    println!("flint listening on http://{local}");
+    tracing::info!(
+        data_dir = %settings.data_dir.display(),
+        region = %settings.region,
+        account = %settings.account_id,
+        "flint serving the Lambda API"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving the API")?;
+    tracing::info!("flint stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
