@@ -231,27 +231,27 @@ impl CgroupHandle {
     }
 
     fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let (file, value, state_file, done): (PathBuf, &str, PathBuf, Box<dyn Fn(&str) -> bool>) =
-            match self {
-                CgroupHandle::V1 { freezer, .. } => {
-                    let want = if frozen { "FROZEN" } else { "THAWED" };
-                    (
-                        freezer.join("freezer.state"),
-                        want,
-                        freezer.join("freezer.state"),
-                        Box::new(move |s: &str| s.trim() == want),
-                    )
-                }
-                CgroupHandle::V2 { dir } => {
-                    let want = if frozen { 1 } else { 0 };
-                    (
-                        dir.join("cgroup.freeze"),
-                        if frozen { "1" } else { "0" },
-                        dir.join("cgroup.events"),
-                        Box::new(move |s: &str| keyed_value(s, "frozen") == Some(want)),
-                    )
-                }
-            };
+        type Done = Box<dyn Fn(&str) -> bool>;
+        let (file, value, state_file, done): (PathBuf, &str, PathBuf, Done) = match self {
+            CgroupHandle::V1 { freezer, .. } => {
+                let want = if frozen { "FROZEN" } else { "THAWED" };
+                (
+                    freezer.join("freezer.state"),
+                    want,
+                    freezer.join("freezer.state"),
+                    Box::new(move |s: &str| s.trim() == want),
+                )
+            }
+            CgroupHandle::V2 { dir } => {
+                let want = if frozen { 1 } else { 0 };
+                (
+                    dir.join("cgroup.freeze"),
+                    if frozen { "1" } else { "0" },
+                    dir.join("cgroup.events"),
+                    Box::new(move |s: &str| keyed_value(s, "frozen") == Some(want)),
+                )
+            }
+        };
         write_file(&file, value).map_err(|e| SandboxError::io("write", &file, e))?;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {

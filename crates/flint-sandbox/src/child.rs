@@ -218,7 +218,7 @@ fn opt_ptr(c: &Option<CString>) -> *const c_char {
 /// Must only be called in the child right after `clone3` returned 0, with a plan whose
 /// pointers are valid (the child's memory is a copy of the parent's). Never returns.
 pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
-    // SAFETY (whole function): only raw syscalls on memory owned by `p` or the stack.
+    // SAFETY: (whole function) only raw syscalls on memory owned by `p` or the stack.
     unsafe {
         // 1. File descriptors: move what we need above the stdio range, install stdio, close
         //    everything else we inherited from the (multi-threaded) parent.

@@ -1,4 +1,136 @@
-//! Kernel-isolated Lambda execution environments (placeholder docs, see below).
+//! Kernel-isolated Lambda execution environments.
+//!
+//! One [`Sandbox`] is one Lambda execution environment: the function's bootstrap (or managed
+//! runtime) runs in fresh mount, pid, ipc, uts and (by default) network namespaces, on a
+//! read-only root assembled from the host, as an unprivileged uid with no capabilities, under
+//! a seccomp filter and inside per-environment cgroups that enforce the memory size, the CPU
+//! share and a process limit. The invoke layer starts one per concurrent invocation stream
+//! and tears it down when it is reaped.
+//!
+//! # API
+//!
+//! ```no_run
+//! use std::os::fd::OwnedFd;
+//! use flint_sandbox::{Sandboxer, SandboxerConfig, SandboxSpec};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sandboxer = Sandboxer::new(SandboxerConfig::default())?; // once, at start-up
+//! println!("isolation: {}", sandboxer.host());                 // HostSupport: Display
+//!
+//! let (log_r, log_w) = std::io::pipe()?;
+//! let mut spec = SandboxSpec::new(
+//!     "env-42",                                  // unique id (cgroup names)
+//!     "/var/lib/flint/code/abc",                 // -> /var/task (read-only)
+//!     vec!["/var/task/bootstrap".into()],
+//!     OwnedFd::from(log_w.try_clone()?),         // stdout
+//!     OwnedFd::from(log_w),                      // stderr
+//! );
+//! spec.memory_mb = 512;
+//! spec.cpu_millis = flint_sandbox::cpu_millis_for_memory(512, sandboxer.host().host_cpus);
+//! spec.env = flint_sandbox::lambda_base_env();  // + the function's variables
+//! spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
+//!
+//! let mut sb = sandboxer.spawn(spec)?;          // blocking, a few ms: use spawn_blocking
+//! let listener = sb.take_runtime_api_listener().unwrap(); // 127.0.0.1:9001 *inside*
+//! // ... serve the Runtime API on `listener`, read logs from `log_r`,
+//! // sb.freeze()/sb.thaw() between invocations, sb.memory_peak_bytes() for REPORT ...
+//! let status = sb.wait()?;                      // or AsyncFd on sb.pidfd(), then try_wait()
+//! let oom = sb.oom_killed()?;
+//! sb.destroy()?;                                // kill all, remove cgroups (Drop: best effort)
+//! # let _ = (listener, status, oom, log_r); Ok(()) }
+//! ```
+//!
+//! Types: [`probe_host`] → [`HostSupport`] (with [`CgroupFlavor`] V1/V2/None and
+//! [`HostSupport::missing_isolation`]); [`Sandboxer`] (configured by [`SandboxerConfig`]);
+//! [`SandboxSpec`] (with [`NetworkMode`]); [`Sandbox`]; [`ExitStatus`]; one error type,
+//! [`SandboxError`]. The seccomp policy table is public in [`seccomp`] for review.
+//!
+//! # What the function sees
+//!
+//! | path | content |
+//! | --- | --- |
+//! | `/usr`, `/lib*`, `/bin`, `/sbin` | host directories, read-only (symlinks stay symlinks on merged-/usr hosts) |
+//! | `/etc` | synthesized: `passwd`/`group` (root, `sbx_user1051`, nobody), `hosts`, `resolv.conf`, `nsswitch.conf`, `ld.so.cache`, `localtime` → UTC, `ssl/certs` and `alternatives` bound read-only; no `shadow`, no `ssl/private`, nothing else |
+//! | `/var/task`, `/opt`, `/var/runtime` | the spec's directories, read-only (empty when not given) |
+//! | extra binds | e.g. a pyenv prefix at its own path, read-only |
+//! | `/tmp` | tmpfs of `tmp_size_mb` (the only writable path besides `/dev/shm`) |
+//! | `/dev` | `null zero full random urandom`, `shm` (tmpfs), `fd`, `stdin/out/err` links |
+//! | `/proc` | a fresh proc of the sandbox's pid namespace |
+//! | everything else | absent (`/root`, `/home`, `/work`, flint's data directory, `/sys`, ...) |
+//!
+//! pid 1 is a tiny init (see below); the function is its child (pid 2). Network: only `lo`,
+//! up; the host's loopback (the flint API) is unreachable. `AWS_LAMBDA_RUNTIME_API` is set to
+//! `127.0.0.1:<port>` when a Runtime API listener was requested.
+//!
+//! # Design: how a sandbox is spawned, and why
+//!
+//! flint is a multi-threaded tokio server, which rules out the simple `unshare` path
+//! (`unshare(CLONE_NEWUSER)` fails in a multi-threaded process) and means that after a fork
+//! only async-signal-safe code may run until `exec`. Of the three designs considered —
+//! (a) `clone` with a child that runs only raw syscalls on data prepared beforehand,
+//! (b) re-exec'ing the flint binary in a hidden single-threaded init mode,
+//! (c) a single-threaded fork server started before tokio — this crate implements **(a)**:
+//!
+//! - it is the fastest (no second `exec` of a large binary, no IPC round trip) and needs no
+//!   cooperation from the binary's `main` (tests and examples just call `spawn`);
+//! - `clone3` creates every namespace (user namespace included, which is allowed for a *new*
+//!   process even from a threaded parent) and returns a pidfd, which gives race-free
+//!   signalling and an fd that async runtimes can poll for exit;
+//! - the price is discipline in `child.rs`: the parent prepares every `CString`, pointer
+//!   array and BPF program in a `ChildPlan`; the child uses raw syscalls only (notably
+//!   `syscall(SYS_setresuid)` instead of glibc's `setuid`, which would try to synchronise
+//!   threads that do not exist in the child, and `syscall(SYS_clone)` instead of `fork`).
+//!   Signals are blocked around `clone3` so no handler of the parent runs in the child.
+//! - known cost of (a): the child starts as a copy-on-write copy of flint's address space, so
+//!   the `clone3` itself gets slower as flint's resident memory grows (page-table copy).
+//!   If that ever dominates, (c) — a small fork server started before tokio — can reuse
+//!   `child.rs` unchanged.
+//!
+//! Sequence (parent ⟷ child over a socketpair, errors over a close-on-exec pipe):
+//!
+//! 1. parent: validate, plan mounts, get the cached root skeleton, create cgroups with
+//!    limits, `clone3(CLONE_NEW{NS,PID,IPC,UTS[,NET][,USER]} | CLONE_PIDFD)`;
+//! 2. parent: (user namespace) write `uid_map`/`gid_map`; attach the child to the cgroups
+//!    *before* it can exec anything;
+//! 3. child (pid 1): stdio + close inherited fds; mounts; fresh `/proc` *before* leaving the
+//!    old root; `pivot_root(".", ".")` + detach; read-only `/`; hostname; `lo` up; if asked,
+//!    bind `127.0.0.1:<port>` in its network namespace and send the listening socket to the
+//!    parent with `SCM_RIGHTS` (works in rootless mode too, where the parent could not
+//!    `setns` into the child's namespace);
+//! 4. parent: receive the listener, send "go"; child: drop the capability bounding set,
+//!    ambient caps, groups, gid, uid, remaining caps; `no_new_privs`; seccomp; fork the
+//!    function (pid 2), which resets signal dispositions and `execve`s;
+//! 5. parent: EOF on the error pipe = `execve` succeeded → `spawn` returns.
+//!
+//! pid 1 stays as a minimal init: it forwards signals to the function (so `SIGTERM` at
+//! shutdown reaches a runtime that has no handler — a pid-1 runtime would ignore it),
+//! reaps re-parented zombies (which would otherwise pile up to `pids_max`), and exits with
+//! the function, after reporting its exact wait status through a pipe. The kernel then kills
+//! everything left in the pid namespace, which is also how [`Sandbox::kill`] kills the whole
+//! environment atomically (`SIGKILL` to init). Mounts exist only in the sandbox's mount
+//! namespace, so teardown is: kill, reap, `rmdir` the cgroups.
+//!
+//! # cgroups
+//!
+//! Detected at start from `/proc/self/mountinfo`: **v1** (also "hybrid" hosts, where the
+//! controllers are bound to v1 even though a cgroup2 is mounted) uses `memory` (+`memsw` when
+//! swap accounting exists, swappiness 0), `cpu` (CFS quota), `pids` and `freezer` under
+//! `<hierarchy>/<cgroup_parent>/<id>`; **v2** uses one directory
+//! `<root>/<cgroup_parent>/<id>` with `memory.max`, `memory.swap.max=0`, `cpu.max`,
+//! `pids.max`, `cgroup.freeze`, `cgroup.kill`, `memory.peak`, `memory.events`; the
+//! controllers are enabled in `cgroup.subtree_control` on the way down where possible.
+//! Without usable cgroups `Sandboxer::new` fails unless `require_cgroups` is off
+//! (development mode), in which case limits, freeze and memory statistics are unavailable.
+//!
+//! # Security notes
+//!
+//! Seccomp is a reviewed deny-list ([`seccomp::DENIED_SYSCALLS`]) rather than an allow-list
+//! because functions run arbitrary language runtimes; see the module docs for the
+//! reasoning. Landlock is available on most hosts ([`HostSupport::landlock_abi`]) but not
+//! used yet: the mount namespace already removes everything the function must not see.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
 
 mod cgroup;
 mod child;

@@ -1,5 +1,6 @@
 //! [`Sandboxer`] (per-host state) and [`Sandbox`] (one running execution environment).
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -8,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::cgroup::{self, CgroupHandle, Limits};
@@ -81,7 +83,10 @@ pub struct Sandboxer {
     use_userns: bool,
     cgroups_usable: bool,
     cgroup_problems: Vec<String>,
+    skeletons: Mutex<HashMap<SkeletonKey, PathBuf>>,
 }
+
+type SkeletonKey = (u32, u32, Vec<(PathBuf, bool)>);
 
 impl Sandboxer {
     /// Probes the host and prepares shared state.
@@ -152,6 +157,7 @@ impl Sandboxer {
             use_userns,
             cgroups_usable,
             cgroup_problems,
+            skeletons: Mutex::default(),
         })
     }
 
@@ -179,13 +185,13 @@ impl Sandboxer {
             ("opt_dir", spec.opt_dir.as_ref()),
             ("runtime_dir", spec.runtime_dir.as_ref()),
         ] {
-            if let Some(p) = p {
-                if !p.is_dir() {
-                    return Err(SandboxError::InvalidSpec(format!(
-                        "{what} {} is not a directory",
-                        p.display()
-                    )));
-                }
+            if let Some(p) = p
+                && !p.is_dir()
+            {
+                return Err(SandboxError::InvalidSpec(format!(
+                    "{what} {} is not a directory",
+                    p.display()
+                )));
             }
         }
         let mut extra_is_file = Vec::new();
@@ -194,7 +200,7 @@ impl Sandboxer {
             extra_is_file.push(!md.is_dir());
         }
         let plan = rootfs::plan_root(&self.facts, &spec, &extra_is_file);
-        let skel = rootfs::materialize(&self.config.state_dir, &plan.skeleton)?;
+        let skel = self.skeleton(&spec, &extra_is_file, &plan)?;
         let steps = rootfs::mount_steps(&plan, &skel, spec.tmp_size_mb, rootfs::locked_flags);
 
         // Pipes/sockets between parent and child, all close-on-exec.
@@ -273,6 +279,40 @@ impl Sandboxer {
                 Err(e)
             }
         }
+    }
+
+    /// The cached skeleton for this spec's shape. The skeleton depends only on the host facts
+    /// (fixed per `Sandboxer`), uid/gid and the extra bind targets, so that is the key; this
+    /// saves hashing the skeleton's content (ld.so.cache, ...) on every spawn.
+    fn skeleton(
+        &self,
+        spec: &SandboxSpec,
+        extra_is_file: &[bool],
+        plan: &rootfs::RootPlan,
+    ) -> Result<PathBuf> {
+        let key: SkeletonKey = (
+            spec.uid,
+            spec.gid,
+            spec.extra_ro_binds
+                .iter()
+                .map(|(_, d)| d.clone())
+                .zip(extra_is_file.iter().copied())
+                .collect(),
+        );
+        if let Some(p) = self
+            .skeletons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let p = rootfs::materialize(&self.config.state_dir, &plan.skeleton)?;
+        self.skeletons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, p.clone());
+        Ok(p)
     }
 
     fn finish_start(
@@ -551,10 +591,10 @@ impl Sandbox {
             return Ok(());
         }
         let r = pidfd_send_signal(&self.pidfd, libc::SIGKILL);
-        if let Some(cg) = &self.cgroup {
-            if cg.is_frozen() {
-                cg.thaw()?;
-            }
+        if let Some(cg) = &self.cgroup
+            && cg.is_frozen()
+        {
+            cg.thaw()?;
         }
         match r {
             Err(SandboxError::Sys { source, .. }) if source.raw_os_error() == Some(libc::ESRCH) => {

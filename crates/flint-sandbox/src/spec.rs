@@ -132,10 +132,10 @@ impl SandboxSpec {
             ("opt_dir", self.opt_dir.as_ref()),
             ("runtime_dir", self.runtime_dir.as_ref()),
         ] {
-            if let Some(p) = p {
-                if !p.is_absolute() {
-                    return bad(format!("{what} {} is not absolute", p.display()));
-                }
+            if let Some(p) = p
+                && !p.is_absolute()
+            {
+                return bad(format!("{what} {} is not absolute", p.display()));
             }
         }
         for (src, dst) in &self.extra_ro_binds {
@@ -186,10 +186,10 @@ impl SandboxSpec {
     /// when a Runtime API listener is requested and the caller did not set it.
     pub fn effective_env(&self) -> Vec<(String, String)> {
         let mut env = self.env.clone();
-        if let Some(port) = self.runtime_api_port {
-            if !env.iter().any(|(k, _)| k == "AWS_LAMBDA_RUNTIME_API") {
-                env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
-            }
+        if let Some(port) = self.runtime_api_port
+            && !env.iter().any(|(k, _)| k == "AWS_LAMBDA_RUNTIME_API")
+        {
+            env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
         }
         env
     }

@@ -1,0 +1,122 @@
+//! Spawn cost of a sandbox next to a bare fork+exec, in the same run.
+//!
+//! ```text
+//! cargo run --release -p flint-sandbox --example spawn_bench -- [N]
+//! ```
+//! Needs root. Prints min / median / p90 in microseconds for:
+//! - `fork+exec+wait /bin/true` (libc fork, execv, waitpid) and `std Command` (posix_spawn);
+//! - `sandbox spawn->exec`: `Sandboxer::spawn` returns once the function was exec'd;
+//! - `sandbox full cycle`: spawn + wait for exit + destroy (cgroup removal), `/bin/true`;
+//!   in the default private network namespace, with a Runtime API listener, and with
+//!   `NetworkMode::Host` (no network namespace).
+
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use flint_sandbox::{NetworkMode, SandboxSpec, Sandboxer, SandboxerConfig};
+
+fn stats(name: &str, mut v: Vec<Duration>) {
+    v.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "{name:<44} min {:>7.0} µs  median {:>7.0} µs  p90 {:>7.0} µs",
+        us(v[0]),
+        us(v[v.len() / 2]),
+        us(v[v.len() * 9 / 10])
+    );
+}
+
+fn devnull() -> OwnedFd {
+    OwnedFd::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap(),
+    )
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
+    let sbx = Sandboxer::new(SandboxerConfig {
+        cgroup_parent: "flint-bench".into(),
+        ..Default::default()
+    })
+    .expect("sandboxer (run as root)");
+    println!("host: {}", sbx.host());
+    println!("N = {n}");
+    let task = std::env::temp_dir().join("flint-bench-task");
+    std::fs::create_dir_all(&task).unwrap();
+
+    let path = CString::new("/bin/true").unwrap();
+    let argv = [path.as_ptr(), std::ptr::null()];
+    let mut fork_exec = Vec::new();
+    let mut command = Vec::new();
+    let mut to_exec = Vec::new();
+    let mut full = Vec::new();
+    let mut full_listener = Vec::new();
+    let mut full_hostnet = Vec::new();
+    let spec = |i: usize, tag: &str| {
+        let mut s = SandboxSpec::new(
+            format!("bench-{tag}-{i}"),
+            &task,
+            vec!["/bin/true".into()],
+            devnull(),
+            devnull(),
+        );
+        s.env = flint_sandbox::lambda_base_env();
+        s
+    };
+    // Interleave the variants so that background load hits them alike.
+    for i in 0..n {
+        let t = Instant::now();
+        // SAFETY: classic fork/exec; the child only calls execv and _exit.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::execv(path.as_ptr(), argv.as_ptr());
+                libc::_exit(127);
+            }
+            let mut st = 0;
+            libc::waitpid(pid, &mut st, 0);
+        }
+        fork_exec.push(t.elapsed());
+
+        let t = Instant::now();
+        std::process::Command::new("/bin/true").status().unwrap();
+        command.push(t.elapsed());
+
+        let t = Instant::now();
+        let mut sb = sbx.spawn(spec(i, "a")).unwrap();
+        to_exec.push(t.elapsed());
+        sb.wait().unwrap();
+        sb.destroy().unwrap();
+        full.push(t.elapsed());
+
+        let t = Instant::now();
+        let mut s = spec(i, "b");
+        s.runtime_api_port = Some(9001);
+        let mut sb = sbx.spawn(s).unwrap();
+        let _l = sb.take_runtime_api_listener().unwrap();
+        sb.wait().unwrap();
+        sb.destroy().unwrap();
+        full_listener.push(t.elapsed());
+
+        let t = Instant::now();
+        let mut s = spec(i, "c");
+        s.network = NetworkMode::Host;
+        let mut sb = sbx.spawn(s).unwrap();
+        sb.wait().unwrap();
+        sb.destroy().unwrap();
+        full_hostnet.push(t.elapsed());
+    }
+    stats("fork+exec+wait /bin/true (libc)", fork_exec);
+    stats("std::process::Command /bin/true (status)", command);
+    stats("sandbox spawn -> exec", to_exec);
+    stats("sandbox spawn + exit + destroy", full);
+    stats("  same, with Runtime API listener", full_listener);
+    stats("  same, NetworkMode::Host (no netns)", full_hostnet);
+}

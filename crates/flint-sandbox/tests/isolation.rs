@@ -1,0 +1,613 @@
+//! End-to-end isolation tests. They need root (namespaces, cgroups) and skip otherwise.
+//! They run in parallel threads of one process, which also exercises spawning from a
+//! multi-threaded parent.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use flint_sandbox::{
+    CgroupFlavor, ExitStatus, NetworkMode, Sandbox, SandboxSpec, Sandboxer, SandboxerConfig,
+};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+fn sandboxer() -> &'static Sandboxer {
+    static S: OnceLock<Sandboxer> = OnceLock::new();
+    S.get_or_init(|| {
+        let cfg = SandboxerConfig {
+            state_dir: "/run/flint-sandbox-test".into(),
+            cgroup_parent: "flint-test".into(),
+            ..Default::default()
+        };
+        Sandboxer::new(cfg).expect("sandboxer")
+    })
+}
+
+fn unique_id(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t-{}-{tag}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn task_dir() -> PathBuf {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("flint-sbx-task-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("handler.txt"), "code").unwrap();
+        d
+    })
+    .clone()
+}
+
+/// Output collected from a pipe by a background thread.
+struct Output(JoinHandle<String>);
+
+impl Output {
+    fn get(self) -> String {
+        self.0.join().unwrap()
+    }
+}
+
+fn capture() -> (OwnedFd, Output) {
+    let (mut r, w) = std::io::pipe().unwrap();
+    let h = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    });
+    (OwnedFd::from(w), Output(h))
+}
+
+fn spec_for(tag: &str, argv: &[&str]) -> (SandboxSpec, Output, Output) {
+    let (o, out) = capture();
+    let (e, err) = capture();
+    let mut spec = SandboxSpec::new(
+        unique_id(tag),
+        task_dir(),
+        argv.iter().map(|s| s.to_string()).collect(),
+        o,
+        e,
+    );
+    spec.env = flint_sandbox::lambda_base_env();
+    (spec, out, err)
+}
+
+fn start(
+    tag: &str,
+    argv: &[&str],
+    tweak: impl FnOnce(&mut SandboxSpec),
+) -> (Sandbox, Output, Output) {
+    let (mut spec, out, err) = spec_for(tag, argv);
+    tweak(&mut spec);
+    let sb = sandboxer().spawn(spec).expect("spawn");
+    (sb, out, err)
+}
+
+fn run(
+    tag: &str,
+    argv: &[&str],
+    tweak: impl FnOnce(&mut SandboxSpec),
+) -> (ExitStatus, String, String) {
+    let (mut sb, out, err) = start(tag, argv, tweak);
+    let st = sb
+        .wait_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("sandbox did not exit in 60 s");
+    sb.destroy().unwrap();
+    (st, out.get(), err.get())
+}
+
+fn sh(tag: &str, script: &str) -> (ExitStatus, String, String) {
+    run(tag, &["/bin/sh", "-c", script], |_| {})
+}
+
+#[test]
+fn host_secrets_and_other_dirs_are_absent() {
+    require_root!();
+    let (st, out, err) = sh(
+        "secrets",
+        "cat /etc/shadow; for p in /etc/shadow /etc/gshadow /etc/ssl/private /work /root /home /run /var/lib /sys; do test -e $p && echo PRESENT $p; done; ls /var/task; echo done",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(err.contains("/etc/shadow: No such file"), "{err}");
+    assert!(!out.contains("PRESENT"), "{out}");
+    assert!(out.contains("handler.txt") && out.contains("done"), "{out}");
+}
+
+#[test]
+fn pid_namespace_hides_host_processes() {
+    require_root!();
+    let (st, out, err) = sh(
+        "pidns",
+        "echo pid=$$ ppid=$PPID; ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(out.contains("pid=2 ppid=1"), "{out}");
+    let pids: Vec<u32> = out
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    // init (1), sh (2), ls and grep (and maybe tr): nothing from the host.
+    assert!(pids.contains(&1) && pids.contains(&2), "{pids:?}");
+    assert!(pids.iter().all(|p| *p < 10), "{pids:?}");
+}
+
+#[test]
+fn only_tmp_is_writable() {
+    require_root!();
+    let (st, out, err) = sh(
+        "ro",
+        "for p in /var/task/x /x /usr/x /etc/x /opt/x /var/runtime/x; do touch $p 2>/dev/null && echo WROTE $p; done; echo hi > /tmp/f && cat /tmp/f",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(out.contains("hi"), "{out}");
+    assert!(!task_dir().join("x").exists());
+}
+
+#[test]
+fn tmp_is_limited_to_tmp_size() {
+    require_root!();
+    let (st, out, err) = run(
+        "tmpfull",
+        &[
+            "/bin/sh",
+            "-c",
+            "dd if=/dev/zero of=/tmp/big bs=1M count=20; du -m /tmp/big",
+        ],
+        |s| s.tmp_size_mb = 8,
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(out.trim_start().starts_with('8'), "{out}");
+}
+
+#[test]
+fn runs_unprivileged_with_no_capabilities() {
+    require_root!();
+    let (st, out, err) = sh(
+        "creds",
+        "id -u; id -g; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("993"));
+    assert_eq!(lines.next(), Some("990"));
+    for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert!(
+            out.contains(&format!("{cap}:\t0000000000000000")),
+            "{cap} not empty: {out}"
+        );
+    }
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+}
+
+const PY: &str = "/usr/bin/python3";
+
+#[test]
+fn seccomp_refuses_mount_ptrace_unshare() {
+    require_root!();
+    let script = r#"
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = getattr(libc, name)(*args)
+    return r, ctypes.get_errno()
+print("mount", *call("mount", b"none", b"/tmp", b"tmpfs", 0, None))
+print("ptrace", *call("ptrace", 0, 0, None, None))         # PTRACE_TRACEME: allowed without seccomp
+print("unshare", *call("unshare", 0x10000000))             # CLONE_NEWUSER: allowed without seccomp
+print("setns", *call("setns", 0, 0))
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+print("spawn", subprocess.run(["/bin/true"]).returncode)
+"#;
+    let (st, out, err) = run("seccomp", &[PY, "-c", script], |_| {});
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    for name in ["mount", "ptrace", "unshare", "setns"] {
+        assert!(
+            out.contains(&format!("{name} -1 1\n")),
+            "{name} not EPERM: {out}"
+        );
+    }
+    assert!(out.contains("fork 3"), "fork must keep working: {out}");
+    assert!(
+        out.contains("spawn 0"),
+        "posix_spawn (clone3 -> ENOSYS -> clone) must work: {out}"
+    );
+}
+
+#[test]
+fn cannot_reach_host_loopback() {
+    require_root!();
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let script = format!(
+        "import socket\ns = socket.socket(); s.settimeout(2)\ntry:\n    s.connect(('127.0.0.1', {port})); print('CONNECTED')\nexcept OSError as e:\n    print('refused', e.errno)\n"
+    );
+    let (st, out, err) = run("noloop", &[PY, "-c", &script], |_| {});
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(out.contains("refused 111"), "{out}");
+    // And the sandbox sees only lo.
+    let (_, out, _) = sh("links", "cat /proc/net/dev | tail -n +3 | cut -d: -f1");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        vec!["lo"],
+        "{out}"
+    );
+}
+
+#[test]
+fn host_network_mode_reaches_host_loopback() {
+    require_root!();
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let script = format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}), 2); print('CONNECTED')\n"
+    );
+    let (st, out, err) = run("hostnet", &[PY, "-c", &script], |s| {
+        s.network = NetworkMode::Host
+    });
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(out.contains("CONNECTED"), "{out}");
+}
+
+#[test]
+fn runtime_api_listener_inside_the_sandbox() {
+    require_root!();
+    let script = r#"
+import os, urllib.request
+url = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/next"
+print(urllib.request.urlopen(url, timeout=5).read().decode())
+"#;
+    let (mut spec, out, err) = spec_for("rapi", &[PY, "-c", script]);
+    spec.runtime_api_port = Some(9001);
+    let mut sb = sandboxer().spawn(spec).unwrap();
+    let listener = sb.take_runtime_api_listener().expect("listener");
+    assert!(sb.take_runtime_api_listener().is_none());
+    assert_eq!(listener.local_addr().unwrap().to_string(), "127.0.0.1:9001");
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        let n = c.read(&mut req).unwrap();
+        let req = String::from_utf8_lossy(&req[..n]).into_owned();
+        c.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-from-flint")
+            .unwrap();
+        req
+    });
+    let st = sb
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("exit");
+    let req = server.join().unwrap();
+    sb.destroy().unwrap();
+    assert_eq!(st, ExitStatus::Exited(0), "{}", err.get());
+    assert!(
+        req.starts_with("GET /2018-06-01/runtime/invocation/next"),
+        "{req}"
+    );
+    assert!(out.get().contains("hello-from-flint"));
+}
+
+#[test]
+fn oom_is_killed_and_reported() {
+    require_root!();
+    let script = "a = []\nwhile True: a.append(bytearray(1 << 20))";
+    let (mut sb, _out, err) = start("oom", &[PY, "-c", script], |s| s.memory_mb = 48);
+    let st = sb
+        .wait_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("exit");
+    assert_eq!(st, ExitStatus::Signaled(libc::SIGKILL), "{}", err.get());
+    assert!(sb.oom_killed().unwrap());
+    let peak = sb.memory_peak_bytes().unwrap();
+    assert!((40 << 20..=48 << 20).contains(&peak), "peak {peak}");
+    sb.destroy().unwrap();
+}
+
+#[test]
+fn memory_peak_tracks_usage() {
+    require_root!();
+    let (mut sb, _o, err) = start(
+        "peak",
+        &[
+            PY,
+            "-c",
+            "a = bytearray(60 << 20)\nfor i in range(0, len(a), 4096): a[i] = 1",
+        ],
+        |s| s.memory_mb = 256,
+    );
+    assert_eq!(sb.wait().unwrap(), ExitStatus::Exited(0), "{}", err.get());
+    let peak = sb.memory_peak_bytes().unwrap();
+    assert!((60 << 20..200 << 20).contains(&peak), "peak {peak}");
+    assert!(!sb.oom_killed().unwrap());
+    sb.destroy().unwrap();
+}
+
+#[test]
+fn fork_bomb_is_contained_by_pids_max() {
+    require_root!();
+    let (sb, _o, err) = start(
+        "bomb",
+        &["/bin/sh", "-c", "b() { b | b & }; b; sleep 30"],
+        |s| s.pids_max = 32,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let events = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/pids/flint-test/{}/pids.events",
+        sb.id()
+    ))
+    .or_else(|_| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/flint-test/{}/pids.events", sb.id()))
+    })
+    .unwrap();
+    let current = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/pids/flint-test/{}/pids.current",
+        sb.id()
+    ))
+    .unwrap_or_default();
+    let t = Instant::now();
+    sb.destroy().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let hit: u64 = events.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(hit > 0, "pids.max never hit: {events} current={current}");
+    assert!(current.trim().parse::<u64>().unwrap_or(0) <= 32);
+    let _ = err.get();
+    // The host keeps working.
+    assert!(
+        std::process::Command::new("/bin/true")
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn destroy_leaves_nothing_behind() {
+    require_root!();
+    let (sb, _o, _e) = start(
+        "cleanup",
+        &["/bin/sh", "-c", "sleep 100 & sleep 100"],
+        |_| {},
+    );
+    let id = sb.id().to_owned();
+    let pid = sb.pid();
+    std::thread::sleep(Duration::from_millis(100));
+    let cg_dirs: Vec<PathBuf> = match sandboxer().host().cgroup.clone() {
+        CgroupFlavor::V1 {
+            memory,
+            cpu,
+            pids,
+            freezer,
+        } => [memory, cpu, pids, freezer]
+            .iter()
+            .map(|c| c.join("flint-test").join(&id))
+            .collect(),
+        CgroupFlavor::V2 { root, .. } => vec![root.join("flint-test").join(&id)],
+        CgroupFlavor::None { .. } => unreachable!(),
+    };
+    let procs = std::fs::read_to_string(cg_dirs[0].join("cgroup.procs")).unwrap();
+    let procs: Vec<i32> = procs.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(procs.len() >= 3, "init, sh and the sleeps: {procs:?}");
+    assert!(cg_dirs.iter().all(|d| d.is_dir()));
+    sb.destroy().unwrap();
+    for p in procs.iter().chain([&pid]) {
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists(),
+            "process {p} survived"
+        );
+    }
+    for d in &cg_dirs {
+        assert!(!d.exists(), "{} survived", d.display());
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains("flint-sandbox-test"),
+        "a sandbox mount leaked to the host"
+    );
+    let state: Vec<_> = std::fs::read_dir("/run/flint-sandbox-test/roots")
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        state.iter().all(|n| !n.to_string_lossy().contains(&id)),
+        "{state:?}"
+    );
+}
+
+#[test]
+fn drop_cleans_up_too() {
+    require_root!();
+    let (sb, _o, _e) = start("drop", &["/bin/sleep", "100"], |_| {});
+    let (pid, id) = (sb.pid(), sb.id().to_owned());
+    drop(sb);
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    assert!(
+        !Path::new("/sys/fs/cgroup/pids/flint-test")
+            .join(id)
+            .exists()
+    );
+}
+
+#[test]
+fn freeze_and_thaw() {
+    require_root!();
+    let (o, out) = {
+        let (mut r, w) = std::io::pipe().unwrap();
+        let count = Arc::new(Mutex::new(0usize));
+        let c2 = count.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                *c2.lock().unwrap() += buf[..n].iter().filter(|b| **b == b'\n').count();
+            }
+        });
+        (OwnedFd::from(w), count)
+    };
+    let (e, _err) = capture();
+    let spec = SandboxSpec::new(
+        unique_id("freeze"),
+        task_dir(),
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "while :; do echo x; sleep 0.01; done".into(),
+        ],
+        o,
+        e,
+    );
+    let sb = sandboxer().spawn(spec).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    sb.freeze().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = *out.lock().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let frozen = *out.lock().unwrap();
+    sb.thaw().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = *out.lock().unwrap();
+    // Destroying a frozen environment must work as well.
+    sb.freeze().unwrap();
+    sb.destroy().unwrap();
+    assert!(before > 0);
+    assert_eq!(before, frozen, "output while frozen");
+    assert!(after > frozen, "no output after thaw");
+}
+
+#[test]
+fn exit_codes_and_signal_forwarding() {
+    require_root!();
+    assert_eq!(sh("exit", "exit 7").0, ExitStatus::Exited(7));
+    assert_eq!(
+        sh("sig", "kill -USR1 $$").0,
+        ExitStatus::Signaled(libc::SIGUSR1)
+    );
+    let (mut sb, out, _e) = start(
+        "term",
+        &[
+            "/bin/sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.02; done",
+        ],
+        |_| {},
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    sb.signal(libc::SIGTERM).unwrap();
+    let st = sb.wait_timeout(Duration::from_secs(10)).unwrap();
+    sb.destroy().unwrap();
+    assert_eq!(st, Some(ExitStatus::Exited(42)));
+    assert!(out.get().contains("got-term"));
+}
+
+#[test]
+fn setup_failures_are_reported_and_cleaned_up() {
+    require_root!();
+    let (spec, _o, _e) = spec_for("noexec", &["/no/such/binary"]);
+    let id = spec.id.clone();
+    let err = sandboxer().spawn(spec).unwrap_err().to_string();
+    assert!(
+        err.contains("execve") && err.contains("No such file"),
+        "{err}"
+    );
+    assert!(
+        !Path::new("/sys/fs/cgroup/pids/flint-test")
+            .join(id)
+            .exists()
+    );
+    let (mut spec, _o, _e) = spec_for("badid", &["/bin/true"]);
+    spec.id = "../escape".into();
+    assert!(sandboxer().spawn(spec).is_err());
+}
+
+#[test]
+fn python_and_node_start() {
+    require_root!();
+    let (st, out, err) = run(
+        "py",
+        &[
+            "python3",
+            "-c",
+            "import ssl, json, urllib.request; print(1)",
+        ],
+        |_| {},
+    );
+    assert_eq!((st, out.trim()), (ExitStatus::Exited(0), "1"), "{err}");
+    if Path::new("/usr/bin/node").exists() {
+        let (st, out, err) = run(
+            "node",
+            &["node", "-e", "require('crypto'); console.log(1)"],
+            |_| {},
+        );
+        assert_eq!((st, out.trim()), (ExitStatus::Exited(0), "1"), "{err}");
+    }
+}
+
+#[test]
+fn pyenv_python_with_its_prefix_bound() {
+    require_root!();
+    // The pyenv shim is a shell script; ask pyenv for the real interpreter.
+    let Ok(o) = std::process::Command::new("pyenv")
+        .args(["which", "python3"])
+        .output()
+    else {
+        eprintln!("skipped: no pyenv");
+        return;
+    };
+    let Ok(real) = std::fs::canonicalize(String::from_utf8_lossy(&o.stdout).trim()) else {
+        eprintln!("skipped: pyenv which failed");
+        return;
+    };
+    let prefix = real.parent().unwrap().parent().unwrap().to_path_buf();
+    let exe = real.to_string_lossy().into_owned();
+    let (st, out, err) = run(
+        "pyenv",
+        &[&exe, "-c", "import sys, json; print(1, sys.prefix)"],
+        |s| {
+            s.extra_ro_binds.push((prefix.clone(), prefix.clone()));
+        },
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(out.starts_with("1 "), "{out}");
+}
+
+#[test]
+fn concurrent_spawns_from_many_threads() {
+    require_root!();
+    let handles: Vec<_> = (0..8)
+        .map(|i| std::thread::spawn(move || sh(&format!("conc{i}"), "echo ok")))
+        .collect();
+    for h in handles {
+        let (st, out, err) = h.join().unwrap();
+        assert_eq!((st, out.trim()), (ExitStatus::Exited(0), "ok"), "{err}");
+    }
+}

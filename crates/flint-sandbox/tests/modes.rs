@@ -1,0 +1,131 @@
+//! Spawning from a multi-threaded tokio runtime with async exit notification, and the
+//! user-namespace mode (what rootless hosts use), exercised as root. Need root; skip otherwise.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flint_sandbox::{ExitStatus, SandboxSpec, Sandboxer, SandboxerConfig, UserNamespaceMode};
+use tokio::io::unix::AsyncFd;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn task_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("flint-sbx-modes-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spec(id: String, script: &str) -> (SandboxSpec, std::io::PipeReader) {
+    let (r, w) = std::io::pipe().unwrap();
+    let w2 = w.try_clone().unwrap();
+    let mut s = SandboxSpec::new(
+        id,
+        task_dir(),
+        vec!["/bin/sh".into(), "-c".into(), script.into()],
+        OwnedFd::from(w),
+        OwnedFd::from(w2),
+    );
+    s.env = flint_sandbox::lambda_base_env();
+    (s, r)
+}
+
+#[test]
+fn spawn_from_tokio_and_await_exit_on_the_pidfd() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sbx = Arc::new(
+        Sandboxer::new(SandboxerConfig {
+            state_dir: "/run/flint-sandbox-test-modes".into(),
+            cgroup_parent: "flint-test-modes".into(),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    rt.block_on(async move {
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let sbx = sbx.clone();
+            tasks.push(tokio::spawn(async move {
+                let (spec, mut out) = spec(
+                    format!("tokio-{}-{i}", std::process::id()),
+                    &format!("sleep 0.2; echo {i}; exit {i}"),
+                );
+                let mut sb = tokio::task::spawn_blocking(move || sbx.spawn(spec))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let pidfd = sb.pidfd().try_clone_to_owned().unwrap();
+                // SAFETY: `pidfd` is an OwnedFd moved into the AsyncFd; it stays open and the
+                // same until the AsyncFd is dropped.
+                let fd = unsafe { AsyncFd::register(pidfd) }
+                    .map_err(|e| e.to_string())
+                    .unwrap();
+                let guard = tokio::time::timeout(Duration::from_secs(20), fd.readable())
+                    .await
+                    .expect("exit in time")
+                    .unwrap();
+                drop(guard);
+                let st = sb.try_wait().unwrap().expect("readable pidfd means exited");
+                tokio::task::spawn_blocking(move || sb.destroy())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let mut s = String::new();
+                out.read_to_string(&mut s).unwrap();
+                (i, st, s)
+            }));
+        }
+        for t in tasks {
+            let (i, st, out) = t.await.unwrap();
+            assert_eq!(st, ExitStatus::Exited(i));
+            assert_eq!(out.trim(), i.to_string());
+        }
+    });
+}
+
+#[test]
+fn user_namespace_mode() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: "/run/flint-sandbox-test-userns".into(),
+        cgroup_parent: "flint-test-userns".into(),
+        user_namespace: UserNamespaceMode::Always,
+        ..Default::default()
+    })
+    .unwrap();
+    let (spec, mut out) = spec(
+        format!("userns-{}", std::process::id()),
+        "id -u; cat /proc/self/uid_map; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /usr/x 2>&1; echo pid=$$; ls /proc | grep -cE '^[0-9]+$'",
+    );
+    let mut sb = sbx.spawn(spec).unwrap();
+    let st = sb.wait().unwrap();
+    sb.destroy().unwrap();
+    let mut s = String::new();
+    out.read_to_string(&mut s).unwrap();
+    assert_eq!(st, ExitStatus::Exited(0), "{s}");
+    assert!(s.starts_with("993\n"), "{s}");
+    assert!(s.contains("993        993          1"), "uid_map: {s}");
+    assert!(
+        s.contains("CapEff:\t0000000000000000")
+            && s.contains("NoNewPrivs:\t1")
+            && s.contains("Seccomp:\t2"),
+        "{s}"
+    );
+    assert!(s.contains("Read-only file system"), "{s}");
+    assert!(s.contains("pid=2"), "{s}");
+}
