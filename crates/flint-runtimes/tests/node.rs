@@ -534,3 +534,77 @@ fn nodejs24_rejects_callback_handlers() {
     let p = Proc::start("nodejs22.x", task("node22-cb", &files), "index.cb");
     assert_eq!(p.invoke("{}").json(), json!(1));
 }
+
+#[test]
+fn telemetry_fd_framing() {
+    if !require_node() {
+        return;
+    }
+    let code = "exports.handler = async () => { console.warn('warned'); console.error('bad'); return process.env._LAMBDA_TELEMETRY_LOG_FD ?? null; };\n";
+    let p = Proc::start_with(
+        "nodejs20.x",
+        task("node-telemetry", &[("index.js", code)]),
+        "index.handler",
+        host(),
+        &[("_LAMBDA_TELEMETRY_LOG_FD", "2")],
+    );
+    let inv = Invocation::new("{}");
+    let id = inv.id.clone();
+    assert_eq!(p.api.invoke(inv).json(), json!(null), "fd variable removed");
+    let frames = p.wait_frame("bad");
+    let warn = frames.iter().find(|f| f.2.contains("warned")).unwrap();
+    assert_eq!(warn.0, 0xA55A_0013);
+    assert!(
+        warn.2.ends_with(&format!("\t{id}\tWARN\twarned\n")),
+        "{:?}",
+        warn.2
+    );
+    let error = frames.iter().find(|f| f.2.contains("bad")).unwrap();
+    assert_eq!(error.0, 0xA55A_0017);
+}
+
+#[test]
+fn streaming_handler_error_mid_stream_uses_trailers() {
+    if !require_node() {
+        return;
+    }
+    let code = "\
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  responseStream.write('partial');
+  await new Promise((r) => setTimeout(r, 10));
+  throw new Error('mid-stream');
+});
+";
+    let p = start("node-stream-err", &[("index.js", code)], "index.handler");
+    let r = p.invoke("{}");
+    assert_eq!(r.kind(), "response");
+    assert_eq!(r.body, b"partial");
+    assert_eq!(
+        r.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Error")
+    );
+    let body = r.header("Lambda-Runtime-Function-Error-Body").unwrap();
+    let decoded = base64_decode(body);
+    let v: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+    assert_eq!(v["errorType"], "Error");
+    assert_eq!(v["errorMessage"], "mid-stream");
+    assert_eq!(p.invoke("{}").kind(), "response", "serves the next invoke");
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}

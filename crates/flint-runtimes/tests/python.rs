@@ -529,3 +529,58 @@ fn runs_on_every_installed_python() {
     }
     eprintln!("tested on Python {tested:?}");
 }
+
+#[test]
+fn telemetry_fd_framing() {
+    if !require_python() {
+        return;
+    }
+    let code = "\
+import logging, os
+def handler(event, context):
+    print('plain print')
+    logging.getLogger().warning('warned')
+    if event == 'raise':
+        raise Exception('framed failure')
+    return os.environ.get('_LAMBDA_TELEMETRY_LOG_FD')
+";
+    let p = Proc::start_with(
+        "python3.12",
+        task("py-telemetry", &[("app.py", code)]),
+        "app.handler",
+        host(),
+        &[("_LAMBDA_TELEMETRY_LOG_FD", "2")],
+    );
+    let r = p.invoke(r#""ok""#);
+    assert_eq!(
+        r.json(),
+        json!(null),
+        "fd variable removed from the environment"
+    );
+    let err = p.invoke(r#""raise""#);
+    assert_eq!(err.kind(), "error");
+    let frames = p.wait_frame("framed failure");
+    let warn = frames.iter().find(|f| f.2.contains("warned")).unwrap();
+    assert_eq!(warn.0, 0xA55A_0013, "text WARN frame");
+    assert!(warn.2.starts_with("[WARNING]\t") && warn.2.ends_with("\twarned\n"));
+    let now_us = now_ms() * 1000;
+    assert!(
+        warn.1 <= now_us && warn.1 > now_us - 60_000_000,
+        "µs timestamp"
+    );
+    let error = frames
+        .iter()
+        .find(|f| f.2.contains("framed failure"))
+        .unwrap();
+    assert_eq!(error.0, 0xA55A_0017, "text ERROR frame");
+    // In a frame the traceback keeps real newlines (no \r joining).
+    assert!(
+        error
+            .2
+            .starts_with("[ERROR] Exception: framed failure\nTraceback (most recent call last):\n"),
+        "{:?}",
+        error.2
+    );
+    // print() still goes to stdout.
+    p.wait_output("plain print");
+}

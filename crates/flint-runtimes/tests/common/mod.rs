@@ -363,6 +363,7 @@ pub fn runtime_dir() -> &'static Path {
 pub struct Proc {
     child: Child,
     output: Arc<Mutex<String>>,
+    stderr_raw: Arc<Mutex<Vec<u8>>>,
     readers: Vec<thread::JoinHandle<()>>,
     pub api: MockRuntimeApi,
     pub task_root: PathBuf,
@@ -417,10 +418,17 @@ impl Proc {
         }
         let mut child = cmd.spawn().expect("spawn runtime");
         let output = Arc::new(Mutex::new(String::new()));
+        let stderr_raw = Arc::new(Mutex::new(Vec::new()));
         let mut readers = Vec::new();
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
+        for (pipe, raw) in [
+            (
+                Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+                None,
+            ),
+            (
+                Box::new(child.stderr.take().unwrap()),
+                Some(stderr_raw.clone()),
+            ),
         ] {
             let output = output.clone();
             readers.push(thread::spawn(move || {
@@ -429,6 +437,9 @@ impl Proc {
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
                         break;
+                    }
+                    if let Some(raw) = &raw {
+                        raw.lock().unwrap().extend_from_slice(&buf[..n]);
                     }
                     output
                         .lock()
@@ -440,6 +451,7 @@ impl Proc {
         Self {
             child,
             output,
+            stderr_raw,
             readers,
             api,
             task_root,
@@ -448,6 +460,45 @@ impl Proc {
 
     pub fn invoke(&self, body: &str) -> Posted {
         self.api.invoke(Invocation::new(body))
+    }
+
+    /// Telemetry frames (facts §3.7) written to stderr, for runs started
+    /// with `_LAMBDA_TELEMETRY_LOG_FD=2`: (frame type, timestamp µs, message).
+    pub fn frames(&self) -> Vec<(u32, u64, String)> {
+        let raw = self.stderr_raw.lock().unwrap().clone();
+        let mut frames = Vec::new();
+        let mut i = 0;
+        while i + 16 <= raw.len() {
+            let ty = u32::from_be_bytes(raw[i..i + 4].try_into().unwrap());
+            let len = u32::from_be_bytes(raw[i + 4..i + 8].try_into().unwrap()) as usize;
+            let ts = u64::from_be_bytes(raw[i + 8..i + 16].try_into().unwrap());
+            if i + 16 + len > raw.len() {
+                break;
+            }
+            frames.push((
+                ty,
+                ts,
+                String::from_utf8_lossy(&raw[i + 16..i + 16 + len]).into_owned(),
+            ));
+            i += 16 + len;
+        }
+        frames
+    }
+
+    /// Wait until a telemetry frame containing `needle` has arrived.
+    pub fn wait_frame(&self, needle: &str) -> Vec<(u32, u64, String)> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let frames = self.frames();
+            if frames.iter().any(|f| f.2.contains(needle)) {
+                return frames;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no frame contained {needle:?}: {frames:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn output(&self) -> String {
