@@ -59,6 +59,22 @@ fn nested_path_and_nested_export() {
 }
 
 #[test]
+fn directory_module_loads_its_index() {
+    if !require_node() {
+        return;
+    }
+    let p = start(
+        "node-dir",
+        &[(
+            "lib/index.js",
+            "exports.handler = async () => 'from lib/index.js';\n",
+        )],
+        "lib.handler",
+    );
+    assert_eq!(p.invoke("{}").json(), json!("from lib/index.js"));
+}
+
+#[test]
 fn callback_handler_waits_for_empty_event_loop() {
     if !require_node() {
         return;

@@ -584,3 +584,29 @@ def handler(event, context):
     // print() still goes to stdout.
     p.wait_output("plain print");
 }
+
+#[test]
+fn invalid_json_event_is_an_unmarshal_error() {
+    if !require_python() {
+        return;
+    }
+    let p = Proc::start(
+        "python3.12",
+        task(
+            "py-unmarshal",
+            &[("app.py", "def handler(e, c):\n    return e\n")],
+        ),
+        "app.handler",
+    );
+    let v = p.invoke("{not json").json();
+    assert_eq!(v["errorType"], "Runtime.UnmarshalError");
+    assert!(
+        v["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unable to unmarshal input: Expecting property name"),
+        "{v}"
+    );
+    assert_eq!(v["stackTrace"], json!([]));
+    assert_eq!(p.invoke("1").json(), json!(1), "keeps serving");
+}

@@ -365,8 +365,11 @@ function fileExists(p) {
   }
 }
 
+// Lambda quirk: the extensionless/`.js`/`.cjs` probes use a plain existence
+// check, so a handler "lib.handler" with a `lib/` directory loads
+// `lib/index.js` through require's directory resolution.
 function tryRequire(p) {
-  return fileExists(p) ? require(p) : undefined;
+  return fs.existsSync(p) ? require(p) : undefined;
 }
 
 async function tryImport(p) {

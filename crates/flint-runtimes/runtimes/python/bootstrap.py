@@ -499,6 +499,12 @@ class Unbuffered(object):
     def __init__(self, stream):
         self.stream = stream
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        pass
+
     def __getattr__(self, attr):
         return getattr(self.stream, attr)
 
