@@ -220,6 +220,8 @@ fn opt_ptr(c: &Option<CString>) -> *const c_char {
 pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
     // SAFETY: (whole function) only raw syscalls on memory owned by `p` or the stack.
     unsafe {
+        // 0. Die with flint (see `clone_via_spawner` for why the parent is a dedicated thread).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
         // 1. File descriptors: move what we need above the stdio range, install stdio, close
         //    everything else we inherited from the (multi-threaded) parent.
         let hi = |fd: RawFd| -> RawFd {
@@ -377,6 +379,8 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         if libc::syscall(libc::SYS_capset, &raw mut hdr, data.as_ptr()) != 0 {
             fail(err_w, Step::ClearCaps, 0);
         }
+        // The uid change cleared the parent-death signal (commit_creds does that); set it again.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(err_w, Step::NoNewPrivs, 0);
         }
@@ -412,6 +416,10 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         }
         libc::close(err_w);
         libc::close(sync);
+        // init holds a copy-on-write image of flint's memory: keep it non-dumpable so the
+        // function (same uid) cannot read it through /proc/1/mem (ptrace is also denied by
+        // seccomp). The uid change already cleared the flag; this makes it explicit.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         init_loop(pid as libc::pid_t, status_w)
     }
 }

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use crate::cgroup::{self, CgroupHandle, Limits};
@@ -171,6 +171,17 @@ impl Sandboxer {
         self.cgroups_usable
     }
 
+    /// Kills and removes environments left in the cgroup parent by a previous flint process
+    /// (normally none: sandboxes die with flint through `PR_SET_PDEATHSIG`, but their cgroup
+    /// directories stay). Call once at start-up, before spawning. Returns how many were
+    /// removed. Do not share a `cgroup_parent` between two live flint instances.
+    pub fn remove_stale_environments(&self) -> Result<usize> {
+        if !self.cgroups_usable {
+            return Ok(0);
+        }
+        cgroup::remove_stale(&self.host.cgroup, &self.config.cgroup_parent)
+    }
+
     /// Problems met while preparing the cgroup parent (for operators).
     pub fn cgroup_problems(&self) -> &[String] {
         &self.cgroup_problems
@@ -241,7 +252,7 @@ impl Sandboxer {
         if self.use_userns {
             flags |= libc::CLONE_NEWUSER;
         }
-        let (pid, pidfd) = match clone_child(flags as u64, &cplan) {
+        let (pid, pidfd) = match clone_via_spawner(flags as u64, &cplan) {
             Ok(v) => v,
             Err(e) => {
                 if let Some(cg) = &cg {
@@ -708,6 +719,59 @@ fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> Result<()> {
         return Err(SandboxError::sys("pidfd_send_signal"));
     }
     Ok(())
+}
+
+/// A request to the spawner thread.
+struct CloneJob {
+    flags: u64,
+    plan: *const ChildPlan,
+    reply: mpsc::SyncSender<Result<(i32, OwnedFd)>>,
+}
+
+// SAFETY: `plan` points to a ChildPlan owned by the thread that sent the job; that thread
+// blocks on `reply` until the spawner is done with it, so the pointer is valid whenever the
+// spawner dereferences it, and the plan is only read.
+unsafe impl Send for CloneJob {}
+
+/// Clones the sandbox child from one dedicated, never-exiting thread.
+///
+/// Why a dedicated thread: the child's init sets `PR_SET_PDEATHSIG(SIGKILL)` so that every
+/// sandbox dies with flint (no orphaned environments after a crash), and the kernel sends
+/// that signal when the *thread* that created the child exits, not the process. Cloning from
+/// a tokio `spawn_blocking` worker would kill the sandbox when that worker retires after
+/// 10 s idle. The hop costs one channel round trip; only `clone3` itself is serialized.
+fn clone_via_spawner(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
+    static SPAWNER: OnceLock<std::result::Result<Mutex<mpsc::Sender<CloneJob>>, String>> =
+        OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<CloneJob>();
+        std::thread::Builder::new()
+            .name("flint-sandbox-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    // SAFETY: see `impl Send for CloneJob`.
+                    let plan = unsafe { &*job.plan };
+                    let _ = job.reply.send(clone_child(job.flags, plan));
+                }
+            })
+            .map(|_| Mutex::new(tx))
+            .map_err(|e| e.to_string())
+    });
+    let spawner = spawner.as_ref().map_err(|e| SandboxError::Sys {
+        op: "start spawner thread",
+        source: io::Error::other(e.clone()),
+    })?;
+    let (reply, rx) = mpsc::sync_channel(1);
+    let gone = || SandboxError::Sys {
+        op: "spawner thread",
+        source: io::Error::other("spawner thread is gone"),
+    };
+    spawner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(CloneJob { flags, plan, reply })
+        .map_err(|_| gone())?;
+    rx.recv().map_err(|_| gone())?
 }
 
 /// `clone3` with a fork-like (shared-nothing, copied stack) child that runs

@@ -129,3 +129,88 @@ fn user_namespace_mode() {
     assert!(s.contains("Read-only file system"), "{s}");
     assert!(s.contains("pid=2"), "{s}");
 }
+
+/// Helper for `sandboxes_die_with_flint`: run only as a child process of that test.
+#[test]
+#[ignore = "helper, started by sandboxes_die_with_flint"]
+fn helper_spawn_and_hang() {
+    if std::env::var_os("FLINT_SANDBOX_ORPHAN_HELPER").is_none() {
+        return;
+    }
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: "/run/flint-sandbox-test-orphan".into(),
+        cgroup_parent: "flint-test-orphan".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    // Spawn from a short-lived thread: the sandbox must survive that thread's exit.
+    let sb = std::thread::spawn(move || {
+        let (spec, _out) = spec(format!("orphan-{}", std::process::id()), "sleep 100");
+        sbx.spawn(spec).unwrap()
+    })
+    .join()
+    .unwrap();
+    println!("SANDBOX_PID={}", sb.pid());
+    std::mem::forget(sb);
+    std::thread::sleep(Duration::from_secs(100));
+}
+
+#[test]
+fn sandboxes_die_with_flint() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "helper_spawn_and_hang",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FLINT_SANDBOX_ORPHAN_HELPER", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(helper.stdout.take().unwrap());
+    let mut pid = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0 {
+        if let Some(p) = line.split("SANDBOX_PID=").nth(1).map(str::trim) {
+            pid = Some(p.parse::<i32>().unwrap());
+            break;
+        }
+        line.clear();
+    }
+    let pid = pid.expect("helper printed the sandbox pid");
+    // The sandbox outlived the thread that spawned it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "sandbox died with its spawning thread"
+    );
+    helper.kill().unwrap();
+    helper.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{pid}/stat")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break; // zombie: dead, waiting for the reaper (init of the host)
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sandbox survived flint: {stat}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its cgroups are left behind; a restarted flint removes them.
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: "/run/flint-sandbox-test-orphan".into(),
+        cgroup_parent: "flint-test-orphan".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(sbx.remove_stale_environments().unwrap() >= 1);
+    assert_eq!(sbx.remove_stale_environments().unwrap(), 0);
+}
