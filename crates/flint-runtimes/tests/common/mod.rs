@@ -458,6 +458,10 @@ impl Proc {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn invoke(&self, body: &str) -> Posted {
         self.api.invoke(Invocation::new(body))
     }
