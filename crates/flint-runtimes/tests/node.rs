@@ -624,3 +624,23 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn reconnects_when_the_server_drops_the_connection() {
+    if !require_node() {
+        return;
+    }
+    let p = Proc::start(
+        "nodejs20.x",
+        task(
+            "node-reconnect",
+            &[("index.js", "exports.handler = async (e) => e;\n")],
+        ),
+        "index.handler",
+    );
+    p.api.drop_connections_after_posts();
+    for i in 0..3 {
+        assert_eq!(p.invoke(&i.to_string()).json(), json!(i));
+    }
+    assert!(p.api.connections() >= 3, "{}", p.api.connections());
+}

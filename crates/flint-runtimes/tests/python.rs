@@ -610,3 +610,23 @@ fn invalid_json_event_is_an_unmarshal_error() {
     assert_eq!(v["stackTrace"], json!([]));
     assert_eq!(p.invoke("1").json(), json!(1), "keeps serving");
 }
+
+#[test]
+fn reconnects_when_the_server_drops_the_connection() {
+    if !require_python() {
+        return;
+    }
+    let p = Proc::start(
+        "python3.12",
+        task(
+            "python-reconnect",
+            &[("app.py", "def handler(e, c):\n    return e\n")],
+        ),
+        "app.handler",
+    );
+    p.api.drop_connections_after_posts();
+    for i in 0..3 {
+        assert_eq!(p.invoke(&i.to_string()).json(), json!(i));
+    }
+    assert!(p.api.connections() >= 3, "{}", p.api.connections());
+}

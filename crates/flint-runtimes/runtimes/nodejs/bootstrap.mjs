@@ -10,6 +10,7 @@
 // "Lambda quirk" point at behaviour that looks odd but is what the real runtime does.
 
 import http from 'node:http';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
@@ -249,40 +250,145 @@ function logError(label, err) {
 // Runtime API client: keep-alive agent with a single socket
 // ---------------------------------------------------------------------------
 
+// A minimal HTTP/1.1 keep-alive client on one TCP socket. Node's http module
+// costs a few hundred microseconds of CPU per request (ClientRequest, agent
+// bookkeeping, stream plumbing); the Runtime API needs one request at a time
+// with Content-Length or chunked bodies, which this handles directly.
+class RawHttpConnection {
+  constructor(hostname, port, hostHeader) {
+    this.hostname = hostname;
+    this.port = port;
+    this.hostHeader = hostHeader;
+    this.socket = null;
+    this.buffer = Buffer.alloc(0);
+    this.pending = null;
+  }
+
+  connect() {
+    const socket = net.connect({ host: this.hostname, port: this.port });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      this.tryParse();
+    });
+    const onGone = (err) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.buffer = Buffer.alloc(0);
+      const pending = this.pending;
+      this.pending = null;
+      if (pending) pending.fail(err || new Error('the Runtime API closed the connection'));
+    };
+    socket.on('error', onGone);
+    socket.on('close', () => onGone());
+    this.socket = socket;
+  }
+
+  request(method, urlPath, headers, body) {
+    return new Promise((resolve, reject) => {
+      let retried = false;
+      const send = () => {
+        if (!this.socket) this.connect();
+        let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nUser-Agent: ${USER_AGENT}\r\n`;
+        for (const [k, v] of Object.entries(headers || {})) head += `${k}: ${v}\r\n`;
+        if (body !== undefined) head += `Content-Length: ${body.length}\r\n`;
+        head += '\r\n';
+        this.pending = {
+          resolve: (res) => {
+            // Idle between requests: the socket must not keep the event loop
+            // alive, or beforeExit (callbackWaitsForEmptyEventLoop, unsettled
+            // promises) would never fire.
+            if (this.socket) this.socket.unref();
+            resolve(res);
+          },
+          fail: (err) => {
+            // A kept-alive connection the server closed while idle: one retry
+            // on a fresh connection, as long as nothing of a response arrived.
+            if (!retried) {
+              retried = true;
+              send();
+            } else {
+              reject(err);
+            }
+          },
+        };
+        this.socket.ref();
+        this.socket.write(body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head, 'latin1');
+      };
+      send();
+    });
+  }
+
+  tryParse() {
+    if (!this.pending) return;
+    const buf = this.buffer;
+    const headEnd = buf.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const lines = buf.toString('utf8', 0, headEnd).split('\r\n');
+    const status = parseInt(lines[0].split(' ')[1], 10);
+    const headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const idx = lines[i].indexOf(':');
+      if (idx > 0) headers[lines[i].slice(0, idx).trim().toLowerCase()] = lines[i].slice(idx + 1).trim();
+    }
+    let pos = headEnd + 4;
+    let body;
+    if ((headers['transfer-encoding'] || '').toLowerCase().includes('chunked')) {
+      const chunks = [];
+      for (;;) {
+        const lineEnd = buf.indexOf('\r\n', pos);
+        if (lineEnd < 0) return;
+        const size = parseInt(buf.toString('latin1', pos, lineEnd).split(';')[0], 16) || 0;
+        if (size === 0) {
+          // Skip trailers up to the empty line.
+          let p = lineEnd + 2;
+          for (;;) {
+            const e = buf.indexOf('\r\n', p);
+            if (e < 0) return;
+            if (e === p) {
+              pos = e + 2;
+              break;
+            }
+            p = e + 2;
+          }
+          break;
+        }
+        if (buf.length < lineEnd + 2 + size + 2) return;
+        chunks.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+        pos = lineEnd + 2 + size + 2;
+      }
+      body = Buffer.concat(chunks);
+    } else {
+      const length = parseInt(headers['content-length'] || '0', 10);
+      if (buf.length < pos + length) return;
+      body = buf.subarray(pos, pos + length);
+      pos += length;
+    }
+    this.buffer = buf.subarray(pos);
+    const pending = this.pending;
+    this.pending = null;
+    if ((headers.connection || '').toLowerCase() === 'close' && this.socket) {
+      const socket = this.socket;
+      this.socket = null;
+      socket.destroy();
+    }
+    pending.resolve({ status, headers, body: Buffer.from(body) });
+  }
+}
+
 class RuntimeClient {
   constructor(hostPort) {
     const idx = hostPort.lastIndexOf(':');
     this.hostname = idx > 0 ? hostPort.slice(0, idx) : hostPort;
     this.port = idx > 0 ? parseInt(hostPort.slice(idx + 1), 10) : 80;
-    // The agent unrefs idle sockets, so the kept-alive connection never holds
-    // the event loop open: beforeExit (callbackWaitsForEmptyEventLoop) still
-    // fires when the function's own work is done.
+    this.conn = new RawHttpConnection(this.hostname.replace(/^\[|\]$/g, ''), this.port, hostPort);
+    // Streaming responses go through Node's http module on their own
+    // keep-alive agent (it unrefs idle sockets).
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
   request(method, urlPath, headers, body) {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          hostname: this.hostname,
-          port: this.port,
-          path: urlPath,
-          method,
-          agent: this.agent,
-          headers: Object.assign({ 'User-Agent': USER_AGENT }, headers || {}),
-        },
-        (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+    return this.conn.request(method, urlPath, headers, body);
   }
 
   async nextInvocation() {
@@ -298,7 +404,7 @@ class RuntimeClient {
     const res = await this.request(
       'POST',
       urlPath,
-      Object.assign({ 'Content-Type': 'application/json', 'Content-Length': body.length }, headers),
+      Object.assign({ 'Content-Type': 'application/json' }, headers),
       body,
     );
     if (res.status >= 500) {

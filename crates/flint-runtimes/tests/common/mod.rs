@@ -118,6 +118,9 @@ struct Shared {
     state: Mutex<State>,
     cv: Condvar,
     connections: AtomicUsize,
+    /// Close the connection after answering each POST, without warning the
+    /// client, like a server dropping idle keep-alive connections.
+    drop_after_post: std::sync::atomic::AtomicBool,
 }
 
 pub struct MockRuntimeApi {
@@ -133,6 +136,7 @@ impl MockRuntimeApi {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             connections: AtomicUsize::new(0),
+            drop_after_post: Default::default(),
         });
         let s = shared.clone();
         thread::spawn(move || {
@@ -193,6 +197,10 @@ impl MockRuntimeApi {
 
     pub fn posts(&self) -> Vec<Posted> {
         self.shared.state.lock().unwrap().posts.clone()
+    }
+
+    pub fn drop_connections_after_posts(&self) {
+        self.shared.drop_after_post.store(true, Ordering::SeqCst);
     }
 
     pub fn connections(&self) -> usize {
@@ -305,6 +313,11 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 )
                 .as_bytes(),
             )?;
+            if shared.drop_after_post.load(Ordering::SeqCst) {
+                out.flush()?;
+                let _ = out.shutdown(std::net::Shutdown::Both);
+                return Ok(());
+            }
         } else {
             let b = r#"{"errorType":"NotFound","errorMessage":"not found"}"#;
             out.write_all(
