@@ -644,3 +644,19 @@ fn reconnects_when_the_server_drops_the_connection() {
     }
     assert!(p.api.connections() >= 3, "{}", p.api.connections());
 }
+
+#[test]
+fn odd_error_names_do_not_break_the_protocol() {
+    if !require_node() {
+        return;
+    }
+    let code = "const e = new Error('x'); e.name = 'Bad\\r\\nX-Injected: 1ß'; throw e;\n";
+    let p = start("node-oddname", &[("index.js", code)], "index.handler");
+    let e = p.api.wait_init_error();
+    assert_eq!(
+        e.header("Lambda-Runtime-Function-Error-Type"),
+        Some("BadX-Injected: 1")
+    );
+    assert!(e.header("X-Injected").is_none());
+    assert_eq!(e.json()["errorType"], "Bad\r\nX-Injected: 1ß");
+}

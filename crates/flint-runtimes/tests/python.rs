@@ -630,3 +630,27 @@ fn reconnects_when_the_server_drops_the_connection() {
     }
     assert!(p.api.connections() >= 3, "{}", p.api.connections());
 }
+
+#[test]
+fn odd_exception_names_do_not_break_the_protocol() {
+    if !require_python() {
+        return;
+    }
+    let code = "class Fehlerß(Exception):\n    pass\nraise Fehlerß('init\\r\\nX-Injected: 1')\n";
+    let p = Proc::start(
+        "python3.12",
+        task("py-oddname", &[("app.py", code)]),
+        "app.handler",
+    );
+    let e = p.api.wait_init_error();
+    assert_eq!(
+        e.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Fehler")
+    );
+    assert_eq!(
+        e.json()["errorType"],
+        "Fehlerß",
+        "the body keeps the real name"
+    );
+    assert!(e.header("X-Injected").is_none());
+}

@@ -290,7 +290,11 @@ class RawHttpConnection {
       const send = () => {
         if (!this.socket) this.connect();
         let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nUser-Agent: ${USER_AGENT}\r\n`;
-        for (const [k, v] of Object.entries(headers || {})) head += `${k}: ${v}\r\n`;
+        // Header values can carry user-controlled text (an error's name):
+        // keep them to printable ASCII so they cannot break the framing.
+        for (const [k, v] of Object.entries(headers || {})) {
+          head += `${k}: ${String(v).replace(/[^\x20-\x7e]/g, '')}\r\n`;
+        }
         if (body !== undefined) head += `Content-Length: ${body.length}\r\n`;
         head += '\r\n';
         this.pending = {

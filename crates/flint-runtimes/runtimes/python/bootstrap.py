@@ -255,6 +255,10 @@ class _HttpConnection(object):
             "User-Agent: " + _USER_AGENT,
         ]
         for key, value in headers.items():
+            # Header values can carry user-controlled text (an exception
+            # class name): keep them to printable ASCII so they cannot break
+            # the request framing or the latin-1 encoding below.
+            value = "".join(c for c in str(value) if " " <= c <= "~")
             lines.append("%s: %s" % (key, value))
         if body is not None:
             lines.append("Content-Length: %d" % len(body))
