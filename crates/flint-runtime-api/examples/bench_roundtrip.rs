@@ -1,0 +1,210 @@
+//! Warm-path latency of the Runtime API, next to a floor measured in the same run.
+//!
+//! * `invoke`: [`RuntimeApi::invoke`] → event written to the runtime's parked `GET /next` →
+//!   runtime posts `/response` → outcome back to the invoker. The "runtime" is a minimal
+//!   in-process HTTP/1.1 client on one keep-alive loopback connection, as real runtime clients
+//!   use.
+//! * `raw http`: the same client doing one request/response with a trivial hyper server on
+//!   loopback — the floor: an invoke costs at least about one HTTP round trip.
+//!
+//! Run: `cargo run --release -p flint-runtime-api --example bench_roundtrip [iterations]`
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flint_runtime_api::{Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Minimal keep-alive HTTP/1.1 client: enough for Content-Length framed responses.
+struct Client {
+    io: BufReader<TcpStream>,
+    line: String,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        Client {
+            io: BufReader::new(s),
+            line: String::with_capacity(256),
+        }
+    }
+
+    async fn send(&mut self, head: &[u8], body: &[u8]) {
+        let s = self.io.get_mut();
+        if body.is_empty() {
+            s.write_all(head).await.unwrap();
+        } else {
+            let mut buf = Vec::with_capacity(head.len() + body.len());
+            buf.extend_from_slice(head);
+            buf.extend_from_slice(body);
+            s.write_all(&buf).await.unwrap();
+        }
+    }
+
+    /// Reads a response; returns (status, request id header if any, body). Status 0: the
+    /// server closed the connection.
+    async fn read(&mut self) -> (u16, Option<String>, Vec<u8>) {
+        self.line.clear();
+        if self.io.read_line(&mut self.line).await.unwrap_or(0) < 12 {
+            return (0, None, Vec::new());
+        }
+        let status: u16 = self.line[9..12].parse().unwrap();
+        let mut len = 0usize;
+        let mut id = None;
+        loop {
+            self.line.clear();
+            self.io.read_line(&mut self.line).await.unwrap();
+            let l = self.line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap();
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap();
+            } else if k.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
+                id = Some(v.trim().to_owned());
+            }
+        }
+        let mut body = vec![0; len];
+        self.io.read_exact(&mut body).await.unwrap();
+        (status, id, body)
+    }
+}
+
+/// The in-process "runtime": GET /next, POST /response with the event as the response.
+async fn runtime_loop(addr: SocketAddr) {
+    let mut c = Client::connect(addr).await;
+    let next = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n";
+    loop {
+        c.send(next, b"").await;
+        let (status, id, body) = c.read().await;
+        if status != 200 {
+            return; // shutdown
+        }
+        let id = id.unwrap();
+        let head = format!(
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: rt\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.send(head.as_bytes(), &body).await;
+        let (status, _, _) = c.read().await;
+        if status != 202 {
+            return; // shutdown
+        }
+    }
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
+    v.sort_unstable();
+    let p = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (p(0.50), p(0.99), p(0.999))
+}
+
+fn report(name: &str, v: Vec<Duration>) -> Duration {
+    let n = v.len();
+    let total: Duration = v.iter().sum();
+    let (p50, p99, p999) = percentiles(v);
+    println!(
+        "{name:<28} n={n:<7} p50={:>7.1}µs  p99={:>7.1}µs  p99.9={:>7.1}µs  mean={:>7.1}µs",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        p999.as_secs_f64() * 1e6,
+        total.as_secs_f64() * 1e6 / n as f64
+    );
+    p50
+}
+
+async fn bench_raw(iterations: usize) -> Vec<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                let svc = service_fn(|_req| async {
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        br#"{"status":"OK"}"#,
+                    ))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    let mut c = Client::connect(addr).await;
+    let req = b"POST /x HTTP/1.1\r\nHost: rt\r\nContent-Length: 17\r\n\r\n";
+    let body = br#"{"hello":"world"}"#;
+    let mut out = Vec::with_capacity(iterations);
+    for i in 0..iterations + iterations / 10 {
+        let t = Instant::now();
+        c.send(req, body).await;
+        let (status, _, _) = c.read().await;
+        let d = t.elapsed();
+        assert_eq!(status, 200);
+        if i >= iterations / 10 {
+            out.push(d);
+        }
+    }
+    out
+}
+
+async fn bench_invoke(iterations: usize) -> Vec<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = RuntimeApi::new(RuntimeApiConfig::default());
+    api.spawn(listener);
+    let rt = tokio::spawn(runtime_loop(addr));
+    api.wait_init().await.unwrap();
+    let payload = Bytes::from_static(br#"{"hello":"world"}"#);
+    let mut out = Vec::with_capacity(iterations);
+    for i in 0..iterations + iterations / 10 {
+        let inv = Invocation {
+            request_id: format!("00000000-0000-0000-0000-{i:012}"),
+            payload: payload.clone(),
+            deadline_ms: 1_900_000_000_000,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:bench".into(),
+            ..Invocation::default()
+        };
+        let t = Instant::now();
+        let outcome = api.invoke(inv).await.unwrap();
+        let d = t.elapsed();
+        assert!(matches!(outcome, InvokeOutcome::Response { ref body, .. } if *body == payload));
+        if i >= iterations / 10 {
+            out.push(d);
+        }
+    }
+    api.shutdown();
+    let _ = rt.await;
+    out
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("iterations"))
+        .unwrap_or(20_000);
+    println!("warm round trip over loopback, {iterations} iterations (+10% warm-up), 2 worker threads");
+    // Interleave to spread machine noise over both figures.
+    let raw1 = bench_raw(iterations / 2).await;
+    let inv1 = bench_invoke(iterations / 2).await;
+    let raw2 = bench_raw(iterations / 2).await;
+    let inv2 = bench_invoke(iterations / 2).await;
+    let floor = report("raw http round trip (floor)", [raw1, raw2].concat());
+    let inv = report("invoke() round trip", [inv1, inv2].concat());
+    println!(
+        "invoke p50 / floor p50 = {:.2}x",
+        inv.as_secs_f64() / floor.as_secs_f64()
+    );
+}
