@@ -21,6 +21,30 @@ fn measure(p: &Proc) -> Duration {
 }
 
 #[test]
+fn cold_start_to_first_next() {
+    // Printed, not asserted: start-up time of interpreter + bootstrap +
+    // trivial handler until the runtime blocks in /next.
+    for (rt, file, code) in [
+        ("python3.12", "app.py", "def handler(e, c):\n    return e\n"),
+        (
+            "nodejs20.x",
+            "app.mjs",
+            "export const handler = async (e) => e;\n",
+        ),
+    ] {
+        if (rt.starts_with("python") && host().python.is_none())
+            || (rt.starts_with("node") && host().node.is_none())
+        {
+            continue;
+        }
+        let start = Instant::now();
+        let p = Proc::start(rt, task("cold", &[(file, code)]), "app.handler");
+        p.api.wait_next_calls(1);
+        eprintln!("{rt}: spawn to first /next {:?}", start.elapsed());
+    }
+}
+
+#[test]
 fn warm_invokes_stay_fast_and_on_one_connection() {
     if host().python.is_some() {
         let p = Proc::start(

@@ -14,17 +14,16 @@ frames that come from a file whose path contains "/bootstrap.py", exactly like
 awslambdaric does, so users see their own frames only.
 """
 
-import decimal
+# Imports are kept to what the warm path needs: every module imported here
+# is paid for on each cold start (secrets, urllib.parse and decimal are
+# deliberately avoided).
 import json
 import logging
-import math
 import os
-import secrets
 import socket
 import sys
 import time
 import traceback
-import urllib.parse
 
 # --------------------------------------------------------------------------
 # Constants
@@ -135,12 +134,15 @@ class _Encoder(json.JSONEncoder):
     def __init__(self):
         super().__init__(ensure_ascii=_ensure_ascii())
         self._raw = {}
-        self._nonce = secrets.token_hex(8)
+        self._nonce = os.urandom(8).hex()
 
     def default(self, o):
-        if isinstance(o, decimal.Decimal):
+        # A Decimal can only exist if something imported the module, so
+        # there is no need to import it (and pay for it) here.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
             if o.is_nan():
-                return math.nan
+                return float("nan")
             token = "\x00flint-decimal-%s-%d\x00" % (self._nonce, len(self._raw))
             self._raw[json.dumps(token)] = str(o)
             return token
@@ -190,6 +192,21 @@ def marshal_response(response):
 # --------------------------------------------------------------------------
 # Runtime API client: one persistent HTTP/1.1 connection
 # --------------------------------------------------------------------------
+
+
+_UNRESERVED = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+)
+
+
+def _quote(value):
+    """Percent-encode a request id for a URL path segment."""
+    if all(c in _UNRESERVED for c in value):
+        return value
+    return "".join(
+        c if c in _UNRESERVED else "".join("%%%02X" % b for b in c.encode("utf-8"))
+        for c in value
+    )
 
 
 class RuntimeApiError(Exception):
@@ -383,14 +400,14 @@ class LambdaRuntimeClient(object):
     def post_invocation_result(self, invoke_id, result, content_type):
         path = "%s/invocation/%s/response" % (
             _RUNTIME_API_PREFIX,
-            urllib.parse.quote(invoke_id, safe=""),
+            _quote(invoke_id),
         )
         self._post(path, result, {"Content-Type": content_type})
 
     def post_invocation_error(self, invoke_id, error_json, xray_fault_json):
         path = "%s/invocation/%s/error" % (
             _RUNTIME_API_PREFIX,
-            urllib.parse.quote(invoke_id, safe=""),
+            _quote(invoke_id),
         )
         # The official client always reports invoke failures as "Unhandled".
         headers = {"Content-Type": "application/json", _ERROR_TYPE_HEADER: "Unhandled"}
