@@ -16,6 +16,30 @@
 //! - which interpreters the host has, and which host directories must be
 //!   bind-mounted read-only for them to run inside a sandbox ([`detect_host`]);
 //! - what to execute for a given runtime id ([`ManagedRuntime::launch_command`]).
+//!
+//! # What the clients expect from the environment
+//!
+//! The platform variables of facts §3.6 (`_HANDLER`, `LAMBDA_TASK_ROOT`,
+//! `AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`/`_VERSION`/
+//! `_MEMORY_SIZE`, `AWS_LAMBDA_LOG_GROUP_NAME`/`_STREAM_NAME`), the
+//! [`LaunchSpec::env`] additions, cwd `/var/task`, and stdout/stderr captured
+//! line by line. Optional: `_LAMBDA_TELEMETRY_LOG_FD` (framed logs, §3.7),
+//! `AWS_LAMBDA_LOG_FORMAT`/`AWS_LAMBDA_LOG_LEVEL`. The Runtime API must send a
+//! Content-Type on `/next`, block there, and use Content-Length or chunked
+//! bodies; one keep-alive connection carries a whole environment's traffic
+//! (a dropped idle connection is re-opened once).
+//!
+//! # Honest differences from Lambda's managed runtimes
+//!
+//! - The interpreter is the host's: `python3.12` may run on Python 3.11 (the
+//!   start-up line says so) and sees the host's site-packages (boto3 only if
+//!   the host has it); Node.js layers are looked up under the *requested*
+//!   major version.
+//! - Python: SnapStart hooks (`restore/next`) and the threaded `/next` of
+//!   newer awslambdaric releases are not implemented.
+//! - Node.js: response streaming is implemented minimally (chunked POST,
+//!   HTTP-integration prelude, error trailers); the `Runtime.NodeJsExit`
+//!   message for never-settling async handlers is not verified against AWS.
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
