@@ -9,6 +9,7 @@
 
 mod body;
 mod error;
+mod invoke;
 mod routes;
 
 pub use error::ApiResponseError;

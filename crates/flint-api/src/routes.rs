@@ -24,9 +24,12 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub control: Arc<ControlPlane>,
+    /// `Err` says why functions cannot run on this host (flint still serves
+    /// the control plane, and every invoke gets that reason).
+    pub invoker: Result<Arc<flint_invoke::Invoker>, String>,
 }
 
-type ApiResult = Result<Response, ApiResponseError>;
+pub(crate) type ApiResult = Result<Response, ApiResponseError>;
 
 /// The Lambda API router.
 pub fn router(state: AppState) -> Router {
@@ -77,7 +80,12 @@ pub fn router(state: AppState) -> Router {
             "/2019-09-30/functions/{function}/concurrency",
             get(get_concurrency),
         )
+        .route(
+            "/2015-03-31/functions/{function}/invocations",
+            post(crate::invoke::invoke),
+        )
         .route("/_flint/code/{blob}", get(download_code))
+        .route("/_flint/logs/{function}", get(crate::invoke::read_logs))
         .fallback(unknown_operation)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
@@ -104,7 +112,7 @@ async fn unknown_operation(req: Request) -> ApiResponseError {
 
 /// Runs a control-plane operation on the blocking pool: it does SQLite and
 /// file I/O and must not stall the async workers.
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiResponseError>
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiResponseError>
 where
     T: Send + 'static,
     F: FnOnce(&ControlPlane) -> flint_control::Result<T> + Send + 'static,
@@ -116,7 +124,7 @@ where
         .map_err(ApiResponseError::from)
 }
 
-fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).expect("responses serialize");
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
@@ -127,17 +135,17 @@ fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// Query parameters in order; repeated keys (`tagKeys`) appear repeatedly.
-struct Query(Vec<(String, String)>);
+pub(crate) struct Query(pub(crate) Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Result<Self, ApiResponseError> {
+    pub(crate) fn parse(raw: Option<String>) -> Result<Self, ApiResponseError> {
         let raw = raw.unwrap_or_default();
         serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
             .map(Query)
             .map_err(|e| ApiError::Validation(format!("Malformed query string: {e}")).into())
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -163,7 +171,7 @@ impl Query {
     }
 }
 
-fn function_ref(
+pub(crate) fn function_ref(
     state: &AppState,
     raw: &str,
     max_len: usize,
@@ -240,7 +248,12 @@ async fn delete_function(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
+    let whole_function = fref.qualifier.is_none().then(|| fref.name.clone());
     blocking(&s, move |c| c.delete_function(&fref)).await?;
+    if let (Some(name), Ok(invoker)) = (whole_function, &s.invoker) {
+        // Nothing of a deleted function keeps running.
+        invoker.drop_function(&name).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

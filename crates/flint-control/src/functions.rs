@@ -393,6 +393,29 @@ impl ControlPlane {
         })
     }
 
+    /// Resolves what one invocation runs. Unlike [`ControlPlane::resolve`],
+    /// an alias with a routing configuration picks its primary or additional
+    /// version by `roll` (uniform in [0, 1)), as Lambda routes traffic.
+    pub fn resolve_invocation(&self, fref: &FunctionRef, roll: f64) -> Result<ResolvedFunction> {
+        let mut tx = self.meta.begin()?;
+        if let Some(Qualifier::Alias(a)) = &fref.qualifier {
+            self.load_function(&mut *tx, fref)?;
+            let alias = records::load_alias(&mut *tx, &fref.name, a)?
+                .ok_or_else(|| self.not_found(fref))?;
+            let chosen = ControlPlane::route_alias(&alias, roll);
+            let mut resolved = self.resolve_in(
+                &mut *tx,
+                &FunctionRef {
+                    name: fref.name.clone(),
+                    qualifier: Some(chosen),
+                },
+            )?;
+            resolved.invoked_arn = fref.arn(self.resources());
+            return Ok(resolved);
+        }
+        self.resolve_in(&mut *tx, fref)
+    }
+
     pub(crate) fn load_version(
         &self,
         tx: &mut dyn Transaction,

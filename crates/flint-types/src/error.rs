@@ -36,6 +36,10 @@ pub enum ApiError {
         reason: &'static str,
         message: String,
     },
+    /// The function's runtime cannot run here (502, as Lambda's environment
+    /// set-up failures).
+    #[error("{0}")]
+    InvalidRuntime(String),
     /// A path that matches no Lambda operation.
     #[error("{0}")]
     UnknownOperation(String),
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "PreconditionFailedException",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::TooManyRequests { .. } => "TooManyRequestsException",
+            ApiError::InvalidRuntime(_) => "InvalidRuntimeException",
             ApiError::UnknownOperation(_) => "UnknownOperationException",
             ApiError::Service(_) => "ServiceException",
         }
@@ -81,6 +86,7 @@ impl ApiError {
             ApiError::RequestEntityTooLarge(_) => 413,
             ApiError::TooManyRequests { .. } => 429,
             ApiError::Service(_) => 500,
+            ApiError::InvalidRuntime(_) => 502,
         }
     }
 
@@ -88,6 +94,7 @@ impl ApiError {
         match self {
             ApiError::ResourceNotFound(_)
             | ApiError::Service(_)
+            | ApiError::InvalidRuntime(_)
             | ApiError::UnknownOperation(_) => MessageCase::Upper,
             _ => MessageCase::Lower,
         }

@@ -30,6 +30,13 @@ pub struct ServeArgs {
     /// Account-wide concurrent executions [default: 1000]
     #[arg(long, env = "FLINT_ACCOUNT_CONCURRENCY")]
     pub account_concurrency: Option<i64>,
+    /// Seconds an idle execution environment is kept warm [default: 600]
+    #[arg(long, env = "FLINT_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Development only: run functions even where cgroup limits (memory,
+    /// CPU, processes) cannot be enforced. Namespaces and seccomp stay on.
+    #[arg(long, env = "FLINT_ALLOW_UNLIMITED", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_unlimited: Option<bool>,
 }
 
 /// The `flint.toml` file: the same settings as the flags, snake_case.
@@ -42,6 +49,8 @@ struct FileSettings {
     account_id: Option<String>,
     public_url: Option<String>,
     account_concurrency: Option<i64>,
+    idle_timeout: Option<u64>,
+    allow_unlimited: Option<bool>,
 }
 
 /// Resolved settings of `flint serve`.
@@ -53,6 +62,8 @@ pub struct Settings {
     pub account_id: String,
     pub public_url: Option<String>,
     pub account_concurrency: i64,
+    pub idle_timeout_secs: u64,
+    pub allow_unlimited: bool,
 }
 
 impl Settings {
@@ -84,6 +95,11 @@ impl Settings {
                 .account_concurrency
                 .or(file.account_concurrency)
                 .unwrap_or(1000),
+            idle_timeout_secs: args.idle_timeout.or(file.idle_timeout).unwrap_or(600),
+            allow_unlimited: args
+                .allow_unlimited
+                .or(file.allow_unlimited)
+                .unwrap_or(false),
         };
         settings.check()?;
         Ok(settings)

@@ -82,8 +82,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(swept, "removed unreferenced code packages");
     }
 
+    let invoker = start_invoker(&settings);
     let app = router(AppState {
         control: Arc::new(control),
+        invoker: invoker.clone(),
     });
     // Tests and scripts read this line to find the port when --listen uses port 0.
     println!("flint listening on http://{local}");
@@ -97,8 +99,56 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    if let Ok(invoker) = &invoker {
+        // No environment outlives the server.
+        invoker.shutdown().await;
+    }
     tracing::info!("flint stopped");
     Ok(())
+}
+
+/// Sets up execution environments, or says loudly why functions cannot run
+/// here (the control plane is served either way).
+fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, String> {
+    use flint_sandbox::{Sandboxer, SandboxerConfig};
+    let config = SandboxerConfig {
+        require_cgroups: !settings.allow_unlimited,
+        ..SandboxerConfig::default()
+    };
+    let sandboxer = match Sandboxer::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("this host cannot isolate functions ({e}); invocations are refused");
+            tracing::error!("{why}");
+            eprintln!("flint: WARNING: {why}");
+            return Err(why);
+        }
+    };
+    tracing::info!(isolation = %sandboxer.host(), "execution environments are sandboxed");
+    if !sandboxer.cgroups_enforced() {
+        eprintln!(
+            "flint: WARNING: development mode: memory, CPU and process limits are NOT enforced ({})",
+            sandboxer.cgroup_problems().join("; ")
+        );
+    }
+    if let Err(e) = sandboxer.remove_stale_environments() {
+        tracing::warn!(error = %e, "could not remove environments left by a previous run");
+    }
+    let mut invoke_settings = flint_invoke::InvokerSettings::new(settings.data_dir.join("invoke"));
+    invoke_settings.region = settings.region.clone();
+    invoke_settings.account_concurrency = settings.account_concurrency.max(1) as usize;
+    invoke_settings.idle_timeout = std::time::Duration::from_secs(settings.idle_timeout_secs);
+    match flint_invoke::Invoker::start(Arc::new(sandboxer), invoke_settings) {
+        Ok(invoker) => {
+            tracing::info!(runtimes = %invoker.host_runtimes().describe(), "managed runtimes");
+            Ok(invoker)
+        }
+        Err(e) => {
+            let why = format!("execution environments could not be prepared: {e}");
+            eprintln!("flint: WARNING: {why}");
+            Err(why)
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,174 @@
+//! `Invoke` (`POST /2015-03-31/functions/{name}/invocations`) and the log
+//! reading endpoint behind `flint logs`.
+
+use crate::body::read_limited;
+use crate::error::ApiResponseError;
+use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use flint_invoke::InvokeRequest;
+use flint_types::ApiError;
+use serde_json::json;
+
+/// Largest synchronous request payload.
+pub const MAX_INVOKE_REQUEST: usize = 6_291_456;
+/// Largest `X-Amz-Client-Context` (base64).
+const MAX_CLIENT_CONTEXT: usize = 3583;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseError> {
+    let Some(raw) = header(headers, "X-Amz-Client-Context") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiResponseError::from(ApiError::InvalidParameterValue(
+            "Client context must be a valid Base64-encoded JSON object.".into(),
+        ))
+    };
+    if raw.len() > MAX_CLIENT_CONTEXT {
+        return Err(ApiError::InvalidParameterValue(format!(
+            "Client context must be at most {MAX_CLIENT_CONTEXT} bytes (base64-encoded)."
+        ))
+        .into());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+    serde_json::from_str::<serde_json::Value>(&text).map_err(|_| invalid())?;
+    Ok(Some(text))
+}
+
+pub async fn invoke(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
+    let invocation_type = header(&headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
+    match invocation_type {
+        "RequestResponse" | "DryRun" => {}
+        "Event" => {
+            return Err(ApiError::InvalidParameterValue(
+                "flint does not run asynchronous (Event) invocations yet".into(),
+            )
+            .into());
+        }
+        other => {
+            return Err(ApiError::enum_value(
+                other,
+                "invocationType",
+                &["Event", "RequestResponse", "DryRun"],
+            )
+            .into());
+        }
+    }
+    let tail = match header(&headers, "X-Amz-Log-Type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into());
+        }
+    };
+    let client_context = client_context(&headers)?;
+    let payload = read_limited(&headers, body, MAX_INVOKE_REQUEST, "InvokeFunction").await?;
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        // An empty payload reaches the function as an empty JSON object.
+        Bytes::from_static(b"{}")
+    } else {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+            return Err(ApiError::InvalidRequestContent(format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            ))
+            .into());
+        }
+        payload
+    };
+
+    let roll: f64 = rand::random();
+    let resolved = blocking(&s, move |c| c.resolve_invocation(&fref, roll)).await?;
+    if invocation_type == "DryRun" {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let invoker = s.invoker.as_ref().map_err(|why| {
+        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
+    })?;
+    let code_path = s
+        .control
+        .code_path(&resolved.code_blob)
+        .ok_or_else(|| ApiError::Service("the function's code is not on local disk".into()))?;
+    let output = invoker
+        .invoke(InvokeRequest {
+            config: resolved.config,
+            code_blob: resolved.code_blob,
+            code_path,
+            invoked_arn: resolved.invoked_arn,
+            payload,
+            client_context,
+            tail_logs: tail,
+        })
+        .await
+        .map_err(|e| ApiResponseError::from(e.to_api()))?;
+
+    let mut resp = (StatusCode::OK, output.body).into_response();
+    let h = resp.headers_mut();
+    let content_type = output.content_type.as_deref().unwrap_or("application/json");
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&output.executed_version) {
+        h.insert("X-Amz-Executed-Version", v);
+    }
+    if output.function_error {
+        h.insert(
+            "X-Amz-Function-Error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = output.log_result
+        && let Ok(v) = HeaderValue::from_str(&tail)
+    {
+        h.insert("X-Amz-Log-Result", v);
+    }
+    Ok(resp)
+}
+
+/// `GET /_flint/logs/{function}?offset=N`: stored log records from `offset`.
+pub async fn read_logs(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiResponseError> {
+    let q = Query::parse(q)?;
+    let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
+    let offset = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let name = fref.name.clone();
+    // A log is only shown for a function that exists.
+    blocking(&s, move |c| c.get_function_configuration(&fref)).await?;
+    let invoker = s.invoker.as_ref().map_err(|why| {
+        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
+    })?;
+    invoker.logs().flush().await;
+    let (records, next) = invoker
+        .logs()
+        .read(&name, offset)
+        .map_err(|e| ApiError::Service(format!("reading logs: {e}")))?;
+    let records: Vec<_> = records
+        .into_iter()
+        .map(|r| json!({"time": r.time, "stream": r.stream, "message": r.message}))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"records": records, "nextOffset": next}),
+    ))
+}

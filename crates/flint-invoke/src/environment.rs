@@ -1,0 +1,276 @@
+//! One execution environment: a sandboxed runtime process, its Runtime API
+//! server, and the pipe its output arrives on.
+
+use crate::InvokeError;
+use flint_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
+use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::io::unix::AsyncFd;
+use tokio::net::unix::pipe;
+use tokio::task::JoinHandle;
+
+/// How init ended.
+pub(crate) enum InitState {
+    Ready,
+    InitError {
+        error_type: String,
+        body: bytes::Bytes,
+    },
+    Exited(String),
+    TimedOut,
+}
+
+/// How an invocation ended.
+pub(crate) enum RunState {
+    Finished(InvokeOutcome),
+    TimedOut,
+    /// The runtime died; the message says how (`exit status 1`, `signal: killed`).
+    Exited {
+        how: String,
+        oom: bool,
+    },
+}
+
+/// The function's stdout/stderr, split into lines.
+struct Output {
+    pipe: pipe::Receiver,
+    partial: Vec<u8>,
+    lines: Vec<String>,
+}
+
+impl Output {
+    fn push(&mut self, data: &[u8]) {
+        self.partial.extend_from_slice(data);
+        while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            self.lines.push(text.trim_end_matches('\r').to_string());
+        }
+        // Lambda splits very long lines; keep memory bounded the same way.
+        if self.partial.len() > 256 * 1024 {
+            let text = String::from_utf8_lossy(&self.partial).into_owned();
+            self.partial.clear();
+            self.lines.push(text);
+        }
+    }
+
+    /// Reads whatever is already in the pipe, without waiting. The runtime
+    /// wrote its output before it posted the response, so after the outcome
+    /// this collects all of the invocation's output.
+    fn drain(&mut self) {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.pipe.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => self.push(&buf[..n]),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// The lines collected since the last call (and a trailing partial line).
+    fn take(&mut self) -> Vec<String> {
+        if !self.partial.is_empty() {
+            let text = String::from_utf8_lossy(&self.partial).into_owned();
+            self.partial.clear();
+            self.lines.push(text);
+        }
+        std::mem::take(&mut self.lines)
+    }
+}
+
+pub(crate) struct Environment {
+    sandbox: Option<Sandbox>,
+    api: RuntimeApi,
+    server: JoinHandle<()>,
+    exit: AsyncFd<OwnedFd>,
+    output: Output,
+    /// `[version]` log stream of this environment.
+    pub stream: String,
+    /// Set until the first invocation reports it.
+    pub init_duration: Option<Duration>,
+    pub last_used: Instant,
+}
+
+fn describe_exit(status: Option<ExitStatus>) -> String {
+    match status {
+        Some(ExitStatus::Exited(0)) | None => String::new(),
+        Some(ExitStatus::Exited(code)) => format!("exit status {code}"),
+        Some(ExitStatus::Signaled(sig)) => format!("signal: {}", signal_name(sig)),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        9 => "killed".into(),
+        11 => "segmentation fault".into(),
+        6 => "aborted".into(),
+        15 => "terminated".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+impl Environment {
+    /// Spawns the sandbox and starts serving its Runtime API.
+    pub async fn start(
+        sandboxer: Arc<Sandboxer>,
+        mut spec: SandboxSpec,
+        log_read: std::io::PipeReader,
+        stream: String,
+    ) -> Result<Self, InvokeError> {
+        spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
+        let mut sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
+            .await
+            .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
+        let listener = sandbox.take_runtime_api_listener().ok_or_else(|| {
+            InvokeError::Unavailable("sandbox gave no Runtime API listener".into())
+        })?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let api = RuntimeApi::new(RuntimeApiConfig::default());
+        let server = api.spawn(listener);
+        let pidfd = sandbox.pidfd().try_clone_to_owned()?;
+        // SAFETY: `pidfd` is an open descriptor we own; the AsyncFd owns it
+        // from here on, so it stays open and refers to the same process until
+        // the AsyncFd (and with it the registration) is dropped.
+        let exit = unsafe { AsyncFd::register(pidfd) }
+            .map_err(|e| InvokeError::Unavailable(format!("watching the environment: {e}")))?;
+        let pipe = pipe::Receiver::from_owned_fd(OwnedFd::from(log_read))?;
+        Ok(Self {
+            sandbox: Some(sandbox),
+            api,
+            server,
+            exit,
+            output: Output {
+                pipe,
+                partial: Vec::new(),
+                lines: Vec::new(),
+            },
+            stream,
+            init_duration: None,
+            last_used: Instant::now(),
+        })
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        self.sandbox
+            .as_ref()
+            .expect("sandbox present until destroy")
+    }
+
+    fn exit_description(&mut self) -> (String, bool) {
+        let sandbox = self
+            .sandbox
+            .as_mut()
+            .expect("sandbox present until destroy");
+        let status = sandbox.try_wait().ok().flatten();
+        let oom = sandbox.oom_killed().unwrap_or(false);
+        (describe_exit(status), oom)
+    }
+
+    /// Waits until the runtime asks for its first event, reports an init
+    /// error, exits, or `limit` passes.
+    pub async fn wait_init(&mut self, limit: Duration) -> InitState {
+        let started = Instant::now();
+        let deadline = tokio::time::sleep(limit);
+        tokio::pin!(deadline);
+        let mut buf = vec![0u8; 16 * 1024];
+        let state = loop {
+            tokio::select! {
+                r = self.api.wait_init() => break match r {
+                    Ok(InitOutcome::Ready) => InitState::Ready,
+                    Ok(InitOutcome::InitError { error_type, body }) => InitState::InitError { error_type, body },
+                    Err(e) => InitState::Exited(e.to_string()),
+                },
+                _ = self.exit.readable() => {
+                    let (how, _) = self.exit_description();
+                    break InitState::Exited(how);
+                }
+                n = self.output.pipe.read(&mut buf) => {
+                    if let Ok(n) = n && n > 0 { self.output.push(&buf[..n]); }
+                }
+                _ = &mut deadline => break InitState::TimedOut,
+            }
+        };
+        self.output.drain();
+        if matches!(state, InitState::Ready) {
+            self.init_duration = Some(started.elapsed());
+        }
+        state
+    }
+
+    /// Runs one invocation with a timeout.
+    pub async fn invoke(&mut self, inv: Invocation, timeout: Duration) -> RunState {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut buf = vec![0u8; 16 * 1024];
+        let api = self.api.clone();
+        let call = api.invoke(inv);
+        tokio::pin!(call);
+        let state = loop {
+            tokio::select! {
+                r = &mut call => break match r {
+                    Ok(outcome) => RunState::Finished(outcome),
+                    Err(e) => RunState::Exited { how: e.to_string(), oom: false },
+                },
+                _ = self.exit.readable() => {
+                    break RunState::Exited { how: String::new(), oom: false };
+                }
+                n = self.output.pipe.read(&mut buf) => {
+                    if let Ok(n) = n && n > 0 { self.output.push(&buf[..n]); }
+                }
+                _ = &mut deadline => break RunState::TimedOut,
+            }
+        };
+        self.output.drain();
+        self.last_used = Instant::now();
+        match state {
+            RunState::Exited { how, .. } if how.is_empty() => {
+                let (how, oom) = self.exit_description();
+                RunState::Exited { how, oom }
+            }
+            other => other,
+        }
+    }
+
+    /// The output lines collected since the last call.
+    pub fn take_output(&mut self) -> Vec<String> {
+        self.output.take()
+    }
+
+    pub fn memory_peak_mb(&self) -> u64 {
+        self.sandbox()
+            .memory_peak_bytes()
+            .map(|b| b.div_ceil(1024 * 1024))
+            .unwrap_or(0)
+    }
+
+    /// Stops every process of the environment between invocations.
+    pub fn freeze(&self) {
+        if let Err(e) = self.sandbox().freeze() {
+            tracing::debug!(error = %e, "could not freeze environment");
+        }
+    }
+
+    pub fn thaw(&self) {
+        if let Err(e) = self.sandbox().thaw() {
+            tracing::debug!(error = %e, "could not thaw environment");
+        }
+    }
+
+    /// Kills the environment and removes everything it had.
+    pub async fn destroy(mut self) {
+        self.api.shutdown();
+        self.server.abort();
+        if let Some(sandbox) = self.sandbox.take() {
+            let id = sandbox.id().to_string();
+            let result = tokio::task::spawn_blocking(move || sandbox.destroy()).await;
+            if let Ok(Err(e)) = result {
+                tracing::warn!(env = id, error = %e, "could not fully destroy environment");
+            }
+        }
+    }
+}

@@ -1,0 +1,632 @@
+//! Environment pools and the invocation path.
+
+use crate::InvokeError;
+use crate::code::CodeCache;
+use crate::environment::{Environment, InitState, RunState};
+use crate::logs::{self, LogStore, Report};
+use crate::outcome::{InvokeOutput, log_tail, platform_error_body};
+use bytes::Bytes;
+use flint_runtime_api::{Invocation, InvokeOutcome};
+use flint_runtimes::{HostRuntimes, ManagedRuntime};
+use flint_sandbox::{NetworkMode, SandboxSpec, Sandboxer};
+use flint_types::model::FunctionConfiguration;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Settings of the invocation router.
+#[derive(Debug, Clone)]
+pub struct InvokerSettings {
+    /// Extracted code, materialised runtimes and logs live under here.
+    pub data_dir: PathBuf,
+    pub region: String,
+    /// An idle environment is destroyed after this long without use.
+    pub idle_timeout: Duration,
+    /// Lambda's init limit for on-demand environments.
+    pub init_timeout: Duration,
+    /// Per-function log size kept before rotation.
+    pub log_retention_bytes: u64,
+    /// Concurrent invocations across all functions.
+    pub account_concurrency: usize,
+    /// Network of the environments (private by default).
+    pub network: NetworkMode,
+}
+
+impl InvokerSettings {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            region: "us-east-1".into(),
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+            log_retention_bytes: 16 * 1024 * 1024,
+            account_concurrency: 1000,
+            network: NetworkMode::Private,
+        }
+    }
+}
+
+/// One synchronous invocation, as the API hands it over.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// The configuration of the version that runs.
+    pub config: FunctionConfiguration,
+    /// Content address of the version's package, and where its zip is.
+    pub code_blob: String,
+    pub code_path: PathBuf,
+    /// The ARN the caller used (`Lambda-Runtime-Invoked-Function-Arn`).
+    pub invoked_arn: String,
+    pub payload: Bytes,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    pub tail_logs: bool,
+}
+
+/// Environments of one exact configuration are interchangeable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    function: String,
+    version: String,
+    revision: String,
+}
+
+#[derive(Default)]
+struct Pools {
+    idle: HashMap<PoolKey, Vec<Environment>>,
+    /// The newest revision seen per (function, version): environments of an
+    /// older one are drained instead of reused.
+    current: HashMap<(String, String), String>,
+}
+
+/// The invocation router (see the crate docs).
+pub struct Invoker {
+    sandboxer: Arc<Sandboxer>,
+    host: HostRuntimes,
+    code: Arc<CodeCache>,
+    runtime_dir: PathBuf,
+    logs: LogStore,
+    pools: Mutex<Pools>,
+    in_flight: AtomicUsize,
+    env_seq: AtomicU64,
+    settings: InvokerSettings,
+}
+
+/// Releases an admission slot when the invocation ends, however it ends.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The error body Lambda gives for a runtime that died.
+fn exit_error(request_id: &str, how: &str, oom: bool) -> (&'static str, String) {
+    if oom {
+        return (
+            "Runtime.OutOfMemory",
+            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+        );
+    }
+    let message = if how.is_empty() {
+        format!("RequestId: {request_id} Error: Runtime exited without providing a reason")
+    } else {
+        format!("RequestId: {request_id} Error: Runtime exited with error: {how}")
+    };
+    ("Runtime.ExitError", message)
+}
+
+impl Invoker {
+    /// Prepares the router: materialises the managed runtimes, opens the
+    /// code cache and the log store, and starts the idle reaper.
+    pub fn start(
+        sandboxer: Arc<Sandboxer>,
+        settings: InvokerSettings,
+    ) -> Result<Arc<Self>, InvokeError> {
+        let runtime_dir = settings.data_dir.join("runtime");
+        flint_runtimes::materialize(&runtime_dir)?;
+        let code = CodeCache::new(settings.data_dir.join("code"))?;
+        code.sweep_partial()?;
+        let logs = LogStore::open(settings.data_dir.join("logs"), settings.log_retention_bytes)?;
+        let invoker = Arc::new(Self {
+            sandboxer,
+            host: flint_runtimes::detect_host(),
+            code: Arc::new(code),
+            runtime_dir,
+            logs,
+            pools: Mutex::new(Pools::default()),
+            in_flight: AtomicUsize::new(0),
+            env_seq: AtomicU64::new(0),
+            settings,
+        });
+        let weak = Arc::downgrade(&invoker);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inv) = weak.upgrade() else { break };
+                inv.reap_idle().await;
+            }
+        });
+        Ok(invoker)
+    }
+
+    /// The host interpreters managed runtimes run on (for the start-up report).
+    pub fn host_runtimes(&self) -> &HostRuntimes {
+        &self.host
+    }
+
+    pub fn logs(&self) -> &LogStore {
+        &self.logs
+    }
+
+    /// Number of idle environments (all functions).
+    pub fn idle_environments(&self) -> usize {
+        self.pools
+            .lock()
+            .expect("pools")
+            .idle
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+
+    async fn destroy_all(envs: Vec<Environment>) {
+        for env in envs {
+            env.destroy().await;
+        }
+    }
+
+    async fn reap_idle(&self) {
+        let cutoff = self.settings.idle_timeout;
+        let expired: Vec<Environment> = {
+            let mut pools = self.pools.lock().expect("pools");
+            let mut out = Vec::new();
+            for envs in pools.idle.values_mut() {
+                let (old, keep): (Vec<_>, Vec<_>) = envs
+                    .drain(..)
+                    .partition(|e| e.last_used.elapsed() >= cutoff);
+                *envs = keep;
+                out.extend(old);
+            }
+            pools.idle.retain(|_, v| !v.is_empty());
+            out
+        };
+        Self::destroy_all(expired).await;
+    }
+
+    /// Destroys every environment of `function` (it was deleted) and its logs.
+    pub async fn drop_function(&self, function: &str) {
+        let envs: Vec<Environment> = {
+            let mut pools = self.pools.lock().expect("pools");
+            let keys: Vec<PoolKey> = pools
+                .idle
+                .keys()
+                .filter(|k| k.function == function)
+                .cloned()
+                .collect();
+            pools.current.retain(|(f, _), _| f != function);
+            keys.iter()
+                .flat_map(|k| pools.idle.remove(k).unwrap_or_default())
+                .collect()
+        };
+        Self::destroy_all(envs).await;
+        self.logs.delete(function);
+    }
+
+    /// Destroys every environment (server shutdown).
+    pub async fn shutdown(&self) {
+        let envs: Vec<Environment> = {
+            let mut pools = self.pools.lock().expect("pools");
+            pools.idle.drain().flat_map(|(_, v)| v).collect()
+        };
+        Self::destroy_all(envs).await;
+        self.logs.flush().await;
+    }
+
+    /// Takes an idle environment of `key`, draining environments of older
+    /// revisions of the same function version on the way.
+    fn take_idle(&self, key: &PoolKey) -> (Option<Environment>, Vec<Environment>) {
+        let mut pools = self.pools.lock().expect("pools");
+        let fv = (key.function.clone(), key.version.clone());
+        let mut stale = Vec::new();
+        if pools.current.get(&fv) != Some(&key.revision) {
+            pools.current.insert(fv, key.revision.clone());
+            let old: Vec<PoolKey> = pools
+                .idle
+                .keys()
+                .filter(|k| {
+                    k.function == key.function
+                        && k.version == key.version
+                        && k.revision != key.revision
+                })
+                .cloned()
+                .collect();
+            for k in old {
+                stale.extend(pools.idle.remove(&k).unwrap_or_default());
+            }
+        }
+        let env = pools.idle.get_mut(key).and_then(Vec::pop);
+        (env, stale)
+    }
+
+    /// Returns a healthy environment to its pool, unless its configuration
+    /// was replaced meanwhile.
+    fn give_back(&self, key: PoolKey, env: Environment) -> Option<Environment> {
+        let mut pools = self.pools.lock().expect("pools");
+        let fv = (key.function.clone(), key.version.clone());
+        if pools.current.get(&fv) == Some(&key.revision) {
+            pools.idle.entry(key).or_default().push(env);
+            None
+        } else {
+            Some(env)
+        }
+    }
+
+    fn environment_variables(
+        &self,
+        config: &FunctionConfiguration,
+        stream: &str,
+        runtime_env: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        // Customer variables first; platform variables override them
+        // (customer < runtime < platform, as Lambda builds the environment).
+        let mut env: Vec<(String, String)> = config
+            .environment
+            .as_ref()
+            .map(|e| {
+                e.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut set = |k: &str, v: String| {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_string(), v));
+        };
+        for (k, v) in flint_sandbox::lambda_base_env() {
+            set(&k, v);
+        }
+        for (k, v) in runtime_env {
+            set(k, v.clone());
+        }
+        let log_group = config
+            .logging_config
+            .log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", config.function_name));
+        set("_HANDLER", config.handler.clone().unwrap_or_default());
+        set("AWS_REGION", self.settings.region.clone());
+        set("AWS_DEFAULT_REGION", self.settings.region.clone());
+        set("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone());
+        set(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_size.to_string(),
+        );
+        set("AWS_LAMBDA_FUNCTION_VERSION", config.version.clone());
+        set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+        set("AWS_LAMBDA_LOG_GROUP_NAME", log_group);
+        set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
+        set(
+            "AWS_LAMBDA_LOG_FORMAT",
+            config
+                .logging_config
+                .log_format
+                .clone()
+                .unwrap_or_else(|| "Text".into()),
+        );
+        if let Some(level) = &config.logging_config.application_log_level {
+            set("AWS_LAMBDA_LOG_LEVEL", level.clone());
+        }
+        env
+    }
+
+    /// Starts a new environment for `req` and waits for its init.
+    async fn cold_start(
+        &self,
+        req: &InvokeRequest,
+        request_id: &str,
+        log: &mut Vec<String>,
+    ) -> Result<Result<Environment, (String, Bytes, Option<&'static str>)>, InvokeError> {
+        let config = &req.config;
+        let runtime_id = config.runtime.clone().unwrap_or_default();
+        let runtime = ManagedRuntime::parse(&runtime_id).map_err(|e| InvokeError::Runtime {
+            runtime: runtime_id.clone(),
+            reason: e.to_string(),
+        })?;
+        let code = self.code.clone();
+        let (blob, zip) = (req.code_blob.clone(), req.code_path.clone());
+        let task_dir = tokio::task::spawn_blocking(move || code.prepare(&blob, &zip))
+            .await
+            .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
+
+        let (argv, runtime_env, mounts) = if matches!(runtime, ManagedRuntime::Provided { .. }) {
+            let found =
+                flint_runtimes::find_custom_bootstrap(|p| sandbox_path_exists(p, &task_dir));
+            match found {
+                Some(path) => (
+                    vec![path.to_string_lossy().into_owned()],
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                None => {
+                    let body = platform_error_body(
+                        "Runtime.InvalidEntrypoint",
+                        "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
+                    );
+                    return Ok(Err((
+                        "Runtime.InvalidEntrypoint".into(),
+                        body,
+                        Some("error"),
+                    )));
+                }
+            }
+        } else {
+            let launch = runtime
+                .launch_command(&self.host)
+                .map_err(|e| InvokeError::Runtime {
+                    runtime: runtime_id.clone(),
+                    reason: e.to_string(),
+                })?;
+            (launch.argv, launch.env, launch.read_only_mounts)
+        };
+
+        let n = self.env_seq.fetch_add(1, Ordering::Relaxed);
+        let id = format!("env-{}-{n}", std::process::id());
+        let stream = logs::stream_name(&config.version);
+        let (log_read, log_write) = std::io::pipe()?;
+        let mut spec = SandboxSpec::new(
+            id,
+            task_dir,
+            argv,
+            log_write.try_clone()?.into(),
+            log_write.into(),
+        );
+        spec.runtime_dir = Some(self.runtime_dir.clone());
+        spec.extra_ro_binds = mounts.into_iter().map(|p| (p.clone(), p)).collect();
+        spec.memory_mb = config.memory_size as u64;
+        spec.cpu_millis =
+            flint_sandbox::cpu_millis_for_memory(spec.memory_mb, self.sandboxer.host().host_cpus);
+        spec.tmp_size_mb = config.ephemeral_storage.size as u64;
+        spec.network = self.settings.network;
+        spec.env = self.environment_variables(config, &stream, &runtime_env);
+
+        let mut env = Environment::start(self.sandboxer.clone(), spec, log_read, stream).await?;
+        let state = env.wait_init(self.settings.init_timeout).await;
+        log.extend(env.take_output());
+        match state {
+            InitState::Ready => Ok(Ok(env)),
+            InitState::InitError { error_type, body } => {
+                env.destroy().await;
+                Ok(Err((error_type, body, Some("error"))))
+            }
+            InitState::Exited(how) => {
+                let (oom, _) = (false, ());
+                let (t, m) = exit_error(request_id, &how, oom);
+                env.destroy().await;
+                Ok(Err((
+                    t.to_string(),
+                    platform_error_body(t, &m),
+                    Some("error"),
+                )))
+            }
+            InitState::TimedOut => {
+                env.destroy().await;
+                let secs = self.settings.init_timeout.as_secs_f64();
+                let m = format!(
+                    "RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"
+                );
+                Ok(Err((
+                    "Sandbox.Timedout".into(),
+                    platform_error_body("Sandbox.Timedout", &m),
+                    Some("timeout"),
+                )))
+            }
+        }
+    }
+
+    /// Runs one synchronous invocation.
+    pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeOutput, InvokeError> {
+        let admitted = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _slot = Slot(&self.in_flight);
+        if admitted >= self.settings.account_concurrency {
+            return Err(InvokeError::Throttled {
+                reason: "ConcurrentInvocationLimitExceeded",
+            });
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let config = &req.config;
+        let version = config.version.clone();
+        let key = PoolKey {
+            function: config.function_name.clone(),
+            version: version.clone(),
+            revision: config.revision_id.clone(),
+        };
+        let (idle, stale) = self.take_idle(&key);
+        if !stale.is_empty() {
+            tokio::spawn(Self::destroy_all(stale));
+        }
+
+        let mut log: Vec<String> = Vec::new();
+        let started = Instant::now();
+        let mut env = match idle {
+            Some(env) => {
+                env.thaw();
+                env
+            }
+            None => match self.cold_start(&req, &request_id, &mut log).await? {
+                Ok(env) => env,
+                Err((error_type, body, status)) => {
+                    // Init failed: report it as the invocation's error.
+                    log.push(logs::start_line(&request_id, &version));
+                    log.push(logs::end_line(&request_id));
+                    log.push(logs::report_line(&Report {
+                        request_id: &request_id,
+                        duration_ms: ms(started.elapsed()),
+                        memory_size_mb: config.memory_size,
+                        max_memory_used_mb: 0,
+                        init_duration_ms: None,
+                        status: status.map(|s| (s, Some(error_type.as_str()))),
+                    }));
+                    return Ok(self.finish(&req, &log, body, true, None, &version));
+                }
+            },
+        };
+
+        log.push(logs::start_line(&request_id, &version));
+        let timeout = Duration::from_secs(config.timeout.max(1) as u64);
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload: req.payload.clone(),
+            deadline_ms: now_ms() + timeout.as_millis() as u64,
+            invoked_function_arn: req.invoked_arn.clone(),
+            client_context: req.client_context.clone(),
+            ..Invocation::default()
+        };
+        let invoke_started = Instant::now();
+        let state = env.invoke(invocation, timeout).await;
+        let duration = invoke_started.elapsed();
+        log.extend(env.take_output());
+        let init_ms = env.init_duration.take().map(ms);
+        let memory_used = env.memory_peak_mb();
+
+        let (body, function_error, content_type, status, healthy): (
+            Bytes,
+            bool,
+            Option<String>,
+            Option<(&str, Option<String>)>,
+            bool,
+        ) = match state {
+            RunState::Finished(InvokeOutcome::Response { body, content_type }) => {
+                (body, false, content_type, None, true)
+            }
+            RunState::Finished(InvokeOutcome::FunctionError {
+                error_type, body, ..
+            }) => (body, true, None, Some(("error", Some(error_type))), true),
+            RunState::Finished(InvokeOutcome::Streaming(stream)) => {
+                // A buffered Invoke of a streaming function returns the
+                // concatenated body (Lambda caps it at 6 MB).
+                match stream.body.collect().await {
+                    Ok(body) => (body, false, stream.content_type, None, true),
+                    Err(e) => {
+                        let b = platform_error_body("Runtime.StreamError", &e.to_string());
+                        (
+                            b,
+                            true,
+                            None,
+                            Some(("error", Some("Runtime.StreamError".into()))),
+                            true,
+                        )
+                    }
+                }
+            }
+            RunState::Finished(other) => {
+                let (t, m) = other
+                    .platform_error()
+                    .unwrap_or(("Runtime.Unknown", "Unknown error".into()));
+                (
+                    platform_error_body(t, &m),
+                    true,
+                    None,
+                    Some(("error", Some(t.to_string()))),
+                    true,
+                )
+            }
+            RunState::TimedOut => {
+                let m = format!(
+                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                );
+                (
+                    platform_error_body("Sandbox.Timedout", &m),
+                    true,
+                    None,
+                    Some(("timeout", None)),
+                    false,
+                )
+            }
+            RunState::Exited { how, oom } => {
+                let (t, m) = exit_error(&request_id, &how, oom);
+                (
+                    platform_error_body(t, &m),
+                    true,
+                    None,
+                    Some(("error", Some(t.to_string()))),
+                    false,
+                )
+            }
+        };
+        log.push(logs::end_line(&request_id));
+        log.push(logs::report_line(&Report {
+            request_id: &request_id,
+            duration_ms: ms(duration),
+            memory_size_mb: config.memory_size,
+            max_memory_used_mb: memory_used,
+            init_duration_ms: init_ms,
+            status: status.as_ref().map(|(s, t)| (*s, t.as_deref())),
+        }));
+        self.logs
+            .append(&config.function_name, &env.stream, log.clone());
+
+        if healthy {
+            env.freeze();
+            if let Some(env) = self.give_back(key, env) {
+                tokio::spawn(env.destroy());
+            }
+        } else {
+            // Timeouts and crashes reset the environment.
+            tokio::spawn(env.destroy());
+        }
+        Ok(InvokeOutput {
+            body,
+            function_error,
+            executed_version: version,
+            log_result: req.tail_logs.then(|| log_tail(&log)),
+            content_type,
+        })
+    }
+
+    fn finish(
+        &self,
+        req: &InvokeRequest,
+        log: &[String],
+        body: Bytes,
+        function_error: bool,
+        content_type: Option<String>,
+        version: &str,
+    ) -> InvokeOutput {
+        let stream = logs::stream_name(version);
+        self.logs
+            .append(&req.config.function_name, &stream, log.to_vec());
+        InvokeOutput {
+            body,
+            function_error,
+            executed_version: version.to_string(),
+            log_result: req.tail_logs.then(|| log_tail(log)),
+            content_type,
+        }
+    }
+}
+
+/// Whether a sandbox path of the bootstrap lookup exists in this package.
+/// Only `/var/task` is populated today (layers and `/opt` come later).
+fn sandbox_path_exists(sandbox_path: &Path, task_dir: &Path) -> bool {
+    match sandbox_path.strip_prefix("/var/task") {
+        Ok(rel) => task_dir.join(rel).is_file(),
+        Err(_) => false,
+    }
+}

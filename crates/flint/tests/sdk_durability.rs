@@ -1,0 +1,411 @@
+//! Durability: what the API acknowledged survives a clean restart and a
+//! `kill -9`, and a crash never leaves a half-created function behind.
+
+mod common;
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{AliasRoutingConfiguration, State};
+use common::*;
+use rand::RngCore;
+use sha2::Digest;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every function the server lists, by name, with its configuration.
+async fn list_all(c: &Client) -> BTreeMap<String, aws_sdk_lambda::types::FunctionConfiguration> {
+    let items: Vec<_> = c
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("listing functions");
+    items
+        .into_iter()
+        .map(|f| (f.function_name().unwrap().to_string(), f))
+        .collect()
+}
+
+/// The ids (hex sha256) of the blobs stored under `<data>/blobs`, and any
+/// other files found there.
+fn blob_files(data: &Path) -> (BTreeSet<String>, Vec<String>) {
+    let mut ids = BTreeSet::new();
+    let mut other = Vec::new();
+    let root = data.join("blobs");
+    for shard in std::fs::read_dir(&root).unwrap() {
+        let shard = shard.unwrap().path();
+        if !shard.is_dir() {
+            other.push(shard.display().to_string());
+            continue;
+        }
+        for f in std::fs::read_dir(&shard).unwrap() {
+            let name = f.unwrap().file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                ids.insert(name);
+            } else {
+                other.push(shard.join(name).display().to_string());
+            }
+        }
+    }
+    (ids, other)
+}
+
+#[tokio::test]
+async fn everything_survives_a_clean_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(data.path());
+    let c = server.client();
+    let zip_a = python_zip("a");
+    create_request(&c, "keep-a", &zip_a)
+        .tags("owner", "tests")
+        .memory_size(256)
+        .send()
+        .await
+        .unwrap();
+    let zip_b = create_simple(&c, "keep-b").await;
+    c.publish_version()
+        .function_name("keep-a")
+        .send()
+        .await
+        .unwrap();
+    let zip_a2 = python_zip("a2");
+    c.update_function_code()
+        .function_name("keep-a")
+        .zip_file(Blob::new(zip_a2.clone()))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    let alias = c
+        .create_alias()
+        .function_name("keep-a")
+        .name("live")
+        .function_version("1")
+        .routing_config(
+            AliasRoutingConfiguration::builder()
+                .additional_version_weights("2", 0.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_function_concurrency()
+        .function_name("keep-b")
+        .reserved_concurrent_executions(50)
+        .send()
+        .await
+        .unwrap();
+    let before_a = c
+        .get_function_configuration()
+        .function_name("keep-a")
+        .send()
+        .await
+        .unwrap();
+    let gone = create_simple(&c, "deleted").await;
+    c.delete_function()
+        .function_name("deleted")
+        .send()
+        .await
+        .unwrap();
+
+    let status = server.stop();
+    assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
+    drop(c);
+
+    let server = Server::start_in(data.path());
+    let c = server.client();
+    let all = list_all(&c).await;
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["keep-a", "keep-b"]);
+
+    let a = c
+        .get_function()
+        .function_name("keep-a")
+        .send()
+        .await
+        .unwrap();
+    let cfg = a.configuration().unwrap();
+    assert_eq!(cfg.revision_id(), before_a.revision_id());
+    assert_eq!(cfg.last_modified(), before_a.last_modified());
+    assert_eq!(cfg.memory_size(), Some(256));
+    assert_eq!(cfg.code_sha256(), Some(code_sha256(&zip_a2).as_str()));
+    assert_eq!(cfg.state(), Some(&State::Active));
+    assert_eq!(
+        a.tags(),
+        Some(&HashMap::from([("owner".to_string(), "tests".to_string())]))
+    );
+    // The code URL of the new server works (the signing key persisted too).
+    let (st, bytes) = download(a.code().unwrap().location().unwrap()).await;
+    assert_eq!((st, bytes), (200, zip_a2.clone()));
+    let v1 = c
+        .get_function()
+        .function_name("keep-a:1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v1.configuration().unwrap().code_sha256(),
+        Some(code_sha256(&zip_a).as_str())
+    );
+    let (st, bytes) = download(v1.code().unwrap().location().unwrap()).await;
+    assert_eq!((st, bytes), (200, zip_a));
+    let versions: Vec<String> = c
+        .list_versions_by_function()
+        .function_name("keep-a")
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .map(|v| v.version().unwrap().to_string())
+        .collect();
+    assert_eq!(versions, ["$LATEST", "1", "2"]);
+    let got_alias = c
+        .get_alias()
+        .function_name("keep-a")
+        .name("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got_alias, alias);
+    let b = c
+        .get_function()
+        .function_name("keep-b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        b.configuration().unwrap().code_sha256(),
+        Some(code_sha256(&zip_b).as_str())
+    );
+    assert_eq!(
+        b.concurrency()
+            .and_then(|x| x.reserved_concurrent_executions()),
+        Some(50)
+    );
+    let settings = c.get_account_settings().send().await.unwrap();
+    assert_eq!(settings.account_usage().unwrap().function_count(), 2);
+    assert_eq!(
+        settings
+            .account_limit()
+            .unwrap()
+            .unreserved_concurrent_executions(),
+        Some(950)
+    );
+    // Version numbers continue after a restart.
+    let v3 = c
+        .update_function_code()
+        .function_name("keep-a")
+        .zip_file(Blob::new(python_zip("a3")))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v3.version(), Some("3"));
+    // The deleted function's package is gone from disk.
+    let (ids, _) = blob_files(data.path());
+    assert!(!ids.contains(&hex(&gone)));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An incompressible package of about `size` bytes, unique per `tag`.
+fn random_zip(tag: &str, size: usize) -> Vec<u8> {
+    let mut data = vec![0u8; size];
+    rand::rng().fill_bytes(&mut data);
+    let w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut w = w;
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    use std::io::Write;
+    w.start_file("index.py", opts).unwrap();
+    w.write_all(format!("# {tag}\ndef handler(e, c):\n    return 1\n").as_bytes())
+        .unwrap();
+    w.start_file("data.bin", opts).unwrap();
+    w.write_all(&data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn kill_9_during_a_burst_of_creates_leaves_only_complete_functions() {
+    const TOTAL: usize = 240;
+    const PARALLEL: usize = 12;
+    const KILL_AFTER: usize = 40;
+
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(data.path());
+    let c = server.client_no_retry();
+    let zips: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
+        (0..TOTAL)
+            .map(|i| {
+                let name = format!("burst-{i:03}");
+                let zip = random_zip(&name, 48 * 1024);
+                (name, zip)
+            })
+            .collect(),
+    );
+
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, bool)>();
+    let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = Vec::new();
+    for i in 0..TOTAL {
+        let (c, zips, gate, done_tx) = (c.clone(), zips.clone(), gate.clone(), done_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            let (name, zip) = &zips[i];
+            let r = create_request(&c, name, zip).send().await;
+            let _ = done_tx.send((i, r.is_ok()));
+        }));
+    }
+    drop(done_tx);
+
+    // Wait for some acknowledged creates, then pull the plug mid-burst.
+    let mut acked = BTreeSet::new();
+    let mut finished = 0;
+    while acked.len() < KILL_AFTER {
+        let (i, ok) = tokio::time::timeout(Duration::from_secs(30), done_rx.recv())
+            .await
+            .expect("creates progress")
+            .expect("creates still running");
+        finished += 1;
+        if ok {
+            acked.insert(i);
+        } else {
+            panic!("create {i} failed before the kill");
+        }
+    }
+    let status = server.kill9();
+    assert!(!status.success());
+    // Collect the rest: requests in flight at the kill fail, none hang.
+    while let Some((i, ok)) = tokio::time::timeout(Duration::from_secs(60), done_rx.recv())
+        .await
+        .expect("requests after the kill end")
+    {
+        finished += 1;
+        if ok {
+            acked.insert(i);
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(finished, TOTAL);
+    assert!(
+        acked.len() < TOTAL,
+        "the kill came after every create had finished; nothing was tested"
+    );
+    drop(c);
+
+    let server = Server::start_in(data.path());
+    let c = server.client();
+    let listed = list_all(&c).await;
+    let expected: HashMap<&str, &Vec<u8>> = zips.iter().map(|(n, z)| (n.as_str(), z)).collect();
+
+    // Every acknowledged create survived the crash.
+    for i in &acked {
+        assert!(
+            listed.contains_key(&zips[*i].0),
+            "acknowledged create {} lost in the crash",
+            zips[*i].0
+        );
+    }
+    // Every listed function is complete: readable, Active, and its code
+    // downloads with the recorded hash and size.
+    for (name, entry) in &listed {
+        let zip = expected
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("unexpected function {name}"));
+        assert_eq!(
+            entry.code_sha256(),
+            Some(code_sha256(zip).as_str()),
+            "{name}"
+        );
+        let got = c
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetFunction {name}: {}", describe(&e)));
+        let cfg = got.configuration().unwrap();
+        assert_eq!(cfg.state(), Some(&State::Active), "{name}");
+        assert_eq!(cfg.code_size(), zip.len() as i64, "{name}");
+        let (st, bytes) = download(got.code().unwrap().location().unwrap()).await;
+        assert_eq!(st, 200, "{name}: code download");
+        assert_eq!(
+            code_sha256(&bytes),
+            cfg.code_sha256().unwrap(),
+            "{name}: downloaded code matches CodeSha256"
+        );
+    }
+    // Nothing half-created hides outside the listing: every other name is
+    // absent, and can be created now.
+    let settings = c.get_account_settings().send().await.unwrap();
+    assert_eq!(
+        settings.account_usage().unwrap().function_count() as usize,
+        listed.len()
+    );
+    let missing: Vec<&(String, Vec<u8>)> = zips
+        .iter()
+        .filter(|(n, _)| !listed.contains_key(n))
+        .collect();
+    assert!(!missing.is_empty());
+    for (name, _) in missing.iter().take(5) {
+        assert_err(
+            c.get_function().function_name(name).send().await,
+            "ResourceNotFoundException",
+            404,
+            &format!("Function not found: {}", function_arn(name)),
+        );
+    }
+    let (name, zip) = missing[0];
+    create_request(&c, name, zip)
+        .send()
+        .await
+        .expect("creating a name whose create was cut off");
+
+    // Packages written by creates that never committed were swept at start:
+    // the blob store holds exactly the listed functions' packages (plus the
+    // one just created).
+    let (ids, _leftovers) = blob_files(data.path());
+    let mut want: BTreeSet<String> = listed.keys().map(|n| hex(expected[n.as_str()])).collect();
+    want.insert(hex(zip));
+    assert_eq!(ids, want, "stored packages are exactly the referenced ones");
+}
+
+/// A crash between writing a package's temp file and renaming it leaves a
+/// `.tmp*` file in the blob store; the start-up sweep should remove it like
+/// any other unreferenced package (otherwise each such crash leaks disk).
+#[tokio::test]
+async fn startup_sweep_removes_torn_temp_files() {
+    let data = tempfile::tempdir().unwrap();
+    {
+        let mut server = Server::start_in(data.path());
+        create_simple(&server.client(), "one").await;
+        server.stop();
+    }
+    let shard = data.path().join("blobs").join("ab");
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::write(shard.join(".tmpTORN01"), vec![7u8; 4096]).unwrap();
+    let server = Server::start_in(data.path());
+    server
+        .client()
+        .get_function()
+        .function_name("one")
+        .send()
+        .await
+        .unwrap();
+    let (ids, leftovers) = blob_files(data.path());
+    assert_eq!(ids.len(), 1);
+    assert!(
+        leftovers.is_empty(),
+        "torn temp files left behind: {leftovers:?}"
+    );
+}
