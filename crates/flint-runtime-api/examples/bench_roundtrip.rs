@@ -195,7 +195,9 @@ async fn main() {
         .nth(1)
         .map(|a| a.parse().expect("iterations"))
         .unwrap_or(20_000);
-    println!("warm round trip over loopback, {iterations} iterations (+10% warm-up), 2 worker threads");
+    println!(
+        "warm round trip over loopback, {iterations} iterations (+10% warm-up), 2 worker threads"
+    );
     // Interleave to spread machine noise over both figures.
     let raw1 = bench_raw(iterations / 2).await;
     let inv1 = bench_invoke(iterations / 2).await;

@@ -4,6 +4,7 @@
 //! Behaviour by event:
 //! * `{"fail": "<msg>"}` → error `{"errorType":"EchoError","errorMessage":"<msg>"}`
 //! * `{"stream": ["a", "b"]}` → streamed response with those chunks
+//! * `{"big": n}` → a JSON string of `n` `x`s
 //! * anything else → `{"echo": <event>, "requestId", "deadlineMs", "arn", "clientContext"}`
 
 use lambda_runtime::streaming::{Body, Response as StreamResponse, channel};
@@ -17,6 +18,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Bo
             error_type: "EchoError".into(),
             error_message: msg.into(),
         });
+    }
+    if let Some(n) = payload.get("big").and_then(Value::as_u64) {
+        return Ok(FunctionResponse::BufferedResponse(Value::String(
+            "x".repeat(n as usize),
+        )));
     }
     if let Some(chunks) = payload.get("stream").and_then(Value::as_array) {
         let chunks: Vec<String> = chunks

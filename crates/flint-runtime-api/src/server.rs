@@ -213,6 +213,14 @@ impl RuntimeApi {
         tokio::spawn(async move { api.serve(listener).await })
     }
 
+    /// [`spawn`](Self::spawn) for a listener created outside tokio — e.g. one the sandbox layer
+    /// bound to `127.0.0.1:9001` inside the environment's network namespace and handed over.
+    /// Sets it non-blocking. Must be called from within a tokio runtime.
+    pub fn spawn_std(&self, listener: std::net::TcpListener) -> std::io::Result<JoinHandle<()>> {
+        listener.set_nonblocking(true)?;
+        Ok(self.spawn(TcpListener::from_std(listener)?))
+    }
+
     /// Resolves when initialization ends: [`InitOutcome::Ready`] at the runtime's first
     /// `GET /next`, [`InitOutcome::InitError`] when it posts `/runtime/init/error`.
     ///

@@ -556,3 +556,20 @@ async fn invalid_invocation_is_reported_to_the_invoker() {
     let h = timeout(Duration::from_millis(20), api.invoke(invocation("b", "{}"))).await;
     assert!(h.is_err(), "b is accepted (pending), not Busy");
 }
+
+#[tokio::test]
+async fn serves_a_handed_over_std_listener() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = flint_runtime_api::RuntimeApi::default();
+    let server = api.spawn_std(listener).unwrap();
+    let mut rt = Conn::open(addr).await;
+    rt.send("GET", NEXT, &[], b"").await;
+    assert_eq!(api.wait_init().await, Ok(InitOutcome::Ready));
+    api.shutdown();
+    assert_eq!(rt.read().await.status, 500);
+    timeout(Duration::from_secs(2), server)
+        .await
+        .expect("serve returns after shutdown")
+        .unwrap();
+}

@@ -26,6 +26,8 @@ import json
 def handler(event, context):
     if isinstance(event, dict) and "fail" in event:
         raise ValueError(event["fail"])
+    if isinstance(event, dict) and "big" in event:
+        return "x" * event["big"]
     return {
         "echo": event,
         "requestId": context.aws_request_id,
@@ -307,4 +309,53 @@ fn child_output() -> Stdio {
     } else {
         Stdio::null()
     }
+}
+
+/// Large bodies go through libcurl inside awslambdaric, which sends `Expect: 100-continue`:
+/// a 5 MB response must arrive intact, a 7 MB one must end as `ResponseTooLarge` with its size
+/// counted.
+#[tokio::test]
+async fn python_ric_large_and_oversized_responses() {
+    if skip("python_ric_large_and_oversized_responses") {
+        return;
+    }
+    let dir = task_root();
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let mut child = spawn_ric(addr, dir.path(), "app.handler", None);
+    timeout(Duration::from_secs(30), api.wait_init())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let out = invoke(
+        &api,
+        invocation("bbbbbbbb-0000-0000-0000-000000000001", r#"{"big":5000000}"#),
+    )
+    .await;
+    let InvokeOutcome::Response { body, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(body.len(), 5_000_002, "JSON string: quotes + 5,000,000 x");
+    assert!(body[1..body.len() - 1].iter().all(|&b| b == b'x'));
+
+    let out = invoke(
+        &api,
+        invocation("bbbbbbbb-0000-0000-0000-000000000002", r#"{"big":7000000}"#),
+    )
+    .await;
+    match &out {
+        InvokeOutcome::ResponseTooLarge { size, limit } => {
+            assert_eq!((*size, *limit), (7_000_002, 6_291_556));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // awslambdaric 4.2.2 does not survive the 413: post_invocation_result raises
+    // "RuntimeError: Failed to post invocation response" and the process exits, so the invoke
+    // layer must expect an exit (and a re-init) after ResponseTooLarge.
+    let status = timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("awslambdaric 4.2.2 is expected to exit after a 413")
+        .unwrap();
+    assert!(!status.success());
 }

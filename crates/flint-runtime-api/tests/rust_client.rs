@@ -24,21 +24,35 @@ use tokio::time::timeout;
 
 const EXAMPLE: &str = "rust_echo_handler";
 
-/// Path of the compiled example, building it if this test binary was built alone.
+/// Path of the compiled example, (re)built through cargo so it is never stale: `cargo test`
+/// builds examples, but `cargo test --test rust_client` alone does not.
 fn handler_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/rust_client-<hash>  →  <target>/<profile>/examples/<name>
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let bin = profile_dir.join("examples").join(EXAMPLE);
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "flint-runtime-api", "--example", EXAMPLE])
-            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap())
-            .status()
-            .expect("run cargo to build the handler example");
-        assert!(status.success(), "building {EXAMPLE} failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            // <target>/<profile>/deps/rust_client-<hash> → <target>/<profile>/examples/<name>
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            let mut cmd = std::process::Command::new(env!("CARGO"));
+            cmd.args([
+                "build",
+                "-q",
+                "-p",
+                "flint-runtime-api",
+                "--example",
+                EXAMPLE,
+            ])
+            .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
+            if profile_dir.file_name() == Some("release".as_ref()) {
+                cmd.arg("--release");
+            }
+            let status = cmd
+                .status()
+                .expect("run cargo to build the handler example");
+            assert!(status.success(), "building {EXAMPLE} failed");
+            profile_dir.join("examples").join(EXAMPLE)
+        })
+        .clone()
 }
 
 fn spawn_handler(addr: std::net::SocketAddr) -> Child {
@@ -212,4 +226,50 @@ fn child_output() -> Stdio {
     } else {
         Stdio::null()
     }
+}
+
+/// A 5 MB response arrives intact; a 7 MB one ends as `ResponseTooLarge` (the runtime got 413).
+#[tokio::test]
+async fn official_rust_client_large_and_oversized_responses() {
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let mut child = spawn_handler(addr);
+    timeout(Duration::from_secs(30), api.wait_init())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let out = invoke(
+        &api,
+        invocation("77777777-0000-0000-0000-000000000001", r#"{"big":5000000}"#),
+    )
+    .await;
+    let InvokeOutcome::Response { body, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(body.len(), 5_000_002);
+
+    let out = invoke(
+        &api,
+        invocation("77777777-0000-0000-0000-000000000002", r#"{"big":7000000}"#),
+    )
+    .await;
+    assert!(
+        matches!(
+            out,
+            InvokeOutcome::ResponseTooLarge {
+                size: 7_000_002,
+                limit: 6_291_556
+            }
+        ),
+        "{out:?}"
+    );
+
+    // lambda_runtime logs the 413 and carries on: the next invocation works.
+    let out = invoke(
+        &api,
+        invocation("77777777-0000-0000-0000-000000000003", r#"{"after":"413"}"#),
+    )
+    .await;
+    assert_eq!(json_body(&out)["echo"]["after"], "413");
+    assert!(child.try_wait().unwrap().is_none());
 }
