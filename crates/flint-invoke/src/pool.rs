@@ -397,7 +397,13 @@ impl Invoker {
             log_write.into(),
         );
         spec.runtime_dir = Some(self.runtime_dir.clone());
-        spec.extra_ro_binds = mounts.into_iter().map(|p| (p.clone(), p)).collect();
+        // Interpreters under the host's system directories are already in
+        // the sandbox's read-only root; only the others need a bind.
+        spec.extra_ro_binds = mounts
+            .into_iter()
+            .filter(|p| !SYSTEM_DIRS.iter().any(|d| p.starts_with(d)))
+            .map(|p| (p.clone(), p))
+            .collect();
         spec.memory_mb = config.memory_size as u64;
         spec.cpu_millis =
             flint_sandbox::cpu_millis_for_memory(spec.memory_mb, self.sandboxer.host().host_cpus);
@@ -621,6 +627,11 @@ impl Invoker {
         }
     }
 }
+
+/// Host directories every sandbox root already contains (read-only).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin",
+];
 
 /// Whether a sandbox path of the bootstrap lookup exists in this package.
 /// Only `/var/task` is populated today (layers and `/opt` come later).
