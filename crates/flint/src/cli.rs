@@ -78,6 +78,53 @@ pub enum FunctionCommand {
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// The function
+    name: String,
+    /// Keep printing new lines as they arrive
+    #[arg(long, short)]
+    follow: bool,
+    /// Prefix each line with its time and log stream
+    #[arg(long)]
+    with_stream: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// `flint logs <function> [--follow]`.
+pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
+    let c = Client::new(&args.client)?;
+    let mut offset: u64 = 0;
+    loop {
+        let page = c.send(
+            c.http
+                .get(c.url(&format!("/_flint/logs/{}", args.name)))
+                .query(&[("offset", offset)]),
+        )?;
+        let records = page["records"].as_array().cloned().unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        for r in &records {
+            let message = r["message"].as_str().unwrap_or_default();
+            if args.client.output == Output::Json {
+                writeln!(out, "{r}")?;
+            } else if args.with_stream {
+                let time = r["time"].as_str().unwrap_or_default();
+                let stream = r["stream"].as_str().unwrap_or_default();
+                writeln!(out, "{time} {stream} {message}")?;
+            } else {
+                writeln!(out, "{message}")?;
+            }
+        }
+        out.flush()?;
+        offset = page["nextOffset"].as_u64().unwrap_or(offset);
+        if !args.follow {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 fn parse_env(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))

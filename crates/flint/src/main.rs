@@ -25,15 +25,25 @@ enum Command {
     /// Manage functions on a running flint server.
     #[command(subcommand)]
     Function(cli::FunctionCommand),
+    /// Show a function's logs (START/END/REPORT lines and its output).
+    Logs(cli::LogsArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() {
+    if let Err(e) = run(Args::parse()) {
+        // One readable line (with its causes), not a debug dump.
+        eprintln!("flint: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve_args) => {
             let settings = config::Settings::resolve(serve_args)?;
             serve::run(settings)
         }
         Command::Function(cmd) => cli::run(cmd),
+        Command::Logs(args) => cli::logs(args),
     }
 }
