@@ -573,3 +573,120 @@ async fn serves_a_handed_over_std_listener() {
         .expect("serve returns after shutdown")
         .unwrap();
 }
+
+#[tokio::test]
+async fn newer_next_supersedes_a_parked_one() {
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let mut old = Conn::open(addr).await;
+    old.send("GET", NEXT, &[], b"").await;
+    api.wait_init().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut new = Conn::open(addr).await;
+    new.send("GET", NEXT, &[], b"").await;
+    let r = old.read().await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.text(),
+        r#"{"errorMessage":"State transition from Ready to Ready failed for runtime. Error: superseded by a newer /next request","errorType":"InvalidStateTransition"}"#
+    );
+    let api2 = api.clone();
+    let h = tokio::spawn(async move { api2.invoke(invocation("a", "{}")).await });
+    assert_eq!(
+        new.read().await.header("lambda-runtime-aws-request-id"),
+        Some("a")
+    );
+    new.request("POST", &response_path("a"), &[], b"1").await;
+    h.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn oversized_init_error_is_413_but_still_an_init_error() {
+    let (api, addr) = start(small(100)).await;
+    let mut rt = Conn::open(addr).await;
+    let r = rt
+        .request(
+            "POST",
+            INIT_ERROR,
+            &[("Lambda-Runtime-Function-Error-Type", "Runtime.Big")],
+            &[b'e'; 101],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        api.wait_init().await.unwrap(),
+        InitOutcome::InitError {
+            error_type: "Runtime.Big".into(),
+            body: bytes::Bytes::new()
+        }
+    );
+}
+
+/// Many invocations with invokers that give up at random moments (before delivery, while the
+/// runtime works, while it answers) and a runtime that answers after random delays: nothing
+/// deadlocks, nothing is delivered twice, every completed invoke gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_random_cancellation() {
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let runtime = tokio::spawn(async move {
+        let mut rt = Conn::open(addr).await;
+        let mut seen = std::collections::HashSet::new();
+        let mut n: u64 = 0;
+        loop {
+            let ev = rt.request("GET", NEXT, &[], b"").await;
+            if ev.status != 200 {
+                return seen.len();
+            }
+            let id = ev
+                .header("lambda-runtime-aws-request-id")
+                .unwrap()
+                .to_owned();
+            assert!(seen.insert(id.clone()), "{id} delivered twice");
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            tokio::time::sleep(Duration::from_micros((n >> 33) % 1500)).await;
+            let r = rt
+                .request("POST", &response_path(&id), &[], id.as_bytes())
+                .await;
+            assert_eq!(r.status, 202, "{}", r.text());
+        }
+    });
+    api.wait_init().await.unwrap();
+    let (mut completed, mut cancelled, mut busy) = (0, 0, 0);
+    let mut x: u64 = 42;
+    for i in 0..400 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let budget = Duration::from_micros((x >> 33) % 2000);
+        let id = format!("req-{i}");
+        match timeout(budget, api.invoke(invocation(&id, "{}"))).await {
+            Ok(Ok(InvokeOutcome::Response { body, .. })) => {
+                assert_eq!(body, id.as_bytes());
+                completed += 1;
+            }
+            Ok(Err(RuntimeApiError::Busy { .. })) => {
+                busy += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => cancelled += 1,
+        }
+    }
+    // drain: wait until the environment is free, then one last invoke must complete
+    let last = loop {
+        match api.invoke(invocation("last", "{}")).await {
+            Err(RuntimeApiError::Busy { .. }) => tokio::time::sleep(Duration::from_millis(5)).await,
+            other => break other,
+        }
+    };
+    assert!(matches!(last, Ok(InvokeOutcome::Response { ref body, .. }) if body == "last"));
+    api.shutdown();
+    let delivered = runtime.await.unwrap();
+    eprintln!("completed={completed} cancelled={cancelled} busy={busy} delivered={delivered}");
+    assert!(completed > 0 && cancelled > 0);
+    assert!(
+        delivered > completed,
+        "the last invocation is delivered too"
+    );
+}

@@ -82,10 +82,11 @@ impl Conn {
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         req.push_str("\r\n");
+        // Write errors (server closed the connection) surface as status 0 on the next read.
         let io = self.io.get_mut();
-        io.write_all(req.as_bytes()).await.unwrap();
-        io.write_all(body).await.unwrap();
-        io.flush().await.unwrap();
+        let _ = io.write_all(req.as_bytes()).await;
+        let _ = io.write_all(body).await;
+        let _ = io.flush().await;
     }
 
     /// Writes a chunked request; `trailers` are sent after the last chunk.
@@ -117,10 +118,17 @@ impl Conn {
         io.flush().await.unwrap();
     }
 
-    /// Reads one response (Content-Length framed, as this server always answers).
+    /// Reads one response (Content-Length framed, as this server always answers). A closed
+    /// connection reads as status 0.
     pub async fn read(&mut self) -> Resp {
         let mut line = String::new();
-        self.io.read_line(&mut line).await.unwrap();
+        if self.io.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return Resp {
+                status: 0,
+                headers: HashMap::new(),
+                body: Vec::new(),
+            };
+        }
         assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
         let status: u16 = line[9..12].parse().unwrap();
         let mut headers = HashMap::new();
