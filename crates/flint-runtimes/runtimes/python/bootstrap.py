@@ -409,17 +409,17 @@ class LambdaRuntimeClient(object):
             _RUNTIME_API_PREFIX,
             _quote(invoke_id),
         )
-        # The official client always reports invoke failures as "Unhandled".
-        headers = {"Content-Type": "application/json", _ERROR_TYPE_HEADER: "Unhandled"}
+        # Like awslambdaric (checked against 4.2.2): no error-type header on
+        # invoke errors, only the body and the X-Ray cause.
+        headers = {"Content-Type": "application/json"}
         if xray_fault_json and len(xray_fault_json) < 1024 * 1024:
             headers[_XRAY_CAUSE_HEADER] = xray_fault_json
         self._post(path, error_json.encode("utf-8"), headers)
 
     def post_init_error(self, error_result):
-        headers = {
-            "Content-Type": "application/json",
-            _ERROR_TYPE_HEADER: error_result["errorType"],
-        }
+        # awslambdaric posts init errors with the type header and no
+        # Content-Type (http.client with a str body).
+        headers = {_ERROR_TYPE_HEADER: error_result["errorType"]}
         self._post(
             _RUNTIME_API_PREFIX + "/init/error",
             to_json(error_result).encode("utf-8"),

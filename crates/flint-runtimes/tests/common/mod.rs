@@ -397,9 +397,20 @@ impl Proc {
     ) -> Self {
         let rt = ManagedRuntime::parse(runtime).unwrap();
         let spec: LaunchSpec = rt.launch_command_at(host, runtime_dir()).unwrap();
+        Self::spawn(&spec.argv, &spec.env, task_root, handler, extra_env)
+    }
+
+    /// Run an arbitrary command as the runtime (e.g. the official client).
+    pub fn spawn(
+        argv: &[String],
+        runtime_env: &[(String, String)],
+        task_root: PathBuf,
+        handler: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Self {
         let api = MockRuntimeApi::start();
-        let mut cmd = Command::new(&spec.argv[0]);
-        cmd.args(&spec.argv[1..])
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
             .current_dir(&task_root)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -423,7 +434,7 @@ impl Proc {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in &spec.env {
+        for (k, v) in runtime_env {
             cmd.env(k, v);
         }
         for (k, v) in extra_env {
