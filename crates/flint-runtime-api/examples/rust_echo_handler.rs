@@ -4,14 +4,31 @@
 //! Behaviour by event:
 //! * `{"fail": "<msg>"}` → error `{"errorType":"EchoError","errorMessage":"<msg>"}`
 //! * `{"stream": ["a", "b"]}` → streamed response with those chunks
+//! * `{"stream": ["a"], "streamError": "<msg>"}` → the chunks, then a mid-stream error
 //! * `{"big": n}` → a JSON string of `n` `x`s
 //! * anything else → `{"echo": <event>, "requestId", "deadlineMs", "arn", "clientContext"}`
 
-use lambda_runtime::streaming::{Body, Response as StreamResponse, channel};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use lambda_runtime::streaming::Response as StreamResponse;
 use lambda_runtime::{Diagnostic, FunctionResponse, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Body>, Diagnostic> {
+/// A response stream replaying prepared items (chunks, then maybe an error).
+struct Chunks(VecDeque<Result<Bytes, String>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Bytes, String>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.pop_front())
+    }
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Chunks>, Diagnostic> {
     let (payload, ctx) = event.into_parts();
     if let Some(msg) = payload.get("fail").and_then(Value::as_str) {
         return Err(Diagnostic {
@@ -25,20 +42,15 @@ async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Bo
         )));
     }
     if let Some(chunks) = payload.get("stream").and_then(Value::as_array) {
-        let chunks: Vec<String> = chunks
+        let mut items: VecDeque<Result<Bytes, String>> = chunks
             .iter()
-            .filter_map(|c| c.as_str().map(str::to_owned))
+            .filter_map(|c| c.as_str().map(|s| Ok(Bytes::from(s.to_owned()))))
             .collect();
-        let (mut tx, rx) = channel();
-        tokio::spawn(async move {
-            for c in chunks {
-                if tx.send_data(c.into()).await.is_err() {
-                    return;
-                }
-            }
-        });
+        if let Some(e) = payload.get("streamError").and_then(Value::as_str) {
+            items.push_back(Err(e.to_owned()));
+        }
         return Ok(FunctionResponse::StreamingResponse(StreamResponse::from(
-            rx,
+            Chunks(items),
         )));
     }
     Ok(FunctionResponse::BufferedResponse(json!({

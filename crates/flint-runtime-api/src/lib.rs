@@ -30,6 +30,31 @@
 //! * `POST /2018-06-01/runtime/init/error` → 202 during init, 403 afterwards.
 //! * SnapStart's `restore/*` endpoints are not supported (403). Unknown paths → 404.
 //!
+//! # Behaviour of the official clients (observed by this crate's tests)
+//!
+//! * `lambda_runtime` 1.5 (Rust): sends `lambda-runtime-function-error-type: unhandled` on
+//!   `/error`; survives a 413 on `/response` and keeps serving; on a 500 from `/next` (our
+//!   shutdown) it panics ("missing lambda-runtime-aws-request-id header") and exits non-zero;
+//!   a mid-stream error is written into the streamed *body* as
+//!   `Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n…Error-Body: <b64>\r\n`, not
+//!   as HTTP trailers.
+//! * `awslambdaric` 4.2.2 (Python): sends **no** `Lambda-Runtime-Function-Error-Type` on
+//!   `/error` (so the type is [`protocol::UNKNOWN_ERROR_TYPE`]), only
+//!   `Lambda-Runtime-Function-XRay-Error-Cause`; sends the error type on `/init/error`
+//!   (`Runtime.ImportModuleError`, `Runtime.HandlerNotFound`) and exits; **exits** after a 413
+//!   on `/response` (the invoke layer must expect a re-init after
+//!   [`InvokeOutcome::ResponseTooLarge`]); posts large bodies through libcurl with
+//!   `Expect: 100-continue` (hyper answers it when the body is first read).
+//!
+//! # Not implemented yet
+//!
+//! * Extensions API (2020-01-01) and Telemetry API: separate routes on the same listener.
+//! * SnapStart `restore/*` (always 403).
+//! * `/error` bodies with `Content-Type: application/vnd.aws.lambda.error.cause+json` are
+//!   passed verbatim (AWS splits out the X-Ray cause).
+//! * Streaming bandwidth cap beyond the first 6 MB (AWS ~2 MiB/s); only the total size limit
+//!   is enforced.
+//!
 //! # Example
 //!
 //! ```no_run

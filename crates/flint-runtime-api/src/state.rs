@@ -24,7 +24,7 @@
 //! response and calling `/next` again — the normal warm-path race). The next `/next` takes it.
 //!
 //! The machine is generic over the event type so the HTTP layer can store a pre-rendered event
-//! while unit tests use plain [`Invocation`](crate::Invocation)s. Channels, waiters and sockets
+//! while unit tests use plain [`Invocation`]s. Channels, waiters and sockets
 //! live in the server layer; every decision lives here.
 //!
 //! Deliberate choices where the Lambda contract is loose:

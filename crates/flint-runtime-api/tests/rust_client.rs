@@ -193,6 +193,32 @@ async fn official_rust_client_init_echo_error_stream() {
     assert_eq!(prelude["statusCode"], 200, "{prelude}");
     assert_eq!(&body[sep + 8..], b"abcdef");
 
+    // 5b. mid-stream error. lambda_runtime 1.5 does NOT send HTTP trailers: it writes the
+    // "trailer" lines into the body as data (`Lambda-Runtime-Function-Error-Type: ...\r\n
+    // Lambda-Runtime-Function-Error-Body: <base64>\r\n`). We pass the body through as sent
+    // (what AWS's data path would do too), so the error text ends up in the stream.
+    let out = invoke(
+        &api,
+        invocation(
+            "55555555-5555-5555-5555-555555555556",
+            r#"{"stream":["ok"],"streamError":"midway"}"#,
+        ),
+    )
+    .await;
+    let InvokeOutcome::Streaming(s) = out else {
+        panic!("{out:?}")
+    };
+    let body = timeout(Duration::from_secs(10), s.body.collect())
+        .await
+        .unwrap()
+        .expect("no trailer error: the client sent none");
+    let sep = body.windows(8).position(|w| w == [0u8; 8]).unwrap();
+    let text = String::from_utf8_lossy(&body[sep + 8..]).into_owned();
+    assert!(
+        text.starts_with("okLambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n"),
+        "{text:?}"
+    );
+
     // 6. after the stream, the runtime is back for more
     let out = invoke(
         &api,
@@ -201,9 +227,9 @@ async fn official_rust_client_init_echo_error_stream() {
     .await;
     assert_eq!(json_body(&out)["echo"]["last"], true);
 
-    // 25 invocations → exactly 26 /next requests: /next never returned early
+    // 26 invocations → exactly 27 /next requests: /next never returned early
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(api.next_requests(), 26);
+    assert_eq!(api.next_requests(), 27);
     assert!(
         child.try_wait().unwrap().is_none(),
         "runtime must still be running"
