@@ -67,6 +67,15 @@ fn log_lines(output: &str, task_root: &Path, ids: &[String]) -> Vec<String> {
     output
         .lines()
         .map(|l| {
+            // JSON records: mask the value of "timestamp".
+            let l = &match l.find("\"timestamp\": \"") {
+                Some(i) => {
+                    let start = i + "\"timestamp\": \"".len();
+                    let end = l[start..].find('"').map_or(l.len(), |e| start + e);
+                    format!("{}<TS>{}", &l[..start], &l[end..])
+                }
+                None => l.to_owned(),
+            };
             let fields: Vec<&str> = l
                 .split('\t')
                 .map(|f| if is_timestamp(f) { "<TS>" } else { f })
@@ -83,6 +92,7 @@ fn run(
     handler: &str,
     events: &[Invocation],
     init_fails: bool,
+    extra_env: &[(&str, &str)],
 ) -> Observed {
     let py = ric_python().unwrap();
     let task_root = task("diff", files);
@@ -105,7 +115,7 @@ fn run(
             handler.into(),
         ]
     };
-    let mut p = Proc::spawn(&argv, &spec.env, task_root.clone(), handler, &[]);
+    let mut p = Proc::spawn(&argv, &spec.env, task_root.clone(), handler, extra_env);
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     let mut posts = Vec::new();
     if init_fails {
@@ -148,13 +158,24 @@ fn compare(
     events: &[&str],
     init_fails: bool,
 ) -> Option<Observed> {
+    let invs: Vec<Invocation> = events.iter().map(|e| Invocation::new(e)).collect();
+    compare_with(runtime, files, handler, &invs, init_fails, &[])
+}
+
+fn compare_with(
+    runtime: &str,
+    files: &[(&str, &str)],
+    handler: &str,
+    invs: &[Invocation],
+    init_fails: bool,
+    extra_env: &[(&str, &str)],
+) -> Option<Observed> {
     let Some(py) = ric_python() else {
         eprintln!("SKIPPED: no Python with awslambdaric (set FLINT_TEST_PYTHON)");
         return None;
     };
-    let invs: Vec<Invocation> = events.iter().map(|e| Invocation::new(e)).collect();
-    let official = run(false, runtime, files, handler, &invs, init_fails);
-    let ours = run(true, runtime, files, handler, &invs, init_fails);
+    let official = run(false, runtime, files, handler, invs, init_fails, extra_env);
+    let ours = run(true, runtime, files, handler, invs, init_fails, extra_env);
     assert_eq!(
         ours.posts, official.posts,
         "posts differ from awslambdaric on Python {} ({runtime})",
@@ -311,4 +332,71 @@ fn nested_handlers_match_awslambdaric() {
     ];
     compare("python3.12", files, "pkg/sub/mod.handle", &["1"], false);
     compare("python3.12", files, "pkg.sub.mod.handle", &["2"], false);
+}
+
+#[test]
+fn context_with_identity_and_client_context_matches_awslambdaric() {
+    let code = r#"
+def handler(event, context):
+    return {
+        "identity": repr(context.identity),
+        "client_context": repr(context.client_context),
+        "custom": context.client_context.custom if context.client_context else None,
+        "env": context.client_context.env if context.client_context else None,
+        "arn": context.invoked_function_arn,
+        "request": context.aws_request_id,
+    }
+"#;
+    let inv = Invocation::new("{}")
+        .header(
+            "Lambda-Runtime-Cognito-Identity",
+            r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#,
+        )
+        .header(
+            "Lambda-Runtime-Client-Context",
+            r#"{"custom":{"k":"v"},"env":{"platform":"x"},"client":{"app_title":"App","installation_id":"i-1"}}"#,
+        );
+    compare_with(
+        "python3.12",
+        &[("app.py", code)],
+        "app.handler",
+        &[inv],
+        false,
+        &[],
+    );
+}
+
+#[test]
+fn json_log_format_matches_awslambdaric() {
+    let code = r#"
+import logging
+logger = logging.getLogger("mylogger")
+def handler(event, context):
+    logger.debug("debug dropped")
+    logger.info("info %s", "kept", extra={"custom_key": 7})
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logger.exception("division")
+    if event == "raise":
+        raise RuntimeError("json failure")
+    return 1
+"#;
+    let invs = [Invocation::new(r#""ok""#), Invocation::new(r#""raise""#)];
+    let env = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+    ];
+    let Some(official) = compare_with(
+        "python3.12",
+        &[("app.py", code)],
+        "app.handler",
+        &invs,
+        false,
+        &env,
+    ) else {
+        return;
+    };
+    let logs = official.logs.join("\n");
+    assert!(logs.contains("\"custom_key\": 7"), "{logs}");
 }

@@ -474,6 +474,12 @@ def handler(event, context):
     assert_eq!(v["logger"], "x");
     assert_eq!(v["requestId"], id.as_str());
     assert_eq!(v["k"], 1);
+    // Second resolution, like awslambdaric 4.2: "2026-11-22T17:44:26Z".
+    let ts = v["timestamp"].as_str().unwrap();
+    assert!(
+        ts.len() == 20 && ts.ends_with('Z') && &ts[10..11] == "T",
+        "{ts}"
+    );
 }
 
 #[test]

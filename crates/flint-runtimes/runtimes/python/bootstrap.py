@@ -55,6 +55,7 @@ _LAMBDA_WARNING = (
 )
 
 _DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+_JSON_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 # Frame types of the telemetry log fd (facts §3.7).
 _TEXT_FRAME_TYPES = {
@@ -706,9 +707,11 @@ _RESERVED_RECORD_FIELDS = {
 class JsonFormatter(logging.Formatter):
     """The record shape of Lambda's JSON log format for Python (facts §4.3)."""
 
+    # Lambda quirk: JSON records carry second-resolution timestamps
+    # ("2024-01-01T12:00:00Z"), unlike the text format's milliseconds; this
+    # is what awslambdaric 4.2 writes.
     def formatTime(self, record, datefmt=None):
-        t = time.gmtime(record.created)
-        return time.strftime(_DATETIME_FORMAT, t) + ".%03dZ" % int(record.msecs)
+        return time.strftime(_JSON_DATETIME_FORMAT, time.gmtime(record.created))
 
     def format(self, record):
         level = _level_bucket(record)
@@ -771,7 +774,7 @@ def _replace_line_indentation(line, indent_char, new_indent_char):
 def log_error(error_result, log_sink):
     if _LOG_FORMAT_JSON:
         record = {
-            "timestamp": time.strftime(_DATETIME_FORMAT, time.gmtime()),
+            "timestamp": time.strftime(_JSON_DATETIME_FORMAT, time.gmtime()),
             "level": "ERROR",
         }
         record.update(error_result)
