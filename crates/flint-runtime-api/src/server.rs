@@ -21,7 +21,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::body::{ReadError, discard, pump_stream, read_bounded};
@@ -184,22 +184,33 @@ impl RuntimeApi {
 
     /// Serves the Runtime API on `listener` until [`shutdown`](Self::shutdown).
     ///
-    /// Each connection is served by its own task (HTTP/1.1 keep-alive, `TCP_NODELAY`). After
+    /// Each connection is served by its own task (HTTP/1.1 keep-alive, `TCP_NODELAY`), at most
+    /// [`RuntimeApiConfig::max_connections`] at once. After
     /// shutdown, open connections finish their in-flight request (parked `/next` requests are
     /// answered 500) and are closed within a second. Transient accept errors (e.g. `EMFILE`)
     /// are logged and retried.
     pub async fn serve(&self, listener: TcpListener) {
         let mut stop = self.shared.shutdown.subscribe();
+        let slots = Arc::new(Semaphore::new(self.shared.config.max_connections.max(1)));
         loop {
             let accepted = tokio::select! {
                 _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
-                accepted = listener.accept() => accepted,
+                accepted = async {
+                    // Take a slot before accepting: at the cap, connections stay in the
+                    // kernel backlog instead of using one of the server's descriptors.
+                    let slot = slots.clone().acquire_owned().await.expect("never closed");
+                    (slot, listener.accept().await)
+                } => accepted,
             };
             match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve_connection(self.shared.clone(), stream));
+                (slot, Ok((stream, _))) => {
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move {
+                        serve_connection(shared, stream).await;
+                        drop(slot);
+                    });
                 }
-                Err(e) => {
+                (_, Err(e)) => {
                     tracing::warn!(error = %e, "runtime api: accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -361,6 +372,7 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
     });
     let conn = http1::Builder::new()
         .keep_alive(true)
+        .max_buf_size(shared.config.max_header_bytes.max(8192))
         .serve_connection(TokioIo::new(stream), service);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {

@@ -26,6 +26,14 @@ pub struct RuntimeApiConfig {
     /// Chunks a streamed response may buffer between the runtime's connection and a slow reader
     /// of [`ResponseStream`] before the runtime's upload is back-pressured.
     pub streaming_channel_chunks: usize,
+    /// Most connections served at once. The runtime is untrusted code: without a cap it could
+    /// open connections until the *server* process runs out of file descriptors. Beyond the cap
+    /// new connections wait in the kernel's accept backlog (costing the server nothing) until
+    /// one closes. Runtime clients use one or two; extensions will add a few.
+    pub max_connections: usize,
+    /// Largest request head (request line + headers) accepted, in bytes. Must hold a
+    /// `Lambda-Runtime-Function-XRay-Error-Cause` header, which clients send up to 1 MiB.
+    pub max_header_bytes: usize,
 }
 
 impl Default for RuntimeApiConfig {
@@ -34,6 +42,8 @@ impl Default for RuntimeApiConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_streaming_bytes: DEFAULT_MAX_STREAMING_BYTES,
             streaming_channel_chunks: 16,
+            max_connections: 16,
+            max_header_bytes: 1024 * 1024 + 16 * 1024,
         }
     }
 }

@@ -690,3 +690,56 @@ async fn stress_random_cancellation() {
         "the last invocation is delivered too"
     );
 }
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_in_the_backlog() {
+    let (_api, addr) = start(RuntimeApiConfig {
+        max_connections: 2,
+        ..RuntimeApiConfig::default()
+    })
+    .await;
+    let mut a = Conn::open(addr).await;
+    let mut b = Conn::open(addr).await;
+    assert_eq!(
+        a.request("GET", "/2018-06-01/ping", &[], b"").await.status,
+        200
+    );
+    assert_eq!(
+        b.request("GET", "/2018-06-01/ping", &[], b"").await.status,
+        200
+    );
+    let mut c = Conn::open(addr).await; // handshake completes in the kernel backlog
+    c.send("GET", "/2018-06-01/ping", &[], b"").await;
+    assert!(timeout(Duration::from_millis(200), c.read()).await.is_err());
+    drop(a);
+    let r = timeout(Duration::from_secs(2), c.read()).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        b.request("GET", "/2018-06-01/ping", &[], b"").await.status,
+        200
+    );
+}
+
+/// awslambdaric sends X-Ray error causes up to 1 MiB as a header.
+#[tokio::test]
+async fn large_xray_cause_header_is_accepted() {
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let mut rt = Conn::open(addr).await;
+    let h = deliver(&api, &mut rt, "a").await;
+    let cause = format!(r#"{{"paths":["{}"]}}"#, "p".repeat(900 * 1024));
+    let r = rt
+        .request(
+            "POST",
+            &error_path("a"),
+            &[("Lambda-Runtime-Function-XRay-Error-Cause", &cause)],
+            b"{}",
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    match h.await.unwrap().unwrap() {
+        InvokeOutcome::FunctionError {
+            xray_error_cause, ..
+        } => assert_eq!(xray_error_cause.unwrap().len(), cause.len()),
+        other => panic!("{other:?}"),
+    }
+}
