@@ -7,10 +7,16 @@
 //! * `raw http`: the same client doing one request/response with a trivial hyper server on
 //!   loopback — the floor: an invoke costs at least about one HTTP round trip.
 //!
+//! Also reported: heap allocations per iteration for the whole process (server side plus the
+//! in-process client), counted by a wrapping global allocator; the difference between the two
+//! rows approximates what the Runtime API adds per invocation.
+//!
 //! Run: `cargo run --release -p flint-runtime-api --example bench_roundtrip [iterations]`
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,6 +27,35 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+/// Counts allocations, delegating the work to the system allocator.
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is exactly `System`'s; the counter is a relaxed atomic increment.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` through `alloc`/`realloc` above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 /// Minimal keep-alive HTTP/1.1 client: enough for Content-Length framed responses.
 struct Client {
@@ -123,7 +158,7 @@ fn report(name: &str, v: Vec<Duration>) -> Duration {
     p50
 }
 
-async fn bench_raw(iterations: usize) -> Vec<Duration> {
+async fn bench_raw(iterations: usize) -> (Vec<Duration>, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -146,7 +181,11 @@ async fn bench_raw(iterations: usize) -> Vec<Duration> {
     let req = b"POST /x HTTP/1.1\r\nHost: rt\r\nContent-Length: 17\r\n\r\n";
     let body = br#"{"hello":"world"}"#;
     let mut out = Vec::with_capacity(iterations);
+    let mut allocs = 0;
     for i in 0..iterations + iterations / 10 {
+        if i == iterations / 10 {
+            allocs = ALLOCS.load(Ordering::Relaxed);
+        }
         let t = Instant::now();
         c.send(req, body).await;
         let (status, _, _) = c.read().await;
@@ -156,10 +195,10 @@ async fn bench_raw(iterations: usize) -> Vec<Duration> {
             out.push(d);
         }
     }
-    out
+    (out, ALLOCS.load(Ordering::Relaxed) - allocs)
 }
 
-async fn bench_invoke(iterations: usize) -> Vec<Duration> {
+async fn bench_invoke(iterations: usize) -> (Vec<Duration>, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let api = RuntimeApi::new(RuntimeApiConfig::default());
@@ -168,7 +207,11 @@ async fn bench_invoke(iterations: usize) -> Vec<Duration> {
     api.wait_init().await.unwrap();
     let payload = Bytes::from_static(br#"{"hello":"world"}"#);
     let mut out = Vec::with_capacity(iterations);
+    let mut allocs = 0;
     for i in 0..iterations + iterations / 10 {
+        if i == iterations / 10 {
+            allocs = ALLOCS.load(Ordering::Relaxed);
+        }
         let inv = Invocation {
             request_id: format!("00000000-0000-0000-0000-{i:012}"),
             payload: payload.clone(),
@@ -184,9 +227,10 @@ async fn bench_invoke(iterations: usize) -> Vec<Duration> {
             out.push(d);
         }
     }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - allocs;
     api.shutdown();
     let _ = rt.await;
-    out
+    (out, allocs)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -199,14 +243,22 @@ async fn main() {
         "warm round trip over loopback, {iterations} iterations (+10% warm-up), 2 worker threads"
     );
     // Interleave to spread machine noise over both figures.
-    let raw1 = bench_raw(iterations / 2).await;
-    let inv1 = bench_invoke(iterations / 2).await;
-    let raw2 = bench_raw(iterations / 2).await;
-    let inv2 = bench_invoke(iterations / 2).await;
+    let half = iterations / 2;
+    let (raw1, ra1) = bench_raw(half).await;
+    let (inv1, ia1) = bench_invoke(half).await;
+    let (raw2, ra2) = bench_raw(half).await;
+    let (inv2, ia2) = bench_invoke(half).await;
     let floor = report("raw http round trip (floor)", [raw1, raw2].concat());
     let inv = report("invoke() round trip", [inv1, inv2].concat());
+    let per = |a: u64| a as f64 / (2 * half) as f64;
     println!(
-        "invoke p50 / floor p50 = {:.2}x",
+        "allocations per iteration (server + in-process client): raw {:.1}, invoke {:.1}",
+        per(ra1 + ra2),
+        per(ia1 + ia2)
+    );
+    println!(
+        "invoke p50 / floor p50 = {:.2}x  (an invoke is one HTTP exchange plus two task hand-offs:\n\
+         invoker -> parked /next, and /response handler -> invoker)",
         inv.as_secs_f64() / floor.as_secs_f64()
     );
 }
