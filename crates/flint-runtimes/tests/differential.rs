@@ -51,6 +51,9 @@ fn ric_python() -> Option<&'static HostInterpreter> {
 struct Observed {
     posts: Vec<String>,
     logs: Vec<String>,
+    /// Telemetry frames on stderr (runs with `_LAMBDA_TELEMETRY_LOG_FD=2`):
+    /// frame type and message lines.
+    frames: Vec<(u32, Vec<String>)>,
 }
 
 fn normalise(text: &str, task_root: &Path, ids: &[String]) -> String {
@@ -131,8 +134,23 @@ fn run(
         p.api.wait_next_calls(events.len() + 1);
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let logs = log_lines(&p.output(), &task_root, &ids);
-    Observed { posts, logs }
+    let frames: Vec<(u32, Vec<String>)> = p
+        .frames()
+        .into_iter()
+        .map(|(ty, _ts, msg)| (ty, log_lines(&msg, &task_root, &ids)))
+        .collect();
+    // With frames on stderr, the merged stdout/stderr text interleaves two
+    // pipes nondeterministically: compare the frames alone then.
+    let logs = if frames.is_empty() {
+        log_lines(&p.output(), &task_root, &ids)
+    } else {
+        Vec::new()
+    };
+    Observed {
+        posts,
+        logs,
+        frames,
+    }
 }
 
 fn describe(p: &Posted, task_root: &Path, ids: &[String]) -> String {
@@ -184,6 +202,11 @@ fn compare_with(
     assert_eq!(
         ours.logs, official.logs,
         "log lines differ from awslambdaric on Python {} ({runtime})",
+        py.version
+    );
+    assert_eq!(
+        ours.frames, official.frames,
+        "telemetry frames differ from awslambdaric on Python {} ({runtime})",
         py.version
     );
     Some(official)
@@ -399,4 +422,38 @@ def handler(event, context):
     };
     let logs = official.logs.join("\n");
     assert!(logs.contains("\"custom_key\": 7"), "{logs}");
+}
+
+#[test]
+fn telemetry_frames_match_awslambdaric() {
+    let code = r#"
+import logging
+def handler(event, context):
+    print("to stdout")
+    logging.getLogger().warning("warned")
+    logging.getLogger().error("multi\nline")
+    if event == "raise":
+        raise ValueError("framed")
+    return 1
+"#;
+    let invs = [Invocation::new(r#""ok""#), Invocation::new(r#""raise""#)];
+    for env in [
+        vec![("_LAMBDA_TELEMETRY_LOG_FD", "2")],
+        vec![
+            ("_LAMBDA_TELEMETRY_LOG_FD", "2"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ],
+    ] {
+        let Some(official) = compare_with(
+            "python3.12",
+            &[("app.py", code)],
+            "app.handler",
+            &invs,
+            false,
+            &env,
+        ) else {
+            return;
+        };
+        assert!(official.frames.len() >= 5, "{:?}", official.frames);
+    }
 }

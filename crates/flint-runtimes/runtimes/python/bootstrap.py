@@ -643,9 +643,9 @@ class FramedTelemetryLogSink(object):
     def log(self, msg, frame_type=None):
         encoded = msg.encode("utf-8")
         if frame_type is None:
-            frame_type = (_JSON_FRAME_TYPES if _LOG_FORMAT_JSON else _TEXT_FRAME_TYPES)[
-                logging.NOTSET
-            ]
+            # Lambda quirk: the default is the text type even in JSON mode
+            # (context.log() output, for instance).
+            frame_type = _TEXT_FRAME_TYPES[logging.NOTSET]
         timestamp = time.time_ns() // 1000
         self.file.write(
             frame_type.to_bytes(4, "big")
@@ -676,15 +676,27 @@ def _level_bucket(record):
 
 
 class LambdaLoggerHandler(logging.Handler):
-    def __init__(self, log_sink, json_format):
+    """Routes `logging` records to the log sink.
+
+    Lambda quirk: on the telemetry fd, records carry a per-level frame type
+    only with the JSON format or an explicit AWS_LAMBDA_LOG_LEVEL; in the
+    default text setup every record uses the plain text frame type.
+    """
+
+    def __init__(self, log_sink, json_format, per_level_frames):
         logging.Handler.__init__(self)
         self.log_sink = log_sink
-        self.frame_types = _JSON_FRAME_TYPES if json_format else _TEXT_FRAME_TYPES
+        self.frame_types = None
+        if per_level_frames:
+            self.frame_types = _JSON_FRAME_TYPES if json_format else _TEXT_FRAME_TYPES
 
     def emit(self, record):
         try:
             msg = self.format(record)
-            self.log_sink.log(msg, frame_type=self.frame_types.get(_level_bucket(record)))
+            frame_type = None
+            if self.frame_types is not None:
+                frame_type = self.frame_types.get(_level_bucket(record))
+            self.log_sink.log(msg, frame_type=frame_type)
         except Exception:
             self.handleError(record)
 
@@ -741,7 +753,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(log_sink):
     logging.Formatter.converter = time.gmtime
     logger = logging.getLogger()
-    handler = LambdaLoggerHandler(log_sink, _LOG_FORMAT_JSON)
+    handler = LambdaLoggerHandler(
+        log_sink, _LOG_FORMAT_JSON, _LOG_FORMAT_JSON or bool(_LOG_LEVEL)
+    )
     if _LOG_FORMAT_JSON:
         handler.setFormatter(JsonFormatter())
     else:
