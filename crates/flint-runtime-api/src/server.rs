@@ -319,7 +319,11 @@ impl RuntimeApi {
     /// Prepares for a new runtime process in the same environment (after the previous one timed
     /// out or crashed and was killed): back to `Started`, init pending again. A pending or
     /// in-flight invocation fails with [`RuntimeApiError::Reset`]; a parked `/next` of the old
-    /// process is released. No effect after shutdown.
+    /// process is released (500). No effect after shutdown.
+    ///
+    /// Call it only once the old process is gone (reaped): the API cannot tell processes apart,
+    /// so a `/next` from a dying old runtime after the reset would count as the new runtime's
+    /// init completing.
     pub fn reset(&self) {
         let (waiter, result) = {
             let mut env = self.shared.lock();

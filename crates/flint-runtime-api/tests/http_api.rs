@@ -743,3 +743,37 @@ async fn large_xray_cause_header_is_accepted() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Timeout/crash recovery: the invoke layer kills the runtime and resets; the in-flight invoke
+/// fails with `Reset`, init is pending again, and a new runtime process starts from scratch.
+#[tokio::test]
+async fn reset_replaces_the_runtime() {
+    let (api, addr) = start(RuntimeApiConfig::default()).await;
+    let mut old = Conn::open(addr).await;
+    let h = deliver(&api, &mut old, "stuck").await;
+    api.wait_init().await.unwrap();
+    drop(old); // the old process was killed
+    api.reset();
+    assert_eq!(h.await.unwrap().unwrap_err(), RuntimeApiError::Reset);
+    assert_eq!(api.phase(), Phase::Started);
+    assert!(
+        timeout(Duration::from_millis(50), api.wait_init())
+            .await
+            .is_err(),
+        "init is pending again"
+    );
+    let mut new = Conn::open(addr).await;
+    // a late answer for the old invocation is refused (the new runtime is still initialising)
+    let r = new
+        .request("POST", &response_path("stuck"), &[], b"x")
+        .await;
+    assert_eq!(r.status, 403);
+    let h = deliver(&api, &mut new, "fresh").await;
+    assert_eq!(api.wait_init().await, Ok(InitOutcome::Ready));
+    new.request("POST", &response_path("fresh"), &[], b"1")
+        .await;
+    assert!(matches!(
+        h.await.unwrap(),
+        Ok(InvokeOutcome::Response { .. })
+    ));
+}
