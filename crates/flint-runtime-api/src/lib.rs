@@ -11,7 +11,9 @@
 //! * [`state`]: the runtime's lifecycle as a plain Rust type ([`state::StateMachine`]) — every
 //!   transition and every refusal (403/400 with the exact body) is decided here and unit-tested
 //!   without sockets.
-//! * [`protocol`]: pure functions for routing and header parsing/rendering (fuzzable).
+//! * [`protocol`]: pure functions for routing and header parsing/rendering (fuzzable; the
+//!   hidden `fuzzing` module has ready entry points for a `cargo fuzz` target, also run on
+//!   pseudo-random input by the unit tests).
 //! * The HTTP layer (hyper 1, HTTP/1.1 keep-alive) maps requests onto the machine and parks
 //!   `GET /next` until the invoke layer calls [`RuntimeApi::invoke`].
 //!
@@ -81,6 +83,8 @@
 
 mod body;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 mod server;
 pub mod state;
