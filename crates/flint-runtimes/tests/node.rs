@@ -225,9 +225,11 @@ exports.handler = async (event) => {
     let id = inv.id.clone();
     let r = p.api.invoke(inv);
     assert_eq!(r.kind(), "error");
-    assert_eq!(
-        r.header("Lambda-Runtime-Function-Error-Type"),
-        Some("Unhandled")
+    // No error-type header on invoke errors, like the official client.
+    assert_eq!(r.header("Lambda-Runtime-Function-Error-Type"), None);
+    assert!(
+        r.header("Lambda-Runtime-Function-XRay-Error-Cause")
+            .is_some()
     );
     let v = r.json();
     // Key order as the Node RIC writes it.

@@ -114,20 +114,28 @@ function toFormatted(error) {
   }
 }
 
-function xrayCause(error) {
+// The X-Ray cause header, in the official client's shape:
+// {"working_directory","exceptions":[{"type","message","stack":[{"path","line","label"}]}],"paths"}.
+// Each "    at label (path:line:col)" stack line becomes one entry.
+function xrayCause(err) {
   try {
-    const e = intoError(error);
-    const stack = typeof e.stack === 'string' ? e.stack.split('\n').slice(1) : [];
-    const frames = stack
-      .map((l) => /at (?:(.+?) \()?(.+?):(\d+):\d+\)?$/.exec(l.trim()))
-      .filter(Boolean)
-      .map((m) => ({ label: m[1] || 'anonymous', path: m[2], line: Number(m[3]) }));
+    const stack = [];
+    if (err && err.stack) {
+      for (const raw of String(err.stack).split('\n').slice(1)) {
+        let line = raw.trim().replace(/[()]/g, '');
+        line = line.substring(line.indexOf(' ') + 1);
+        const sp = line.lastIndexOf(' ');
+        const label = sp >= 0 ? line.slice(0, sp) : null;
+        const location = (label ? line.slice(sp + 1) : line).split(':');
+        stack.push({ path: location[0], line: parseInt(location[1], 10), label: label || 'anonymous' });
+      }
+    }
     const cause = JSON.stringify({
       working_directory: process.cwd(),
-      exceptions: [{ type: e.name, message: e.message, stack: frames }],
-      paths: [...new Set(frames.map((f) => f.path))],
+      exceptions: [{ type: err?.name, message: err?.message, stack }],
+      paths: [...new Set(stack.map((e) => e.path))],
     });
-    // Header values must stay ASCII and small.
+    // Header values must stay ASCII and below 1 MiB.
     return /^[\x20-\x7e]*$/.test(cause) && cause.length < 1024 * 1024 ? cause : undefined;
   } catch (_e) {
     return undefined;
@@ -432,7 +440,9 @@ class RuntimeClient {
   }
 
   postInvocationError(error, id) {
-    const headers = { [ERROR_TYPE_HEADER]: 'Unhandled' };
+    // Like the official client (whose native aws-lambda-cpp client posts
+    // invoke errors without an error-type header): body and X-Ray cause only.
+    const headers = {};
     const cause = xrayCause(error);
     if (cause) headers[XRAY_CAUSE_HEADER] = cause;
     return this.post(
