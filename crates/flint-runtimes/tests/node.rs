@@ -662,3 +662,18 @@ fn odd_error_names_do_not_break_the_protocol() {
     assert!(e.header("X-Injected").is_none());
     assert_eq!(e.json()["errorType"], "Bad\r\nX-Injected: 1ß");
 }
+
+#[test]
+fn unhandled_rejection_fails_the_invoke_and_exits() {
+    if !require_node() {
+        return;
+    }
+    let code = "exports.handler = async () => { Promise.reject(new Error('rejected')); await new Promise((r) => setTimeout(r, 200)); return 1; };\n";
+    let mut p = start("node-rejection", &[("index.js", code)], "index.handler");
+    let r = p.invoke("{}");
+    assert_eq!(r.kind(), "error");
+    let v = r.json();
+    assert_eq!(v["errorType"], "Runtime.UnhandledPromiseRejection");
+    assert_eq!(v["errorMessage"], "Error: rejected");
+    assert_eq!(p.wait_exit(), Some(128));
+}
