@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
 const APP: &str = r#"
-import json
+import os
 
 def handler(event, context):
     if isinstance(event, dict) and "fail" in event:
@@ -35,6 +35,8 @@ def handler(event, context):
         "remainingPositive": context.get_remaining_time_in_millis() > 0,
         "clientContext": context.client_context.custom if context.client_context else None,
         "functionName": context.function_name,
+        "cognitoIdentityId": context.identity.cognito_identity_id if context.identity else None,
+        "traceId": os.environ.get("_X_AMZN_TRACE_ID"),
     }
 "#;
 
@@ -142,6 +144,10 @@ async fn echo_and_error(execution_env: Option<&str>) {
         r#"{"hello":"world"}"#,
     );
     inv.client_context = Some(r#"{"custom":{"k":"v"},"client":{},"env":{}}"#.into());
+    inv.cognito_identity =
+        Some(r#"{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}"#.into());
+    inv.trace_id =
+        Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".into());
     let out = invoke(&api, inv).await;
     let InvokeOutcome::Response { body, content_type } = &out else {
         panic!("{out:?}")
@@ -157,6 +163,8 @@ async fn echo_and_error(execution_env: Option<&str>) {
             "remainingPositive": true,
             "clientContext": {"k": "v"},
             "functionName": "echo",
+            "cognitoIdentityId": "id-1",
+            "traceId": "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
         })
     );
 
