@@ -354,7 +354,9 @@ impl ManagedRuntime {
                 Ok(LaunchSpec {
                     argv: vec![
                         node.executable.to_string_lossy().into_owned(),
-                        // Same header limit as Lambda's own Node bootstrap.
+                        // As Lambda's own Node launcher: global.gc() is
+                        // available and the same header size limit applies.
+                        "--expose-gc".to_owned(),
                         "--max-http-header-size=81920".to_owned(),
                         format!("{runtime_dir_s}/{NODE_BOOTSTRAP_FILE}"),
                     ],

@@ -677,3 +677,19 @@ fn unhandled_rejection_fails_the_invoke_and_exits() {
     assert_eq!(v["errorMessage"], "Error: rejected");
     assert_eq!(p.wait_exit(), Some(128));
 }
+
+#[test]
+fn global_gc_is_exposed() {
+    if !require_node() {
+        return;
+    }
+    let p = start(
+        "node-gc",
+        &[(
+            "index.js",
+            "exports.handler = async () => typeof global.gc;\n",
+        )],
+        "index.handler",
+    );
+    assert_eq!(p.invoke("{}").json(), json!("function"));
+}
