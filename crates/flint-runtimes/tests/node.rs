@@ -693,3 +693,43 @@ fn global_gc_is_exposed() {
     );
     assert_eq!(p.invoke("{}").json(), json!("function"));
 }
+
+#[test]
+fn json_log_format_and_level() {
+    if !require_node() {
+        return;
+    }
+    let code = "\
+exports.handler = async () => {
+  console.debug('dropped');
+  console.log('hello', { a: 1 });
+  console.error(new TypeError('bad thing'));
+  return 1;
+};
+";
+    let p = Proc::start_with(
+        "nodejs20.x",
+        task("node-json", &[("index.js", code)]),
+        "index.handler",
+        host(),
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        ],
+    );
+    let inv = Invocation::new("{}");
+    let id = inv.id.clone();
+    p.api.invoke(inv);
+    let out = p.wait_output("bad thing");
+    assert!(!out.contains("dropped"));
+    let hello: serde_json::Value = serde_json::from_str(lines_with(&out, "hello")[0]).unwrap();
+    assert_eq!(hello["level"], "INFO");
+    assert_eq!(hello["message"], "hello { a: 1 }");
+    assert_eq!(hello["requestId"], id.as_str());
+    assert!(hello["timestamp"].as_str().unwrap().ends_with('Z'));
+    let err: serde_json::Value = serde_json::from_str(lines_with(&out, "bad thing")[0]).unwrap();
+    assert_eq!(err["level"], "ERROR");
+    assert_eq!(err["message"]["errorType"], "TypeError");
+    assert_eq!(err["message"]["errorMessage"], "bad thing");
+    assert!(err["message"]["stackTrace"].is_array());
+}
