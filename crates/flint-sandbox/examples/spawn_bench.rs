@@ -9,6 +9,13 @@
 //! - `sandbox full cycle`: spawn + wait for exit + destroy (cgroup removal), `/bin/true`;
 //!   in the default private network namespace, with a Runtime API listener, and with
 //!   `NetworkMode::Host` (no network namespace).
+//!
+//! With the `flint-sandbox-helper` binary built next to the example
+//! (`cargo build --release -p flint-sandbox --bins --examples`), the same two sandbox rows are
+//! measured again through the spawn helper (design (c)).
+//!
+//! `FLINT_BENCH_BALLAST_MB=1024` first allocates and touches that much memory, to show how
+//! the copy-on-write `clone3` cost grows with the parent's resident memory (as flint's would).
 
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
@@ -47,7 +54,27 @@ fn main() {
     })
     .expect("sandboxer (run as root)");
     println!("host: {}", sbx.host());
-    println!("N = {n}");
+    let ballast_mb: usize = std::env::var("FLINT_BENCH_BALLAST_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let ballast = vec![1u8; ballast_mb << 20];
+    println!("N = {n}, parent ballast = {ballast_mb} MiB resident");
+    let helper_path = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("flint-sandbox-helper");
+    let via_helper = helper_path.exists().then(|| {
+        Sandboxer::new(SandboxerConfig {
+            cgroup_parent: "flint-bench".into(),
+            spawn_helper: Some((helper_path.clone(), vec![])),
+            ..Default::default()
+        })
+        .expect("sandboxer with helper")
+    });
     let task = std::env::temp_dir().join("flint-bench-task");
     std::fs::create_dir_all(&task).unwrap();
 
@@ -59,6 +86,8 @@ fn main() {
     let mut full = Vec::new();
     let mut full_listener = Vec::new();
     let mut full_hostnet = Vec::new();
+    let mut helper_exec = Vec::new();
+    let mut helper_full = Vec::new();
     let spec = |i: usize, tag: &str| {
         let mut s = SandboxSpec::new(
             format!("bench-{tag}-{i}"),
@@ -112,11 +141,25 @@ fn main() {
         sb.wait().unwrap();
         sb.destroy().unwrap();
         full_hostnet.push(t.elapsed());
+
+        if let Some(h) = &via_helper {
+            let t = Instant::now();
+            let mut sb = h.spawn(spec(i, "d")).unwrap();
+            helper_exec.push(t.elapsed());
+            sb.wait().unwrap();
+            sb.destroy().unwrap();
+            helper_full.push(t.elapsed());
+        }
     }
+    drop(ballast);
     stats("fork+exec+wait /bin/true (libc)", fork_exec);
     stats("std::process::Command /bin/true (status)", command);
     stats("sandbox spawn -> exec", to_exec);
     stats("sandbox spawn + exit + destroy", full);
     stats("  same, with Runtime API listener", full_listener);
     stats("  same, NetworkMode::Host (no netns)", full_hostnet);
+    if via_helper.is_some() {
+        stats("via helper: sandbox spawn -> exec", helper_exec);
+        stats("via helper: sandbox spawn + exit + destroy", helper_full);
+    }
 }

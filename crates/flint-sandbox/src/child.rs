@@ -396,23 +396,25 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
             }
         }
 
-        // 8. Fork the function; stay behind as init.
+        // 8. Start the function; stay behind as init. `CLONE_VM | CLONE_VFORK`: the function
+        //    borrows our address space until its execve (we are suspended meanwhile), so no
+        //    page tables are copied; this matters because our address space is a copy of
+        //    flint's. Its stack is a buffer in this frame, above the frames of the suspended
+        //    clone call (the posix_spawn technique).
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(libc::SIGCHLD, &dfl, ptr::null_mut());
-        let pid = libc::syscall(
-            libc::SYS_clone,
-            libc::SIGCHLD as c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
+        let mut stack = std::mem::MaybeUninit::<FnStack>::uninit();
+        let top = stack.as_mut_ptr().cast::<u8>().add(size_of::<FnStack>());
+        let args = FnArgs { plan: p, err_w };
+        let pid = libc::clone(
+            function_entry,
+            top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw const args).cast_mut().cast(),
         );
         if pid < 0 {
             fail(err_w, Step::Fork, 0);
-        }
-        if pid == 0 {
-            exec_function(p, err_w);
         }
         libc::close(err_w);
         libc::close(sync);
@@ -421,6 +423,24 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         // seccomp). The uid change already cleared the flag; this makes it explicit.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         init_loop(pid as libc::pid_t, status_w)
+    }
+}
+
+/// Stack of the function's process between clone and execve (16-byte aligned).
+#[repr(C, align(16))]
+struct FnStack([u8; 64 * 1024]);
+
+struct FnArgs<'a> {
+    plan: &'a ChildPlan,
+    err_w: RawFd,
+}
+
+extern "C" fn function_entry(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` points to the FnArgs in the suspended parent's frame (CLONE_VFORK keeps
+    // it alive until we exec or exit); exec_function never returns.
+    unsafe {
+        let a = &*arg.cast::<FnArgs<'_>>();
+        exec_function(a.plan, a.err_w)
     }
 }
 

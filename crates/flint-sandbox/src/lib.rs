@@ -135,6 +135,7 @@
 mod cgroup;
 mod child;
 mod error;
+mod helper;
 mod host;
 mod rootfs;
 mod sandbox;
@@ -142,6 +143,7 @@ pub mod seccomp;
 mod spec;
 
 pub use error::{Result, SandboxError};
+pub use helper::{HELPER_FD_ENV, helper_main};
 pub use host::{CgroupFlavor, HostSupport, probe_host};
 pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{

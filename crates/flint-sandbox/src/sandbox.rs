@@ -1,7 +1,7 @@
 //! [`Sandboxer`] (per-host state) and [`Sandbox`] (one running execution environment).
 
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
@@ -13,8 +13,9 @@ use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use crate::cgroup::{self, CgroupHandle, Limits};
-use crate::child::{self, ChildFds, ChildPlan, RawMount, Step};
+use crate::child::{self, ChildFds, ChildPlan, Step};
 use crate::error::{Result, SandboxError};
+use crate::helper::{HelperConn, MountData, PlanData};
 use crate::host::{CgroupFlavor, HostSupport, probe_host};
 use crate::rootfs::{self, HostFacts};
 use crate::seccomp;
@@ -47,6 +48,9 @@ pub struct SandboxerConfig {
     pub require_cgroups: bool,
     /// `RLIMIT_NOFILE` inside the sandbox (Lambda: 1024).
     pub nofile: u64,
+    /// Spawn through a helper process (`program`, `args`) instead of cloning from flint
+    /// itself; see [`crate::helper_main`] for why. `None` (default): clone in-process.
+    pub spawn_helper: Option<(PathBuf, Vec<OsString>)>,
 }
 
 impl Default for SandboxerConfig {
@@ -66,6 +70,7 @@ impl Default for SandboxerConfig {
             user_namespace: UserNamespaceMode::Auto,
             require_cgroups: true,
             nofile: 1024,
+            spawn_helper: None,
         }
     }
 }
@@ -84,6 +89,7 @@ pub struct Sandboxer {
     cgroups_usable: bool,
     cgroup_problems: Vec<String>,
     skeletons: Mutex<HashMap<SkeletonKey, PathBuf>>,
+    helper: Option<Mutex<HelperConn>>,
 }
 
 type SkeletonKey = (u32, u32, Vec<(PathBuf, bool)>);
@@ -147,6 +153,12 @@ impl Sandboxer {
                 cgroup_problems.join("; ")
             )));
         }
+        let helper = match config.spawn_helper.clone() {
+            Some((program, args)) => Some(Mutex::new(on_spawner_thread(move || {
+                HelperConn::start(&program, &args)
+            })??)),
+            None => None,
+        };
         std::fs::create_dir_all(&config.state_dir)
             .map_err(|e| SandboxError::io("mkdir", &config.state_dir, e))?;
         Ok(Self {
@@ -158,6 +170,7 @@ impl Sandboxer {
             cgroups_usable,
             cgroup_problems,
             skeletons: Mutex::default(),
+            helper,
         })
     }
 
@@ -219,19 +232,6 @@ impl Sandboxer {
         let (err_r, err_w) = pipe()?;
         let (status_r, status_w) = pipe()?;
 
-        let cplan = self.child_plan(
-            &spec,
-            &steps,
-            &skel,
-            ChildFds {
-                sync: sync_child.as_raw_fd(),
-                err_w: err_w.as_raw_fd(),
-                status_w: status_w.as_raw_fd(),
-                stdout: spec.stdout.as_raw_fd(),
-                stderr: spec.stderr.as_raw_fd(),
-            },
-        )?;
-
         let cg = if self.cgroups_usable {
             let limits = Limits::new(spec.memory_mb, spec.cpu_millis, spec.pids_max);
             Some(CgroupHandle::create(
@@ -252,7 +252,24 @@ impl Sandboxer {
         if self.use_userns {
             flags |= libc::CLONE_NEWUSER;
         }
-        let (pid, pidfd) = match clone_via_spawner(flags as u64, &cplan) {
+        let data = self.plan_data(&spec, &steps, &skel, flags as u64);
+        let fds = ChildFds {
+            sync: sync_child.as_raw_fd(),
+            err_w: err_w.as_raw_fd(),
+            status_w: status_w.as_raw_fd(),
+            stdout: spec.stdout.as_raw_fd(),
+            stderr: spec.stderr.as_raw_fd(),
+        };
+        let cloned = match &self.helper {
+            Some(h) => h.lock().unwrap_or_else(|e| e.into_inner()).clone_child(
+                &data,
+                [fds.sync, fds.err_w, fds.status_w, fds.stdout, fds.stderr],
+            ),
+            None => data
+                .to_child_plan(fds, self.filters.clone())
+                .and_then(|cplan| clone_via_spawner(data.clone_flags, &cplan)),
+        };
+        let (pid, pidfd) = match cloned {
             Ok(v) => v,
             Err(e) => {
                 if let Some(cg) = &cg {
@@ -262,7 +279,7 @@ impl Sandboxer {
             }
         };
         // The child owns its copies now; close ours so EOF means what it should.
-        drop((sync_child, err_w, status_w, cplan));
+        drop((sync_child, err_w, status_w));
         drop(spec.stdout);
         drop(spec.stderr);
 
@@ -375,57 +392,43 @@ impl Sandboxer {
         }
     }
 
-    fn child_plan(
+    fn plan_data(
         &self,
         spec: &SandboxSpec,
         steps: &[rootfs::MountStep],
         skel: &Path,
-        fds: ChildFds,
-    ) -> Result<ChildPlan> {
-        let cs = |s: &[u8]| {
-            CString::new(s)
-                .map_err(|_| SandboxError::InvalidSpec("NUL byte in a path or string".into()))
-        };
-        let cp = |p: &Path| cs(p.as_os_str().as_bytes());
-        let mounts = steps
-            .iter()
-            .map(|m| {
-                Ok(RawMount {
-                    src: m.src.as_deref().map(cp).transpose()?,
-                    target: cp(&m.target)?,
-                    fstype: m.fstype.map(|f| cs(f.as_bytes())).transpose()?,
-                    flags: m.flags,
-                    data: m.data.as_deref().map(|d| cs(d.as_bytes())).transpose()?,
+        clone_flags: u64,
+    ) -> PlanData {
+        let b = |p: &Path| p.as_os_str().as_bytes().to_vec();
+        PlanData {
+            clone_flags,
+            mounts: steps
+                .iter()
+                .map(|m| MountData {
+                    src: m.src.as_deref().map(b),
+                    target: b(&m.target),
+                    fstype: m.fstype.map(|f| f.as_bytes().to_vec()),
+                    flags: ulong_to_u64(m.flags),
+                    data: m.data.as_ref().map(|d| d.as_bytes().to_vec()),
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let argv = spec
-            .argv
-            .iter()
-            .map(|a| cs(a.as_bytes()))
-            .collect::<Result<Vec<_>>>()?;
-        let env = spec
-            .effective_env()
-            .iter()
-            .map(|(k, v)| cs(format!("{k}={v}").as_bytes()))
-            .collect::<Result<Vec<_>>>()?;
-        let bpf = self.filters.clone();
-        Ok(ChildPlan {
-            mounts,
-            root: cp(skel)?,
-            root_remount_flags: rootfs::root_remount_flags(rootfs::locked_flags(skel)),
-            dot: cs(b".")?,
-            slash: cs(b"/")?,
-            dev_null: cs(b"/dev/null")?,
-            hostname: cs(spec.hostname.as_bytes())?,
-            cwd: cs(spec.cwd.as_bytes())?,
+                .collect(),
+            root: b(skel),
+            root_remount_flags: ulong_to_u64(rootfs::root_remount_flags(rootfs::locked_flags(
+                skel,
+            ))),
+            hostname: spec.hostname.as_bytes().to_vec(),
+            cwd: spec.cwd.as_bytes().to_vec(),
             exec_candidates: spec
                 .exec_candidates()
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
+            argv: spec.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            env: spec
+                .effective_env()
                 .iter()
-                .map(|c| cs(c.as_bytes()))
-                .collect::<Result<Vec<_>>>()?,
-            argv_ptrs: ChildPlan::pointers(&argv),
-            envp_ptrs: ChildPlan::pointers(&env),
+                .map(|(k, v)| format!("{k}={v}").into_bytes())
+                .collect(),
             uid: spec.uid,
             gid: spec.gid,
             wait_userns: self.use_userns,
@@ -433,16 +436,17 @@ impl Sandboxer {
             // supplementary groups are unmapped (nogroup) in that case anyway.
             set_groups: !self.use_userns,
             cap_last_cap: self.host.cap_last_cap,
-            filters: ChildPlan::fprogs(&bpf),
             lo_up: spec.network == NetworkMode::Private,
             listen_port: spec.runtime_api_port,
             nofile: self.config.nofile,
-            fds,
-            _argv: argv,
-            _env: env,
-            _bpf: bpf,
-        })
+        }
     }
+}
+
+/// `c_ulong` is `u64` here but `u32` on 32-bit targets, hence the cast clippy calls useless.
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn ulong_to_u64(v: libc::c_ulong) -> u64 {
+    v as u64
 }
 
 /// How the function ended.
@@ -721,70 +725,83 @@ fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> Result<()> {
     Ok(())
 }
 
-/// A request to the spawner thread.
-struct CloneJob {
-    flags: u64,
-    plan: *const ChildPlan,
-    reply: mpsc::SyncSender<Result<(i32, OwnedFd)>>,
-}
+/// Raw plan pointer that may cross to the spawner thread.
+struct PlanPtr(*const ChildPlan);
 
-// SAFETY: `plan` points to a ChildPlan owned by the thread that sent the job; that thread
-// blocks on `reply` until the spawner is done with it, so the pointer is valid whenever the
-// spawner dereferences it, and the plan is only read.
-unsafe impl Send for CloneJob {}
+// SAFETY: the ChildPlan behind the pointer is owned by the thread that sends the job; that
+// thread blocks until the spawner has run the job, so the pointer is valid whenever it is
+// dereferenced, and the plan is only read.
+unsafe impl Send for PlanPtr {}
 
-/// Clones the sandbox child from one dedicated, never-exiting thread.
+type SpawnerJob = Box<dyn FnOnce() + Send>;
+
+/// Runs `f` on the one dedicated, never-exiting spawner thread and waits for its result.
 ///
 /// Why a dedicated thread: the child's init sets `PR_SET_PDEATHSIG(SIGKILL)` so that every
 /// sandbox dies with flint (no orphaned environments after a crash), and the kernel sends
 /// that signal when the *thread* that created the child exits, not the process. Cloning from
 /// a tokio `spawn_blocking` worker would kill the sandbox when that worker retires after
-/// 10 s idle. The hop costs one channel round trip; only `clone3` itself is serialized.
-fn clone_via_spawner(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
-    static SPAWNER: OnceLock<std::result::Result<Mutex<mpsc::Sender<CloneJob>>, String>> =
+/// 10 s idle. The same holds for the spawn helper, whose children have the spawner thread as
+/// their parent (`CLONE_PARENT`). The hop costs one channel round trip; only `clone3` itself
+/// is serialized.
+fn on_spawner_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    static SPAWNER: OnceLock<std::result::Result<Mutex<mpsc::Sender<SpawnerJob>>, String>> =
         OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<CloneJob>();
+        let (tx, rx) = mpsc::channel::<SpawnerJob>();
         std::thread::Builder::new()
             .name("flint-sandbox-spawner".into())
             .spawn(move || {
                 for job in rx {
-                    // SAFETY: see `impl Send for CloneJob`.
-                    let plan = unsafe { &*job.plan };
-                    let _ = job.reply.send(clone_child(job.flags, plan));
+                    job();
                 }
             })
             .map(|_| Mutex::new(tx))
             .map_err(|e| e.to_string())
     });
-    let spawner = spawner.as_ref().map_err(|e| SandboxError::Sys {
-        op: "start spawner thread",
-        source: io::Error::other(e.clone()),
-    })?;
-    let (reply, rx) = mpsc::sync_channel(1);
     let gone = || SandboxError::Sys {
         op: "spawner thread",
         source: io::Error::other("spawner thread is gone"),
     };
+    let spawner = spawner.as_ref().map_err(|_| gone())?;
+    let (reply, rx) = mpsc::sync_channel(1);
+    let job: SpawnerJob = Box::new(move || {
+        let _ = reply.send(f());
+    });
     spawner
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .send(CloneJob { flags, plan, reply })
+        .send(job)
         .map_err(|_| gone())?;
-    rx.recv().map_err(|_| gone())?
+    rx.recv().map_err(|_| gone())
+}
+
+fn clone_via_spawner(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
+    let ptr = PlanPtr(plan);
+    on_spawner_thread(move || {
+        let ptr = ptr;
+        // SAFETY: see `impl Send for PlanPtr`.
+        clone_child(flags, unsafe { &*ptr.0 })
+    })?
 }
 
 /// `clone3` with a fork-like (shared-nothing, copied stack) child that runs
 /// [`child::child_main`]. All signals are blocked around the call so that no handler of the
 /// parent (e.g. tokio's) can run in the child; the child's init keeps them blocked and
 /// collects them with `sigwaitinfo`.
-fn clone_child(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
+pub(crate) fn clone_child(flags: u64, plan: &ChildPlan) -> Result<(i32, OwnedFd)> {
     let mut pidfd: RawFd = -1;
     // SAFETY: clone_args is plain data.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags | libc::CLONE_PIDFD as u64;
     args.pidfd = (&raw mut pidfd) as u64;
-    args.exit_signal = libc::SIGCHLD as u64;
+    // With CLONE_PARENT the kernel requires 0 here and gives the child the caller's own exit
+    // signal (SIGCHLD for the helper), delivered to the caller's parent (flint).
+    args.exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     // SAFETY: sigset manipulation on stack memory we own.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: see above.

@@ -488,7 +488,9 @@ fn freeze_and_thaw() {
     );
     let sb = sandboxer().spawn(spec).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    sb.freeze().unwrap();
+    let t = Instant::now();
+    sb.freeze()
+        .unwrap_or_else(|e| panic!("freeze after {:?}: {e}", t.elapsed()));
     std::thread::sleep(Duration::from_millis(50));
     let before = *out.lock().unwrap();
     std::thread::sleep(Duration::from_millis(300));

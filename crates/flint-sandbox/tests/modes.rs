@@ -214,3 +214,57 @@ fn sandboxes_die_with_flint() {
     assert!(sbx.remove_stale_environments().unwrap() >= 1);
     assert_eq!(sbx.remove_stale_environments().unwrap(), 0);
 }
+
+#[test]
+fn spawn_through_the_helper_process() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: "/run/flint-sandbox-test-helper".into(),
+        cgroup_parent: "flint-test-helper".into(),
+        spawn_helper: Some((env!("CARGO_BIN_EXE_flint-sandbox-helper").into(), vec![])),
+        ..Default::default()
+    })
+    .unwrap();
+    for i in 0..3 {
+        let (mut s, mut out) = spec(
+            format!("helper-{}-{i}", std::process::id()),
+            "echo pid=$$ ppid=$PPID uid=$(id -u); grep -E '^(CapEff|Seccomp):' /proc/self/status; \
+             python3 -c 'import os,socket; s=socket.create_connection((\"127.0.0.1\", 9001)); print(s.recv(10).decode())'; exit 3",
+        );
+        s.runtime_api_port = Some(9001);
+        let mut sb = sbx.spawn(s).unwrap();
+        let l = sb.take_runtime_api_listener().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            std::io::Write::write_all(&mut c, b"from-flint").unwrap();
+        });
+        let st = sb.wait_timeout(Duration::from_secs(30)).unwrap();
+        server.join().unwrap();
+        let (pid, id) = (sb.pid(), sb.id().to_owned());
+        sb.destroy().unwrap();
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        assert_eq!(st, Some(ExitStatus::Exited(3)), "{s}");
+        assert!(s.contains("pid=2 ppid=1 uid=993"), "{s}");
+        assert!(
+            s.contains("CapEff:\t0000000000000000") && s.contains("Seccomp:\t2"),
+            "{s}"
+        );
+        assert!(s.contains("from-flint"), "{s}");
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert!(
+            !std::path::Path::new("/sys/fs/cgroup/pids/flint-test-helper")
+                .join(id)
+                .exists()
+        );
+    }
+    // Setup errors come back through the helper path as well.
+    let (s, _out) = spec(format!("helper-bad-{}", std::process::id()), "true");
+    let mut s = s;
+    s.argv = vec!["/nonexistent".into()];
+    let err = sbx.spawn(s).unwrap_err().to_string();
+    assert!(err.contains("execve"), "{err}");
+}
