@@ -11,7 +11,7 @@
 //! in-process client), counted by a wrapping global allocator; the difference between the two
 //! rows approximates what the Runtime API adds per invocation.
 //!
-//! Run: `cargo run --release -p flint-runtime-api --example bench_roundtrip [iterations]`
+//! Run: `cargo run --release -p flint-runtime-api --example bench_roundtrip [iterations] [current]`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
@@ -233,15 +233,35 @@ async fn bench_invoke(iterations: usize) -> (Vec<Duration>, u64) {
     (out, allocs)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
     let iterations: usize = std::env::args()
         .nth(1)
         .map(|a| a.parse().expect("iterations"))
         .unwrap_or(20_000);
-    println!(
-        "warm round trip over loopback, {iterations} iterations (+10% warm-up), 2 worker threads"
-    );
+    // `current` runs everything on one thread: no cross-thread wake-ups, a lower bound for the
+    // hand-off cost. The default matches a server: a multi-threaded runtime with 2 workers.
+    let current = std::env::args().nth(2).as_deref() == Some("current");
+    let rt = if current {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    }
+    .unwrap();
+    let flavor = if current {
+        "current-thread runtime"
+    } else {
+        "2 worker threads"
+    };
+    rt.block_on(run(iterations, flavor));
+}
+
+async fn run(iterations: usize, flavor: &str) {
+    println!("warm round trip over loopback, {iterations} iterations (+10% warm-up), {flavor}");
     // Interleave to spread machine noise over both figures.
     let half = iterations / 2;
     let (raw1, ra1) = bench_raw(half).await;
