@@ -82,6 +82,19 @@ pub const CUSTOM_BOOTSTRAP_CANDIDATES: [&str; 3] = [
     "/var/runtime/bootstrap",
 ];
 
+/// Host directories every sandbox already exposes read-only (see
+/// flint-sandbox's rootfs): interpreters and libraries under them need no
+/// extra bind mount.
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc",
+];
+
+/// Paths of Lambda's filesystem layout (facts §3.8) that the sandbox fills
+/// itself: a host interpreter living under one of them cannot be mounted at
+/// the same path inside.
+pub const SANDBOX_OWNED_DIRS: &[&str] =
+    &["/opt", "/tmp", "/var/task", "/var/runtime", "/dev", "/proc"];
+
 /// Oldest host Python the Python client is written for.
 pub const MIN_HOST_PYTHON: (u32, u32) = (3, 9);
 /// Oldest host Node.js the Node client is written for.
@@ -106,6 +119,21 @@ pub enum RuntimeError {
         requested: String,
         /// "Python" or "Node.js".
         language: &'static str,
+    },
+    /// The host interpreter lives where the sandbox mounts something else.
+    #[error(
+        "{requested} requested, but host {language} lives in {path}, inside {owned}, which \
+         the sandbox fills itself; install it elsewhere (e.g. /usr/local or /srv)"
+    )]
+    InterpreterNotMountable {
+        /// The runtime id as requested.
+        requested: String,
+        /// "Python" or "Node.js".
+        language: &'static str,
+        /// The directory that would have to be mounted.
+        path: PathBuf,
+        /// The sandbox-owned directory it is in.
+        owned: &'static str,
     },
     /// The host interpreter is older than the runtime client supports.
     #[error("{requested} requested, but host {language} {version} is too old (need {minimum}+)")]
@@ -308,6 +336,7 @@ impl ManagedRuntime {
                         minimum: format!("{}.{}", MIN_HOST_PYTHON.0, MIN_HOST_PYTHON.1),
                     });
                 }
+                let read_only_mounts = checked_mounts(py, requested, "Python")?;
                 // Older Lambda Python runtimes set PYTHONPATH to the runtime
                 // dir (facts §3.6); the client itself puts LAMBDA_TASK_ROOT
                 // and /opt/python first on sys.path.
@@ -322,7 +351,7 @@ impl ManagedRuntime {
                     ],
                     env,
                     interpreter: Some(py.executable.clone()),
-                    read_only_mounts: py.bind_mounts(),
+                    read_only_mounts,
                     bootstrap_candidates: Vec::new(),
                     description: self.describe(host),
                 })
@@ -343,6 +372,7 @@ impl ManagedRuntime {
                         minimum: MIN_HOST_NODE.to_string(),
                     });
                 }
+                let read_only_mounts = checked_mounts(node, requested, "Node.js")?;
                 // Layer paths use the *requested* major: layers are built for
                 // the runtime id the function declares (facts §3.6, §3.8).
                 env.push((
@@ -362,7 +392,7 @@ impl ManagedRuntime {
                     ],
                     env,
                     interpreter: Some(node.executable.clone()),
-                    read_only_mounts: node.bind_mounts(),
+                    read_only_mounts,
                     bootstrap_candidates: Vec::new(),
                     description: self.describe(host),
                 })
@@ -416,6 +446,27 @@ impl std::str::FromStr for ManagedRuntime {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
     }
+}
+
+/// The interpreter's bind mounts, refusing any that would land inside a
+/// directory the sandbox fills itself.
+fn checked_mounts(
+    interp: &HostInterpreter,
+    requested: &str,
+    language: &'static str,
+) -> Result<Vec<PathBuf>, RuntimeError> {
+    let mounts = interp.bind_mounts();
+    for m in &mounts {
+        if let Some(owned) = SANDBOX_OWNED_DIRS.iter().find(|o| m.starts_with(o)) {
+            return Err(RuntimeError::InterpreterNotMountable {
+                requested: requested.to_owned(),
+                language,
+                path: m.clone(),
+                owned,
+            });
+        }
+    }
+    Ok(mounts)
 }
 
 fn parse_digits(s: &str) -> Option<u32> {
@@ -497,18 +548,23 @@ impl HostInterpreter {
         )
     }
 
-    /// Host directories to bind read-only: the prefixes, plus directories of
-    /// shared libraries outside the prefixes and outside the standard system
-    /// locations (`/lib*`, `/usr`), which a sandbox is expected to provide.
+    /// Host directories to bind read-only (at the same path): the prefixes,
+    /// plus the directories of shared libraries outside them.
+    ///
+    /// Paths under [`SYSTEM_DIRS`] are left out: the sandbox exposes the
+    /// host's system directories itself (and flint-sandbox rejects extra
+    /// binds inside them), so an interpreter in `/usr/bin` needs no mount.
     /// Nested paths are collapsed into their ancestor.
     pub fn bind_mounts(&self) -> Vec<PathBuf> {
-        let mut dirs: BTreeSet<PathBuf> = self.prefixes.iter().cloned().collect();
+        let system = |p: &Path| SYSTEM_DIRS.iter().any(|s| p.starts_with(s));
+        let mut dirs: BTreeSet<PathBuf> = self
+            .prefixes
+            .iter()
+            .filter(|p| !system(p))
+            .cloned()
+            .collect();
         for lib in &self.shared_libraries {
-            let Some(dir) = lib.parent() else { continue };
-            let system = ["/lib", "/lib32", "/lib64", "/usr"]
-                .iter()
-                .any(|s| dir.starts_with(s));
-            if !system {
+            if let Some(dir) = lib.parent().filter(|d| !system(d)) {
                 dirs.insert(dir.to_path_buf());
             }
         }
@@ -818,7 +874,7 @@ mod tests {
                 shared_libraries: vec![
                     "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0".into(),
                     "/lib/x86_64-linux-gnu/libc.so.6".into(),
-                    "/opt/weird/libz.so".into(),
+                    "/srv/weird/libz.so".into(),
                 ],
             }),
             node: Some(HostInterpreter {
@@ -857,8 +913,8 @@ mod tests {
         assert_eq!(
             spec.read_only_mounts,
             [
-                PathBuf::from("/opt/weird"),
-                PathBuf::from("/root/.pyenv/versions/3.11.7")
+                PathBuf::from("/root/.pyenv/versions/3.11.7"),
+                PathBuf::from("/srv/weird")
             ]
         );
         assert_eq!(
@@ -885,7 +941,11 @@ mod tests {
             spec.env
                 .contains(&("AWS_EXECUTION_ENV".into(), "AWS_Lambda_nodejs22.x".into()))
         );
-        assert_eq!(spec.read_only_mounts, [PathBuf::from("/usr")]);
+        assert!(
+            spec.read_only_mounts.is_empty(),
+            "/usr is provided by the sandbox: {:?}",
+            spec.read_only_mounts
+        );
     }
 
     #[test]
@@ -969,6 +1029,26 @@ mod tests {
         let rt = ManagedRuntime::parse("python3.13").unwrap();
         assert!(rt.describe(&host).contains("host Python 3.11.7"));
         assert!(host.describe().ends_with("; also Python 3.12.1"));
+    }
+
+    #[test]
+    fn interpreter_inside_a_sandbox_owned_dir_is_refused() {
+        let mut host = fake_host();
+        let py = host.python.as_mut().unwrap();
+        py.executable = "/opt/python3.12/bin/python3.12".into();
+        py.prefixes = vec!["/opt/python3.12".into()];
+        py.shared_libraries.clear();
+        let err = ManagedRuntime::parse("python3.12")
+            .unwrap()
+            .launch_command(&host)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RuntimeError::InterpreterNotMountable { owned: "/opt", .. }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

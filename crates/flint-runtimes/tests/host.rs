@@ -21,7 +21,20 @@ fn detects_host_interpreters_with_their_prefixes() {
             "the executable lives under one of its prefixes: {interp:?}"
         );
         let mounts = interp.bind_mounts();
-        assert!(!mounts.is_empty());
+        for m in &mounts {
+            assert!(
+                !flint_runtimes::SYSTEM_DIRS.iter().any(|s| m.starts_with(s)),
+                "{m:?} is inside a directory the sandbox provides"
+            );
+        }
+        // The executable is reachable: either mounted or a system path.
+        assert!(
+            mounts.iter().any(|m| interp.executable.starts_with(m))
+                || flint_runtimes::SYSTEM_DIRS
+                    .iter()
+                    .any(|s| interp.executable.starts_with(s)),
+            "{interp:?}"
+        );
         eprintln!("{} -> mounts {mounts:?}", interp.executable.display());
     }
     for other in &host.other_pythons {
@@ -45,7 +58,7 @@ fn detects_host_interpreters_with_their_prefixes() {
         // Whatever shared libraries the interpreter loads from outside the
         // system directories must be covered by a mount.
         for lib in &py.shared_libraries {
-            let system = ["/lib", "/lib32", "/lib64", "/usr"]
+            let system = flint_runtimes::SYSTEM_DIRS
                 .iter()
                 .any(|s| lib.starts_with(s));
             assert!(
