@@ -477,9 +477,12 @@ impl ControlPlane {
         let mut out = Vec::with_capacity(limit);
         let mut last_pos: Option<(String, Option<String>)> = None;
         // Versions of the function the marker stopped in the middle of.
-        if let (Some(name), Some(after)) = (&start_name, &start_version)
+        // A marker at a function's $LATEST ("" version) continues with all
+        // of its versions.
+        if let Some(name) = &start_name
             && all_versions
         {
+            let after = start_version.as_deref().unwrap_or("");
             for (k, bytes) in tx.scan(&versions_ns(name), Some(after), limit)? {
                 let v: VersionRecord = records::decode(&versions_ns(name), &k, &bytes)?;
                 out.push(as_list_entry(v.config));
