@@ -1,0 +1,152 @@
+"""The `flint function` CLI and the AWS CLI (v1) against the server."""
+
+import json
+import os
+import stat
+
+import requests
+
+from conftest import (ROLE, function_arn, make_zip, run_aws, run_flint_cli, sha256_b64, unique)
+
+
+def test_flint_cli_create_list_get_delete(server, tmp_path):
+    lam = server.client()
+    ep = server.endpoint
+    # From a directory.
+    d = tmp_path / "src"
+    (d / "lib").mkdir(parents=True)
+    (d / "index.py").write_text("def handler(e, c):\n    return 'dir'\n")
+    (d / "lib" / "util.py").write_text("X = 1\n")
+    (d / "bootstrap").write_text("#!/bin/sh\necho hi\n")
+    (d / "bootstrap").chmod(0o755)
+    n1 = unique("cli-dir")
+    r = run_flint_cli(ep, "create", n1, "--dir", str(d), "--runtime", "python3.12",
+                      "--handler", "index.handler", "--memory", "256", "--timeout", "7",
+                      "--description", "from dir", "--env", "K1=v1", "--env", "K2=a=b")
+    assert r.returncode == 0, r.stderr
+    assert n1 in r.stdout
+    conf = lam.get_function_configuration(FunctionName=n1)
+    assert conf["MemorySize"] == 256 and conf["Timeout"] == 7
+    assert conf["Description"] == "from dir"
+    assert conf["Environment"]["Variables"] == {"K1": "v1", "K2": "a=b"}
+    assert conf["Role"] == "arn:aws:iam::000000000000:role/flint-function"
+    # The package holds the directory's files with modes kept.
+    import io
+    import zipfile
+    body = requests.get(lam.get_function(FunctionName=n1)["Code"]["Location"], timeout=30).content
+    zf = zipfile.ZipFile(io.BytesIO(body))
+    names = set(zf.namelist())
+    assert {"index.py", "lib/util.py", "bootstrap"} <= names, names
+    assert (zf.getinfo("bootstrap").external_attr >> 16) & 0o777 == 0o755
+    assert zf.read("index.py") == (d / "index.py").read_bytes()
+
+    # From a zip, JSON output.
+    z = make_zip({"main.py": "x = 2\n"})
+    zpath = tmp_path / "pkg.zip"
+    zpath.write_bytes(z)
+    n2 = unique("cli-zip")
+    r = run_flint_cli(ep, "create", n2, "--zip", str(zpath), "--runtime", "nodejs20.x",
+                      "--handler", "main.handler", "--role", ROLE, "--output", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["FunctionName"] == n2 and out["CodeSha256"] == sha256_b64(z)
+    assert out["FunctionArn"] == function_arn(n2) and out["Role"] == ROLE
+
+    # list: table and JSON.
+    r = run_flint_cli(ep, "list")
+    assert r.returncode == 0, r.stderr
+    assert n1 in r.stdout and n2 in r.stdout and "NAME" in r.stdout
+    r = run_flint_cli(ep, "list", "--output", "json")
+    assert r.returncode == 0, r.stderr
+    listed = {f["FunctionName"] for f in json.loads(r.stdout)["Functions"]}
+    api = {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
+           for f in p["Functions"]}
+    assert listed == api
+
+    # get: table and JSON.
+    r = run_flint_cli(ep, "get", n2)
+    assert r.returncode == 0 and "nodejs20.x" in r.stdout and n2 in r.stdout
+    r = run_flint_cli(ep, "get", n2, "--output", "json")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["Configuration"]["Handler"] == "main.handler"
+
+    # delete.
+    r = run_flint_cli(ep, "delete", n2)
+    assert r.returncode == 0, r.stderr
+    r = run_flint_cli(ep, "list", "--output", "json")
+    assert n2 not in {f["FunctionName"] for f in json.loads(r.stdout)["Functions"]}
+
+    # Errors: AWS code on stderr, non-zero exit.
+    r = run_flint_cli(ep, "get", n2)
+    assert r.returncode != 0
+    assert "ResourceNotFoundException" in r.stderr, r.stderr
+    r = run_flint_cli(ep, "delete", n2)
+    assert r.returncode != 0 and "ResourceNotFoundException" in r.stderr
+    r = run_flint_cli(ep, "create", n1, "--zip", str(zpath), "--runtime", "python3.12",
+                      "--handler", "a.b")
+    assert r.returncode != 0 and "ResourceConflictException" in r.stderr, r.stderr
+    r = run_flint_cli(ep, "create", unique(), "--zip", str(zpath), "--runtime", "python3.12",
+                      "--handler", "a.b", "--memory", "99999")
+    assert r.returncode != 0 and "ValidationException" in r.stderr, r.stderr
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    r = run_flint_cli(ep, "create", unique(), "--zip", str(bad), "--runtime", "python3.12",
+                      "--handler", "a.b")
+    assert r.returncode != 0 and "InvalidParameterValueException" in r.stderr, r.stderr
+    # Unreachable server.
+    r = run_flint_cli("http://127.0.0.1:9", "list")
+    assert r.returncode != 0 and r.stderr.strip()
+    lam.delete_function(FunctionName=n1)
+
+
+def test_aws_cli(server, tmp_path):
+    ep = server.endpoint
+    n = unique("awscli")
+    z = make_zip({"index.py": "def handler(e, c):\n    return 'cli'\n"})
+    zpath = tmp_path / "code.zip"
+    zpath.write_bytes(z)
+    r = run_aws(ep, "create-function", "--function-name", n, "--runtime", "python3.12",
+                "--role", ROLE, "--handler", "index.handler",
+                "--zip-file", f"fileb://{zpath}", "--tags", "team=cli",
+                "--environment", "Variables={K1=v1}")
+    c = r.json
+    assert c["FunctionName"] == n and c["State"] == "Pending"
+    assert c["CodeSha256"] == sha256_b64(z) and c["CodeSize"] == len(z)
+
+    g = run_aws(ep, "get-function", "--function-name", n).json
+    assert g["Configuration"]["State"] == "Active"
+    assert g["Tags"] == {"team": "cli"}
+    assert requests.get(g["Code"]["Location"], timeout=30).content == z
+
+    listed = run_aws(ep, "list-functions").json
+    assert n in {f["FunctionName"] for f in listed["Functions"]}
+
+    u = run_aws(ep, "update-function-configuration", "--function-name", n,
+                "--memory-size", "512", "--timeout", "30").json
+    assert u["MemorySize"] == 512 and u["Timeout"] == 30 and u["LastUpdateStatus"] == "InProgress"
+
+    p = run_aws(ep, "publish-version", "--function-name", n, "--description", "first").json
+    assert p["Version"] == "1" and p["MemorySize"] == 512 and p["Description"] == "first"
+
+    a = run_aws(ep, "create-alias", "--function-name", n, "--name", "live",
+                "--function-version", "1").json
+    assert a["AliasArn"] == f"{function_arn(n)}:live"
+
+    conf = run_aws(ep, "get-function-configuration", "--function-name", n,
+                   "--qualifier", "live").json
+    assert conf["Version"] == "1"
+
+    # An error: non-zero exit, the AWS code on stderr.
+    e = run_aws(ep, "get-function", "--function-name", unique("missing"), check=False)
+    assert e.returncode in (254, 255), e.returncode
+    assert "ResourceNotFoundException" in e.stderr, e.stderr
+    e = run_aws(ep, "create-function", "--function-name", n, "--runtime", "python3.12",
+                "--role", ROLE, "--handler", "index.handler", "--zip-file", f"fileb://{zpath}",
+                check=False)
+    assert e.returncode in (254, 255)
+    assert "ResourceConflictException" in e.stderr and f"Function already exist: {n}" in e.stderr
+
+    d = run_aws(ep, "delete-function", "--function-name", n)
+    assert d.returncode == 0
+    e = run_aws(ep, "get-function", "--function-name", n, check=False)
+    assert e.returncode in (254, 255) and "ResourceNotFoundException" in e.stderr

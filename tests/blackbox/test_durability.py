@@ -1,0 +1,150 @@
+"""Restarts keep everything; a kill -9 mid-burst leaves only whole
+functions and no orphaned code."""
+
+import base64
+import hashlib
+import os
+import threading
+import time
+
+import requests
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from conftest import blob_files, create, function_arn, make_zip, sha256_b64
+
+
+def full_state(lam):
+    """Everything the API shows, minus volatile fields (download URLs)."""
+    state = {}
+    names = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
+             for f in p["Functions"]]
+    for n in sorted(names):
+        got = lam.get_function(FunctionName=n)
+        got.pop("ResponseMetadata")
+        got["Code"].pop("Location")
+        versions = [v for p in lam.get_paginator("list_versions_by_function").paginate(
+            FunctionName=n) for v in p["Versions"]]
+        aliases = [a for p in lam.get_paginator("list_aliases").paginate(FunctionName=n)
+                   for a in p["Aliases"]]
+        conc = lam.get_function_concurrency(FunctionName=n)
+        conc.pop("ResponseMetadata")
+        tags = lam.list_tags(Resource=function_arn(n))["Tags"]
+        per_version = {}
+        for v in versions:
+            c = lam.get_function_configuration(FunctionName=n, Qualifier=v["Version"])
+            c.pop("ResponseMetadata")
+            per_version[v["Version"]] = c
+        state[n] = dict(get=got, versions=versions, aliases=aliases, conc=conc, tags=tags,
+                        per_version=per_version)
+    settings = lam.get_account_settings()
+    settings.pop("ResponseMetadata")
+    return state, settings
+
+
+def test_restart_keeps_everything(make_server):
+    srv = make_server()
+    lam = srv.client()
+    zips = {}
+    for i in range(4):
+        n = f"keep-{i}"
+        zips[n] = make_zip({"index.py": f"v = {i}\n", "data.bin": os.urandom(2000)})
+        create(lam, n, zips[n], Tags={"i": str(i)}, Environment={"Variables": {"K1": str(i)}},
+               Description=f"function {i}", MemorySize=256 + i)
+    lam.publish_version(FunctionName="keep-0")
+    lam.update_function_code(FunctionName="keep-0", ZipFile=make_zip({"index.py": "v = 99\n"}))
+    lam.publish_version(FunctionName="keep-0")
+    lam.create_alias(FunctionName="keep-0", Name="live", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.3}})
+    lam.create_alias(FunctionName="keep-0", Name="latest", FunctionVersion="$LATEST")
+    lam.put_function_concurrency(FunctionName="keep-1", ReservedConcurrentExecutions=10)
+    lam.tag_resource(Resource=function_arn("keep-2"), Tags={"extra": "yes"})
+    lam.delete_function(FunctionName="keep-3")
+    before = full_state(lam)
+
+    srv.stop()
+    assert srv.proc.returncode == 0, "flint should exit 0 on SIGTERM"
+    srv.start()
+    lam = srv.client()
+    after = full_state(lam)
+    assert after == before
+    # Code still downloads and matches.
+    got = lam.get_function(FunctionName="keep-1")
+    assert requests.get(got["Code"]["Location"], timeout=30).content == zips["keep-1"]
+    v1 = lam.get_function(FunctionName="keep-0", Qualifier="1")
+    assert requests.get(v1["Code"]["Location"], timeout=30).content == zips["keep-0"]
+    # Version numbering continues, never reused.
+    lam.update_function_configuration(FunctionName="keep-0", Timeout=42)
+    assert lam.publish_version(FunctionName="keep-0")["Version"] == "3"
+    # Deleted stays deleted.
+    try:
+        lam.get_function(FunctionName="keep-3")
+        raise AssertionError("keep-3 came back")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_kill_mid_burst_leaves_whole_functions(make_server):
+    srv = make_server()
+    lam = srv.client()
+    stop = threading.Event()
+    created = []
+    errors = []
+
+    def worker(t):
+        c = srv.client(connect_timeout=2, read_timeout=10)
+        i = 0
+        while not stop.is_set() and i < 400:
+            n = f"burst-{t}-{i}"
+            z = make_zip({"index.py": f"# {n}\n", "pad.bin": os.urandom(64 << 10)})
+            try:
+                create(c, n, z)
+                created.append(n)
+                if i % 3 == 0:
+                    c.publish_version(FunctionName=n)
+                if i % 4 == 1:
+                    c.update_function_code(FunctionName=n, ZipFile=make_zip({"x.py": n}))
+            except (ClientError, EndpointConnectionError, Exception) as e:  # noqa: BLE001
+                errors.append(e)
+                if stop.is_set() or not srv.alive():
+                    return
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(created) < 25 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(created) >= 5, f"burst too slow: {len(created)} created; errors {errors[:3]}"
+    srv.kill()
+    stop.set()
+    for t in threads:
+        t.join(15)
+
+    srv.start()
+    lam = srv.client()
+    listed = [f for p in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL")
+              for f in p["Functions"]]
+    names = {f["FunctionName"] for f in listed}
+    # Every create acknowledged before the kill survived.
+    assert set(created) <= names, sorted(set(created) - names)
+    referenced = set()
+    for f in listed:
+        q = f["Version"]
+        got = lam.get_function(FunctionName=f["FunctionName"], Qualifier=q)
+        conf = got["Configuration"]
+        assert conf["State"] == "Active"
+        assert conf["CodeSha256"] == f["CodeSha256"]
+        assert conf["RevisionId"] == f["RevisionId"]
+        body = requests.get(got["Code"]["Location"], timeout=30).content
+        assert len(body) == conf["CodeSize"]
+        assert sha256_b64(body) == conf["CodeSha256"], f["FunctionArn"]
+        referenced.add(hashlib.sha256(body).hexdigest())
+    # After the start-up sweep only referenced packages remain on disk.
+    files = blob_files(srv.data_dir)
+    on_disk = {os.path.basename(p) for p in files}
+    assert on_disk == referenced, {
+        "orphans": sorted(on_disk - referenced), "missing": sorted(referenced - on_disk)}
+    # And the server still works normally.
+    create(lam, "after-crash")
+    assert lam.get_function(FunctionName="after-crash")["Configuration"]["State"] == "Active"
