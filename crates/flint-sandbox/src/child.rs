@@ -8,11 +8,12 @@
 //! before cloning; the child only reads it. Two traps that rule avoids:
 //! - glibc's `setuid`/`setgroups` wrappers broadcast the change to all threads they believe
 //!   exist (`__nptl_setxid`), which deadlocks in the child; we use `syscall(SYS_setresuid)`.
-//! - glibc's `fork` runs atfork handlers and takes the malloc lock; the inner fork uses
-//!   `syscall(SYS_clone)` directly.
+//! - glibc's `fork` runs atfork handlers and takes the malloc lock; the function is started
+//!   with glibc's `clone()` wrapper instead (plain assembly: no locks, no handlers), with
+//!   `CLONE_VM | CLONE_VFORK` and a stack buffer, like `posix_spawn`.
 //!
 //! The child becomes pid 1 of the new pid namespace and acts as a minimal init: it sets up
-//! the root, drops privileges, installs seccomp, then forks the function and stays behind to
+//! the root, drops privileges, installs seccomp, then starts the function and stays behind to
 //! forward signals and reap zombies. When the function exits, init writes its wait status to
 //! a pipe and exits, and the kernel kills whatever else is left in the namespace.
 //!

@@ -26,6 +26,9 @@ use crate::error::{Result, SandboxError};
 
 /// Environment variable carrying the helper's socket fd number.
 pub const HELPER_FD_ENV: &str = "FLINT_SANDBOX_HELPER_FD";
+/// Environment variable carrying flint's pid, to detect that flint died before the helper
+/// armed its parent-death signal.
+const HELPER_PARENT_ENV: &str = "FLINT_SANDBOX_HELPER_PARENT";
 
 /// Everything the child needs, in owned, serializable form (no pointers, no fds).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -455,6 +458,7 @@ impl HelperConn {
         let child = std::process::Command::new(program)
             .args(args)
             .env(HELPER_FD_ENV, theirs.as_raw_fd().to_string())
+            .env(HELPER_PARENT_ENV, std::process::id().to_string())
             .stdin(std::process::Stdio::null())
             .spawn()
             .map_err(|e| SandboxError::io("spawn helper", program, e))?;

@@ -613,3 +613,24 @@ fn concurrent_spawns_from_many_threads() {
         assert_eq!((st, out.trim()), (ExitStatus::Exited(0), "ok"), "{err}");
     }
 }
+
+#[test]
+fn init_reaps_orphans() {
+    require_root!();
+    // The inner shell exits at once, orphaning its background sleep onto pid 1 (our init);
+    // when the sleep ends it must be reaped, not left as a zombie.
+    let (st, out, err) = sh(
+        "reap",
+        "sh -c 'sleep 0.1 &'; sleep 0.5; for s in /proc/[0-9]*/status; do grep -q '^State:.*Z' $s && echo ZOMBIE $s; done; echo checked",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(out.contains("checked") && !out.contains("ZOMBIE"), "{out}");
+}
+
+#[test]
+fn sandboxer_is_shareable() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Sandboxer>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Sandbox>();
+}
