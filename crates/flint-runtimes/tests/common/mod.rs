@@ -366,8 +366,10 @@ pub fn task(tag: &str, files: &[(&str, &str)]) -> PathBuf {
 
 pub fn runtime_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
+    // One shared directory for every test process: materialize() is
+    // idempotent and atomic, so concurrent test binaries exercise that too.
     DIR.get_or_init(|| {
-        let d = temp_dir("runtime");
+        let d = std::env::temp_dir().join("flint-runtimes-test-runtime");
         flint_runtimes::materialize(&d).unwrap();
         d
     })
