@@ -238,8 +238,13 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         let out = hi(p.fds.stdout);
         let errfd = hi(p.fds.stderr);
         let null = libc::open(p.dev_null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if null < 0 || libc::dup2(null, 0) < 0 || libc::dup2(out, 1) < 0 || libc::dup2(errfd, 2) < 0
-        {
+        if null < 0 {
+            fail(err_w, Step::Fds, 1);
+        }
+        // Via a high copy, so that dup2 never targets its own source (which would keep
+        // O_CLOEXEC on fd 0 if flint had no stdin).
+        let null = hi(null);
+        if libc::dup2(null, 0) < 0 || libc::dup2(out, 1) < 0 || libc::dup2(errfd, 2) < 0 {
             fail(err_w, Step::Fds, 1);
         }
         let mut keep = [err_w, sync, status_w];
@@ -419,7 +424,8 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         }
         libc::close(err_w);
         libc::close(sync);
-        // init holds a copy-on-write image of flint's memory: keep it non-dumpable so the
+        // init holds a copy-on-write image of its parent's memory (flint's, or the small spawn
+        // helper's): keep it non-dumpable so the
         // function (same uid) cannot read it through /proc/1/mem (ptrace is also denied by
         // seccomp). The uid change already cleared the flag; this makes it explicit.
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
