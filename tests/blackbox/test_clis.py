@@ -1,8 +1,7 @@
 """The `flint function` CLI and the AWS CLI (v1) against the server."""
 
 import json
-import os
-import stat
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -100,29 +99,40 @@ def test_flint_cli_create_list_get_delete(server, tmp_path):
 
 
 def test_aws_cli(server, tmp_path):
+    """AWS CLI v1 end to end. Each `aws` start costs about a second, so
+    independent commands run side by side."""
     ep = server.endpoint
     n = unique("awscli")
     z = make_zip({"index.py": "def handler(e, c):\n    return 'cli'\n"})
     zpath = tmp_path / "code.zip"
     zpath.write_bytes(z)
-    r = run_aws(ep, "create-function", "--function-name", n, "--runtime", "python3.12",
-                "--role", ROLE, "--handler", "index.handler",
-                "--zip-file", f"fileb://{zpath}", "--tags", "team=cli",
-                "--environment", "Variables={K1=v1}")
+    create_args = ("create-function", "--function-name", n, "--runtime", "python3.12",
+                   "--role", ROLE, "--handler", "index.handler",
+                   "--zip-file", f"fileb://{zpath}")
+    r = run_aws(ep, *create_args, "--tags", "team=cli", "--environment", "Variables={K1=v1}")
     c = r.json
     assert c["FunctionName"] == n and c["State"] == "Pending"
     assert c["CodeSha256"] == sha256_b64(z) and c["CodeSize"] == len(z)
+    assert c["Environment"] == {"Variables": {"K1": "v1"}}
 
-    g = run_aws(ep, "get-function", "--function-name", n).json
+    with ThreadPoolExecutor(4) as pool:
+        get = pool.submit(run_aws, ep, "get-function", "--function-name", n)
+        listed = pool.submit(run_aws, ep, "list-functions")
+        dup = pool.submit(run_aws, ep, *create_args, check=False)
+        upd = pool.submit(run_aws, ep, "update-function-configuration", "--function-name", n,
+                          "--memory-size", "512", "--timeout", "30")
+        g = get.result().json
+        listed = listed.result().json
+        dup = dup.result()
+        u = upd.result().json
     assert g["Configuration"]["State"] == "Active"
     assert g["Tags"] == {"team": "cli"}
     assert requests.get(g["Code"]["Location"], timeout=30).content == z
-
-    listed = run_aws(ep, "list-functions").json
     assert n in {f["FunctionName"] for f in listed["Functions"]}
-
-    u = run_aws(ep, "update-function-configuration", "--function-name", n,
-                "--memory-size", "512", "--timeout", "30").json
+    # The error case: non-zero exit (254/255), the AWS code and message on stderr.
+    assert dup.returncode in (254, 255), dup.returncode
+    assert "ResourceConflictException" in dup.stderr, dup.stderr
+    assert f"Function already exist: {n}" in dup.stderr
     assert u["MemorySize"] == 512 and u["Timeout"] == 30 and u["LastUpdateStatus"] == "InProgress"
 
     p = run_aws(ep, "publish-version", "--function-name", n, "--description", "first").json
@@ -130,23 +140,13 @@ def test_aws_cli(server, tmp_path):
 
     a = run_aws(ep, "create-alias", "--function-name", n, "--name", "live",
                 "--function-version", "1").json
-    assert a["AliasArn"] == f"{function_arn(n)}:live"
-
-    conf = run_aws(ep, "get-function-configuration", "--function-name", n,
-                   "--qualifier", "live").json
-    assert conf["Version"] == "1"
-
-    # An error: non-zero exit, the AWS code on stderr.
-    e = run_aws(ep, "get-function", "--function-name", unique("missing"), check=False)
-    assert e.returncode in (254, 255), e.returncode
-    assert "ResourceNotFoundException" in e.stderr, e.stderr
-    e = run_aws(ep, "create-function", "--function-name", n, "--runtime", "python3.12",
-                "--role", ROLE, "--handler", "index.handler", "--zip-file", f"fileb://{zpath}",
-                check=False)
-    assert e.returncode in (254, 255)
-    assert "ResourceConflictException" in e.stderr and f"Function already exist: {n}" in e.stderr
+    assert a["AliasArn"] == f"{function_arn(n)}:live" and a["FunctionVersion"] == "1"
 
     d = run_aws(ep, "delete-function", "--function-name", n)
     assert d.returncode == 0
+    lam = server.client()
     e = run_aws(ep, "get-function", "--function-name", n, check=False)
     assert e.returncode in (254, 255) and "ResourceNotFoundException" in e.stderr
+    assert f"Function not found: {function_arn(n)}" in e.stderr
+    assert n not in {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
+                     for f in p["Functions"]}
