@@ -164,6 +164,8 @@ pub(crate) struct ChildPlan {
     pub listen_port: Option<u16>,
     pub nofile: u64,
     pub fds: ChildFds,
+    /// `[arg_start, arg_end)` of the cloning process (see [`argv_area`]).
+    pub argv_area: Option<(usize, usize)>,
     // Owners of the memory the raw pointers above point into.
     pub _argv: Vec<CString>,
     pub _env: Vec<CString>,
@@ -188,6 +190,25 @@ impl ChildPlan {
             })
             .collect()
     }
+}
+
+/// `[arg_start, arg_end)` of this process's command line (fields 48 and 49 of
+/// `/proc/self/stat`), read once.
+pub(crate) fn argv_area() -> Option<(usize, usize)> {
+    static AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *AREA.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        parse_argv_area(&stat)
+    })
+}
+
+pub(crate) fn parse_argv_area(stat: &str) -> Option<(usize, usize)> {
+    // Fields after the parenthesized comm start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut it = rest.split_whitespace().skip(48 - 3);
+    let start = it.next()?.parse().ok()?;
+    let end = it.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
 }
 
 fn errno() -> c_int {
@@ -347,6 +368,18 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
             }
         }
 
+        // 5b. /proc/1/cmdline is world-readable and would show the argv of the process we
+        //     were cloned from (flint's, which may carry paths or options): overwrite that
+        //     memory in our own copy-on-write copy with "init" and NULs. (`PR_SET_MM` could
+        //     move the pointers instead but needs CAP_SYS_RESOURCE, which hosts may lack.)
+        if let Some((start, end)) = p.argv_area
+            && end > start + INIT_CMDLINE.len()
+        {
+            ptr::write_bytes(start as *mut u8, 0, end - start);
+            ptr::copy_nonoverlapping(INIT_CMDLINE.as_ptr(), start as *mut u8, INIT_CMDLINE.len());
+        }
+        libc::prctl(libc::PR_SET_NAME, INIT_CMDLINE.as_ptr() as c_ulong, 0, 0, 0);
+
         // 6. Wait until flint attached the cgroups and holds the listener.
         read_byte(Step::WaitGo, MSG_GO);
 
@@ -432,6 +465,9 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         init_loop(pid as libc::pid_t, status_w)
     }
 }
+
+/// What the function sees as init's command line and name.
+static INIT_CMDLINE: &[u8] = b"init\0";
 
 /// Stack of the function's process between clone and execve (16-byte aligned).
 #[repr(C, align(16))]
@@ -642,6 +678,15 @@ fn send_fd(sock: RawFd, fd: RawFd) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argv_area_parses_proc_stat() {
+        let own = argv_area().expect("own /proc/self/stat");
+        assert!(own.0 < own.1);
+        let line = "12 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 1000 2000 3000 4000 0";
+        assert_eq!(parse_argv_area(line), Some((1000, 2000)));
+        assert_eq!(parse_argv_area("1 (x) S 1"), None);
+    }
 
     #[test]
     fn steps_round_trip() {

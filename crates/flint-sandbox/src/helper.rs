@@ -111,6 +111,7 @@ impl PlanData {
             listen_port: self.listen_port,
             nofile: self.nofile,
             fds,
+            argv_area: crate::child::argv_area(),
             _argv: argv,
             _env: env,
             _bpf: bpf,

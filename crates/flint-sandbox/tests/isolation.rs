@@ -634,3 +634,20 @@ fn sandboxer_is_shareable() {
     fn assert_send<T: Send>() {}
     assert_send::<Sandbox>();
 }
+
+#[test]
+fn init_exposes_nothing_of_flint() {
+    require_root!();
+    let (st, out, err) = sh(
+        "initpeek",
+        "echo \"cmdline=$(tr '\\0' ' ' < /proc/1/cmdline | tr -s ' ')\"; cat /proc/1/comm; \
+         for f in environ maps mem fd; do ls /proc/1/$f >/dev/null 2>&1 && cat /proc/1/$f >/dev/null 2>&1 && echo READABLE $f; done; echo done",
+    );
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    assert!(
+        out.contains("cmdline=init \n") || out.contains("cmdline=init\n"),
+        "{out}"
+    );
+    assert!(out.contains("\ninit\n"), "{out}");
+    assert!(!out.contains("READABLE"), "{out}");
+}
