@@ -683,7 +683,7 @@ mod tests {
     fn argv_area_parses_proc_stat() {
         let own = argv_area().expect("own /proc/self/stat");
         assert!(own.0 < own.1);
-        let line = "12 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 1000 2000 3000 4000 0";
+        let line = "12 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 1000 2000 3000 4000 0";
         assert_eq!(parse_argv_area(line), Some((1000, 2000)));
         assert_eq!(parse_argv_area("1 (x) S 1"), None);
     }
