@@ -158,12 +158,27 @@
 //! Without usable cgroups `Sandboxer::new` fails unless `require_cgroups` is off
 //! (development mode), in which case limits, freeze and memory statistics are unavailable.
 //!
+//! # Differences from AWS Lambda worth knowing
+//!
+//! - `/tmp` is a tmpfs, so what a function writes there is charged to its memory cgroup: a
+//!   128 MB function cannot fill a 512 MB `/tmp` (it is OOM-killed first). On Lambda `/tmp`
+//!   is disk-backed. A per-environment disk quota (loop device, project quotas) would fix it.
+//! - `/dev/shm` exists (64 MiB tmpfs); Lambda has none (Python's `multiprocessing` fails
+//!   there, works here).
+//!
 //! # Security notes
 //!
 //! Seccomp is a reviewed deny-list ([`seccomp::DENIED_SYSCALLS`]) rather than an allow-list
 //! because functions run arbitrary language runtimes; see the module docs for the
 //! reasoning. Landlock is available on most hosts ([`HostSupport::landlock_abi`]) but not
 //! used yet: the mount namespace already removes everything the function must not see.
+//!
+//! init (pid 1 inside) is a copy-on-write copy of the process it was cloned from (flint, or
+//! the small spawn helper). It runs as the function's uid but is non-dumpable, so
+//! `/proc/1/{mem,maps,environ,fd}` are refused to the function (and `ptrace`,
+//! `process_vm_readv` are denied by seccomp); its world-readable `/proc/1/cmdline` is
+//! overwritten with `init`. The spawn helper additionally keeps flint's memory out of the
+//! sandbox altogether.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]

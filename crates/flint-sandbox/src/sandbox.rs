@@ -40,6 +40,9 @@ pub struct SandboxerConfig {
     /// `$XDG_RUNTIME_DIR/flint-sandbox` or `/tmp/flint-sandbox-<uid>`.
     pub state_dir: PathBuf,
     /// cgroup directory (relative to each hierarchy's root) that holds the environments.
+    /// Default `flint`. Rootless on cgroup v2 this must name a subtree delegated to flint's
+    /// user (e.g. the cgroup of a `systemd-run --user -p Delegate=yes` unit plus a child),
+    /// since only there may flint create cgroups and enable controllers.
     pub cgroup_parent: String,
     /// User-namespace policy.
     pub user_namespace: UserNamespaceMode,
