@@ -273,6 +273,7 @@ async fn update_function_configuration(
     .await?;
     let req: UpdateFunctionConfigurationRequest = parse_json(&bytes)?;
     let config = blocking(&s, move |c| c.update_function_configuration(&fref, req)).await?;
+    retire_latest(&s, &config.function_name).await;
     Ok(json_response(StatusCode::OK, &config))
 }
 
@@ -285,8 +286,19 @@ async fn update_function_code(
     let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
     let bytes = read_limited(&headers, body, MAX_CODE_REQUEST, "UpdateFunctionCode").await?;
     let req: UpdateFunctionCodeRequest = parse_json(&bytes)?;
+    let dry_run = req.dry_run;
     let config = blocking(&s, move |c| c.update_function_code(&fref, req)).await?;
+    if !dry_run {
+        retire_latest(&s, &config.function_name).await;
+    }
     Ok(json_response(StatusCode::OK, &config))
+}
+
+/// `$LATEST` changed: its warm environments must not serve the new code.
+async fn retire_latest(s: &AppState, function: &str) {
+    if let Ok(invoker) = &s.invoker {
+        invoker.retire(function, "$LATEST").await;
+    }
 }
 
 async fn publish_version(

@@ -227,6 +227,28 @@ impl Invoker {
         self.logs.delete(function);
     }
 
+    /// Drains the environments of one function version whose code or
+    /// configuration changed: idle ones are destroyed now, busy ones when
+    /// their invocation ends.
+    pub async fn retire(&self, function: &str, version: &str) {
+        let envs: Vec<Environment> = {
+            let mut pools = self.pools.lock().expect("pools");
+            pools
+                .current
+                .remove(&(function.to_string(), version.to_string()));
+            let keys: Vec<PoolKey> = pools
+                .idle
+                .keys()
+                .filter(|k| k.function == function && k.version == version)
+                .cloned()
+                .collect();
+            keys.iter()
+                .flat_map(|k| pools.idle.remove(k).unwrap_or_default())
+                .collect()
+        };
+        Self::destroy_all(envs).await;
+    }
+
     /// Destroys every environment (server shutdown).
     pub async fn shutdown(&self) {
         let envs: Vec<Environment> = {
@@ -397,13 +419,9 @@ impl Invoker {
             log_write.into(),
         );
         spec.runtime_dir = Some(self.runtime_dir.clone());
-        // Interpreters under the host's system directories are already in
-        // the sandbox's read-only root; only the others need a bind.
-        spec.extra_ro_binds = mounts
-            .into_iter()
-            .filter(|p| !SYSTEM_DIRS.iter().any(|d| p.starts_with(d)))
-            .map(|p| (p.clone(), p))
-            .collect();
+        // flint-runtimes only asks for binds outside the sandbox's system
+        // directories (those are already in its read-only root).
+        spec.extra_ro_binds = mounts.into_iter().map(|p| (p.clone(), p)).collect();
         spec.memory_mb = config.memory_size as u64;
         spec.cpu_millis =
             flint_sandbox::cpu_millis_for_memory(spec.memory_mb, self.sandboxer.host().host_cpus);
@@ -627,11 +645,6 @@ impl Invoker {
         }
     }
 }
-
-/// Host directories every sandbox root already contains (read-only).
-const SYSTEM_DIRS: &[&str] = &[
-    "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin",
-];
 
 /// Whether a sandbox path of the bootstrap lookup exists in this package.
 /// Only `/var/task` is populated today (layers and `/opt` come later).
