@@ -1,5 +1,5 @@
 //! Runs one command in a sandbox and prints its output: `run [--helper] <task_dir> <argv...>`.
-//! Handy for poking at the isolation by hand (needs root).
+//! Handy for poking at the isolation by hand (root; or rootless with `FLINT_SANDBOX_DEV=1`).
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -14,6 +14,8 @@ fn main() {
     }
     let task = args.remove(0);
     let mut cfg = SandboxerConfig::default();
+    // FLINT_SANDBOX_DEV=1: run without cgroup limits (e.g. rootless without delegation).
+    cfg.require_cgroups = std::env::var_os("FLINT_SANDBOX_DEV").is_none();
     if helper {
         let exe = std::env::current_exe().unwrap();
         cfg.spawn_helper = Some((

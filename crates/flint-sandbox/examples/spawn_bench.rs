@@ -96,7 +96,9 @@ fn main() {
             devnull(),
             devnull(),
         );
-        s.env = flint_sandbox::lambda_base_env();
+        // Only PATH: the Lambda LD_LIBRARY_PATH makes ld.so probe ~60 missing paths per exec,
+        // which would be charged to the sandbox here but not to the bare fork+exec rows.
+        s.env = vec![("PATH".into(), flint_sandbox::DEFAULT_PATH.into())];
         s
     };
     // Interleave the variants so that background load hits them alike.

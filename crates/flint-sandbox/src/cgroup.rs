@@ -357,6 +357,23 @@ impl CgroupHandle {
     }
 }
 
+/// The directories that hold the environments' cgroups.
+pub(crate) fn parent_dirs(flavor: &CgroupFlavor, parent: &str) -> Vec<PathBuf> {
+    match flavor {
+        CgroupFlavor::V1 {
+            memory,
+            cpu,
+            pids,
+            freezer,
+        } => [memory, cpu, pids, freezer]
+            .iter()
+            .map(|r| r.join(parent))
+            .collect(),
+        CgroupFlavor::V2 { root, .. } => vec![root.join(parent)],
+        CgroupFlavor::None { .. } => vec![],
+    }
+}
+
 /// Removes every environment cgroup under `<parent>` (killing what is left in it).
 pub(crate) fn remove_stale(flavor: &CgroupFlavor, parent: &str) -> Result<usize> {
     let roots: Vec<&PathBuf> = match flavor {

@@ -132,11 +132,17 @@ impl Sandboxer {
         if !host.seccomp {
             return Err(SandboxError::Unsupported("seccomp".into()));
         }
-        let cgroup_problems = match &host.cgroup {
+        let mut cgroup_problems = match &host.cgroup {
             CgroupFlavor::None { reason } => vec![reason.clone()],
             flavor => cgroup::prepare_parent(flavor, &config.cgroup_parent)
                 .unwrap_or_else(|e| vec![e.to_string()]),
         };
+        // The parent may exist (created by an earlier root run) without being ours to write.
+        for dir in cgroup::parent_dirs(&host.cgroup, &config.cgroup_parent) {
+            if !writable(&dir) {
+                cgroup_problems.push(format!("{} is not writable", dir.display()));
+            }
+        }
         let cgroups_usable = match &host.cgroup {
             CgroupFlavor::V1 { .. } => cgroup_problems.is_empty(),
             CgroupFlavor::V2 { root, .. } => {
@@ -144,9 +150,10 @@ impl Sandboxer {
                     root.join(&config.cgroup_parent).join("cgroup.controllers"),
                 )
                 .unwrap_or_default();
-                ["memory", "cpu", "pids"]
-                    .iter()
-                    .all(|c| ctl.split_whitespace().any(|x| x == *c))
+                cgroup_problems.is_empty()
+                    && ["memory", "cpu", "pids"]
+                        .iter()
+                        .all(|c| ctl.split_whitespace().any(|x| x == *c))
             }
             CgroupFlavor::None { .. } => false,
         };
@@ -682,6 +689,14 @@ pub fn spawn(spec: SandboxSpec) -> Result<Sandbox> {
 
 // ---------------------------------------------------------------------------------------
 // Parent-side syscall wrappers.
+
+fn writable(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) on a valid C string.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
