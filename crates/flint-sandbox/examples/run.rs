@@ -13,9 +13,11 @@ fn main() {
         args.remove(0);
     }
     let task = args.remove(0);
-    let mut cfg = SandboxerConfig::default();
-    // FLINT_SANDBOX_DEV=1: run without cgroup limits (e.g. rootless without delegation).
-    cfg.require_cgroups = std::env::var_os("FLINT_SANDBOX_DEV").is_none();
+    let mut cfg = SandboxerConfig {
+        // FLINT_SANDBOX_DEV=1: run without cgroup limits (e.g. rootless without delegation).
+        require_cgroups: std::env::var_os("FLINT_SANDBOX_DEV").is_none(),
+        ..Default::default()
+    };
     if helper {
         let exe = std::env::current_exe().unwrap();
         cfg.spawn_helper = Some((
