@@ -171,6 +171,7 @@ impl Sandboxer {
         };
         std::fs::create_dir_all(&config.state_dir)
             .map_err(|e| SandboxError::io("mkdir", &config.state_dir, e))?;
+        check_private_dir(&config.state_dir)?;
         Ok(Self {
             facts: HostFacts::gather(),
             host,
@@ -690,6 +691,23 @@ pub fn spawn(spec: SandboxSpec) -> Result<Sandbox> {
 // ---------------------------------------------------------------------------------------
 // Parent-side syscall wrappers.
 
+/// The skeletons under `state_dir` become every sandbox's root (passwd, ld.so.cache, ...):
+/// refuse a directory someone else could have prepared or could modify (think of a
+/// pre-created `/tmp/flint-sandbox-<uid>`).
+fn check_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(dir).map_err(|e| SandboxError::io("stat", dir, e))?;
+    // SAFETY: geteuid has no failure mode.
+    let euid = unsafe { libc::geteuid() };
+    if !md.is_dir() || md.uid() != euid || md.mode() & 0o022 != 0 {
+        return Err(SandboxError::InvalidSpec(format!(
+            "state_dir {} must be a directory owned by uid {euid} and writable only by it",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 fn writable(dir: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
         return false;
@@ -955,4 +973,32 @@ fn read_child_error(f: &mut File) -> Option<SandboxError> {
         detail,
         source: io::Error::from_raw_os_error(errno),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn state_dir_must_be_private() {
+        let d = std::env::temp_dir().join(format!("flint-state-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        check_private_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(check_private_dir(&d).is_err());
+        std::fs::remove_dir(&d).unwrap();
+        assert!(check_private_dir(&d).is_err(), "missing dir");
+    }
+
+    #[test]
+    fn exit_status_decoding() {
+        assert_eq!(ExitStatus::from_wait_status(7 << 8), ExitStatus::Exited(7));
+        assert_eq!(
+            ExitStatus::from_wait_status(libc::SIGKILL),
+            ExitStatus::Signaled(9)
+        );
+        assert!(ExitStatus::Exited(0).success());
+    }
 }
