@@ -469,3 +469,47 @@ def test_zip_bomb_refused(lam, server, snapshot, zip_bomb):
                  "Unzipped size must be smaller than 262144000 bytes",
                  **base_params(n, Code={"ZipFile": buf.getvalue()}))
     snapshot.check()
+
+
+def test_zipped_size_limit(lam, server, snapshot):
+    """A valid zip of more than 52,428,800 bytes fits in the request limit
+    (base64) but is over Lambda's direct-upload limit."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(zipfile.ZipInfo("big.bin", (2024, 1, 1, 0, 0, 0)), bytes(52_428_800))
+    data = buf.getvalue()
+    assert 52_428_800 < len(data) and len(base64.b64encode(data)) < 70_167_211 - 1000
+    size_before = dir_size(server.data_dir)
+    expect_error(lam.create_function, "RequestEntityTooLargeException", 413,
+                 "Zipped size must be smaller than 52428800 bytes",
+                 **base_params(unique(), Code={"ZipFile": data}))
+    snapshot.check()
+    assert dir_size(server.data_dir) - size_before < 1 << 20
+
+
+def test_more_model_constraints(raw_lam, name, snapshot):
+    create(raw_lam, name)
+    raw_lam.publish_version(FunctionName=name)
+    snapshot.take()
+    for fn, kw, field in (
+            (raw_lam.publish_version, dict(FunctionName=name, Description="x" * 257),
+             "description"),
+            (raw_lam.create_alias, dict(FunctionName=name, Name="a" * 129, FunctionVersion="1"),
+             "name"),
+            (raw_lam.create_alias, dict(FunctionName=name, Name="ok", FunctionVersion="1",
+                                        Description="x" * 257), "description"),
+            (raw_lam.create_alias, dict(FunctionName=name, Name="ok", FunctionVersion="abc"),
+             "functionVersion"),
+            (raw_lam.list_versions_by_function, dict(FunctionName=name, MaxItems=0), "maxItems"),
+            (raw_lam.list_tags, dict(Resource="garbage"), "resource"),
+            (raw_lam.get_function, dict(FunctionName="arn:aws:lambda:us-east-1:000000000000:"
+                                                     "function:" + "a" * 200), "functionName"),
+    ):
+        m, _ = expect_error(fn, "ValidationException", 400, **kw)
+        validation_msg_ok(m, field)
+    for marker_fn, kw in ((raw_lam.list_functions, {}),
+                          (raw_lam.list_versions_by_function, {"FunctionName": name})):
+        with pytest.raises(Exception) as ei:
+            marker_fn(Marker="not-a-marker!!", **kw)
+        assert error_of(ei)[1] == 400, error_of(ei)
+    snapshot.check()
