@@ -139,6 +139,9 @@ pub(crate) struct ChildFds {
     pub status_w: RawFd,
     pub stdout: RawFd,
     pub stderr: RawFd,
+    /// Become fds 3.. in the function; only the first `n_extra` are used.
+    pub extra: [RawFd; crate::spec::MAX_EXTRA_FDS],
+    pub n_extra: usize,
 }
 
 /// Everything the child needs, prepared by the parent before `clone3`.
@@ -258,6 +261,11 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         let status_w = hi(p.fds.status_w);
         let out = hi(p.fds.stdout);
         let errfd = hi(p.fds.stderr);
+        let n_extra = p.fds.n_extra.min(p.fds.extra.len());
+        let mut extra = [-1; crate::spec::MAX_EXTRA_FDS];
+        for (slot, fd) in extra.iter_mut().zip(&p.fds.extra).take(n_extra) {
+            *slot = hi(*fd);
+        }
         let null = libc::open(p.dev_null.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
         if null < 0 {
             fail(err_w, Step::Fds, 1);
@@ -268,9 +276,15 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         if libc::dup2(null, 0) < 0 || libc::dup2(out, 1) < 0 || libc::dup2(errfd, 2) < 0 {
             fail(err_w, Step::Fds, 1);
         }
+        // Extra fds land on 3.. (below the high copies, so nothing we need is clobbered).
+        for (i, fd) in extra.iter().take(n_extra).enumerate() {
+            if libc::dup2(*fd, 3 + i as RawFd) < 0 {
+                fail(err_w, Step::Fds, 2);
+            }
+        }
         let mut keep = [err_w, sync, status_w];
         keep.sort_unstable();
-        let mut next: u32 = 3;
+        let mut next: u32 = 3 + n_extra as u32;
         for k in keep {
             if (k as u32) > next {
                 libc::syscall(libc::SYS_close_range, next, k as u32 - 1, 0u32);
@@ -457,6 +471,11 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         }
         libc::close(err_w);
         libc::close(sync);
+        // The function has its own copies now; e.g. a telemetry pipe must see EOF when the
+        // function exits, not when init does.
+        for i in 0..n_extra {
+            libc::close(3 + i as RawFd);
+        }
         // init holds a copy-on-write image of its parent's memory (flint's, or the small spawn
         // helper's): keep it non-dumpable so the
         // function (same uid) cannot read it through /proc/1/mem (ptrace is also denied by

@@ -379,21 +379,28 @@ fn run_helper() -> Result<()> {
     unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
     let filters = crate::seccomp::compile_filters()?;
     loop {
-        let Some((data, fds)) = recv_msg(sock.as_raw_fd(), 5).map_err(|e| SandboxError::Sys {
-            op: "helper recvmsg",
-            source: e,
-        })?
+        let Some((data, fds)) = recv_msg(sock.as_raw_fd(), 5 + crate::spec::MAX_EXTRA_FDS)
+            .map_err(|e| SandboxError::Sys {
+                op: "helper recvmsg",
+                source: e,
+            })?
         else {
             return Ok(());
         };
         let reply = match (PlanData::decode(&data), fds.len()) {
-            (Some(plan), 5) => {
+            (Some(plan), n) if (5..=5 + crate::spec::MAX_EXTRA_FDS).contains(&n) => {
+                let mut extra = [-1; crate::spec::MAX_EXTRA_FDS];
+                for (slot, fd) in extra.iter_mut().zip(&fds[5..]) {
+                    *slot = fd.as_raw_fd();
+                }
                 let cfds = ChildFds {
                     sync: fds[0].as_raw_fd(),
                     err_w: fds[1].as_raw_fd(),
                     status_w: fds[2].as_raw_fd(),
                     stdout: fds[3].as_raw_fd(),
                     stderr: fds[4].as_raw_fd(),
+                    extra,
+                    n_extra: n - 5,
                 };
                 match plan.to_child_plan(cfds, filters.clone()) {
                     Ok(cplan) => crate::sandbox::clone_child(
@@ -468,13 +475,9 @@ impl HelperConn {
     }
 
     /// Asks the helper to clone the child; returns its pid and pidfd.
-    pub(crate) fn clone_child(
-        &mut self,
-        plan: &PlanData,
-        fds: [RawFd; 5],
-    ) -> Result<(i32, OwnedFd)> {
+    pub(crate) fn clone_child(&mut self, plan: &PlanData, fds: &[RawFd]) -> Result<(i32, OwnedFd)> {
         let sys = |op, e| SandboxError::Sys { op, source: e };
-        send_msg(self.sock.as_raw_fd(), &plan.encode(), &fds)
+        send_msg(self.sock.as_raw_fd(), &plan.encode(), fds)
             .map_err(|e| sys("send to helper", e))?;
         let (data, mut got) = recv_msg(self.sock.as_raw_fd(), 1)
             .map_err(|e| sys("receive from helper", e))?

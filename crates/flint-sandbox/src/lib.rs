@@ -198,6 +198,6 @@ pub use helper::{HELPER_FD_ENV, helper_main};
 pub use host::{CgroupFlavor, HostSupport, probe_host};
 pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{
-    DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, NetworkMode, RUNTIME_API_PORT, SANDBOX_USER,
-    SandboxSpec, cpu_millis_for_memory, lambda_base_env,
+    DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, RUNTIME_API_PORT,
+    SANDBOX_USER, SandboxSpec, cpu_millis_for_memory, lambda_base_env,
 };

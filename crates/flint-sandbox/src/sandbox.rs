@@ -270,12 +270,23 @@ impl Sandboxer {
             status_w: status_w.as_raw_fd(),
             stdout: spec.stdout.as_raw_fd(),
             stderr: spec.stderr.as_raw_fd(),
+            extra: {
+                let mut extra = [-1; crate::spec::MAX_EXTRA_FDS];
+                for (slot, fd) in extra.iter_mut().zip(&spec.extra_fds) {
+                    *slot = fd.as_raw_fd();
+                }
+                extra
+            },
+            n_extra: spec.extra_fds.len(),
         };
         let cloned = match &self.helper {
-            Some(h) => h.lock().unwrap_or_else(|e| e.into_inner()).clone_child(
-                &data,
-                [fds.sync, fds.err_w, fds.status_w, fds.stdout, fds.stderr],
-            ),
+            Some(h) => {
+                let mut all = vec![fds.sync, fds.err_w, fds.status_w, fds.stdout, fds.stderr];
+                all.extend_from_slice(&fds.extra[..fds.n_extra]);
+                h.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone_child(&data, &all)
+            }
             None => data
                 .to_child_plan(fds, self.filters.clone())
                 .and_then(|cplan| clone_via_spawner(data.clone_flags, &cplan)),
@@ -293,6 +304,7 @@ impl Sandboxer {
         drop((sync_child, err_w, status_w));
         drop(spec.stdout);
         drop(spec.stderr);
+        drop(spec.extra_fds);
 
         let mut sb = Sandbox {
             id: spec.id,

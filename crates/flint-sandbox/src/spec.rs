@@ -80,7 +80,14 @@ pub struct SandboxSpec {
     pub stdout: OwnedFd,
     /// Where the function's stderr goes.
     pub stderr: OwnedFd,
+    /// Further descriptors handed to the function as fds 3, 4, … in order (at most
+    /// [`MAX_EXTRA_FDS`]), e.g. the write end of the telemetry log pipe with
+    /// `_LAMBDA_TELEMETRY_LOG_FD=3`. Everything else flint has open is closed.
+    pub extra_fds: Vec<OwnedFd>,
 }
+
+/// Maximum number of [`SandboxSpec::extra_fds`].
+pub const MAX_EXTRA_FDS: usize = 8;
 
 /// `PATH` used to resolve `argv[0]` when `env` has none; the Lambda default.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
@@ -115,6 +122,7 @@ impl SandboxSpec {
             hostname: "localhost".to_owned(),
             stdout,
             stderr,
+            extra_fds: Vec::new(),
         }
     }
 
@@ -172,6 +180,9 @@ impl SandboxSpec {
         }
         if self.cpu_millis < 10 {
             return bad("cpu_millis must be at least 10 (the kernel's 1 ms quota minimum)".into());
+        }
+        if self.extra_fds.len() > MAX_EXTRA_FDS {
+            return bad(format!("at most {MAX_EXTRA_FDS} extra fds"));
         }
         if self.hostname.is_empty() || self.hostname.len() > 64 || self.hostname.contains('\0') {
             return bad(format!("invalid hostname {:?}", self.hostname));

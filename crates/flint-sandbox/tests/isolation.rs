@@ -651,3 +651,32 @@ fn init_exposes_nothing_of_flint() {
     assert!(out.contains("\ninit\n"), "{out}");
     assert!(!out.contains("READABLE"), "{out}");
 }
+
+#[test]
+fn extra_fds_become_3_and_up() {
+    require_root!();
+    let (mut r, w) = std::io::pipe().unwrap();
+    let (mut sb, out, err) = start(
+        "extrafd",
+        &[
+            "/bin/sh",
+            "-c",
+            "echo telemetry >&3; ls /proc/self/fd | tr '\\n' ' '",
+        ],
+        |s| s.extra_fds.push(OwnedFd::from(w)),
+    );
+    assert_eq!(sb.wait().unwrap(), ExitStatus::Exited(0), "{}", err.get());
+    // EOF arrives once the function is gone: init does not keep a copy.
+    let mut tele = String::new();
+    r.read_to_string(&mut tele).unwrap();
+    sb.destroy().unwrap();
+    assert_eq!(tele, "telemetry\n");
+    let fds = out.get();
+    // 0 1 2 3, plus the fd ls itself opens on /proc/self/fd.
+    let fds: Vec<u32> = fds.split_whitespace().map(|f| f.parse().unwrap()).collect();
+    assert_eq!(&fds[..4], &[0, 1, 2, 3], "{fds:?}");
+    assert!(
+        fds.len() <= 5,
+        "stray fds leaked into the function: {fds:?}"
+    );
+}
