@@ -61,6 +61,7 @@ def test_restart_keeps_everything(make_server):
     lam.tag_resource(Resource=function_arn("keep-2"), Tags={"extra": "yes"})
     lam.delete_function(FunctionName="keep-3")
     before = full_state(lam)
+    old_url = lam.get_function(FunctionName="keep-2")["Code"]["Location"]
 
     srv.stop()
     assert srv.proc.returncode == 0, "flint should exit 0 on SIGTERM"
@@ -68,6 +69,10 @@ def test_restart_keeps_everything(make_server):
     lam = srv.client()
     after = full_state(lam)
     assert after == before
+    # A download URL handed out before the restart still works (the signing
+    # key lives in the data dir).
+    old_url = old_url.replace(old_url.split("/_flint/")[0], srv.endpoint)
+    assert requests.get(old_url, timeout=30).content == zips["keep-2"]
     # Code still downloads and matches.
     got = lam.get_function(FunctionName="keep-1")
     assert requests.get(got["Code"]["Location"], timeout=30).content == zips["keep-1"]

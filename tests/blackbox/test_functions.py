@@ -45,6 +45,8 @@ def test_create_function_response(lam, name):
     assert resp["PackageType"] == "Zip"
     assert resp["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
     assert resp["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
+    assert resp["RuntimeVersionConfig"]["RuntimeVersionArn"].startswith(
+        f"arn:aws:lambda:{REGION}::runtime:")
     assert resp.get("Environment", {"Variables": {}}) == {"Variables": {}}
 
     got = lam.get_function(FunctionName=name)
@@ -57,6 +59,9 @@ def test_create_function_response(lam, name):
     assert conf["CodeSha256"] == resp["CodeSha256"]
     assert conf["LastModified"] == resp["LastModified"]
     assert got["Code"]["RepositoryType"] == "S3"
+    assert conf["RuntimeVersionConfig"] == resp["RuntimeVersionConfig"]
+    assert "Concurrency" not in got
+    assert got.get("Tags", {}) == {}
 
     # Code.Location downloads exactly the zip, without credentials.
     loc = got["Code"]["Location"]
@@ -192,6 +197,20 @@ def test_list_functions_pagination(fresh):
             assert pages < 200
         assert sorted(seen) == names, max_items
         assert len(seen) == len(set(seen)), "duplicates"
+
+    # Deleting the function a marker points at does not derail paging.
+    page = lam.list_functions(MaxItems=10)
+    first_ten = [f["FunctionName"] for f in page["Functions"]]
+    victim = first_ten[-1]
+    assert victim not in (names[0], names[5]), "listing is not in name order"
+    lam.delete_function(FunctionName=victim)
+    rest, marker = [], page["NextMarker"]
+    while marker:
+        page = lam.list_functions(MaxItems=10, Marker=marker)
+        rest += [f["FunctionName"] for f in page["Functions"]]
+        marker = page.get("NextMarker")
+    assert sorted(first_ten + rest) == names and len(set(first_ten + rest)) == len(names)
+    create(lam, victim, zip_bytes)
 
     # Default page: at most 50.
     first = lam.list_functions()

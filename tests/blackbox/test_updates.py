@@ -17,6 +17,10 @@ KMS = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 def assert_update_response(resp, before_rev):
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert resp["LastUpdateStatus"] == "InProgress"
+    # What AWS shows right after Update* (facts §1.5 / §19).
+    assert resp["LastUpdateStatusReason"] == "The function is being created."
+    assert resp["LastUpdateStatusReasonCode"] == "Creating"
+    assert resp["State"] == "Active"
     assert resp["RevisionId"] != before_rev
 
 
@@ -45,6 +49,7 @@ def test_update_every_configuration_field(lam, name):
         rev = resp["RevisionId"]
         got = lam.get_function_configuration(FunctionName=name)
         assert got["LastUpdateStatus"] == "Successful"
+        assert "LastUpdateStatusReason" not in got and "LastUpdateStatusReasonCode" not in got
         assert got["State"] == "Active"
         assert got["RevisionId"] == rev
         ((k, v),) = change.items()
