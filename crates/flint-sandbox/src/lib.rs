@@ -132,11 +132,12 @@
 //!    bind `127.0.0.1:<port>` in its network namespace and send the listening socket to the
 //!    parent with `SCM_RIGHTS` (works in rootless mode too, where the parent could not
 //!    `setns` into the child's namespace);
-//! 4. parent: receive the listener, send "go"; child: drop the capability bounding set,
-//!    ambient caps, groups, gid, uid, remaining caps; `no_new_privs`; seccomp; start the
-//!    function (pid 2, `CLONE_VM | CLONE_VFORK`), which resets signal dispositions and
-//!    `execve`s;
-//! 5. parent: EOF on the error pipe = `execve` succeeded → `spawn` returns.
+//! 4. parent: send "go" (the child waits for it only after step 3); child: drop the
+//!    capability bounding set, ambient caps, groups, gid, uid, remaining caps;
+//!    `no_new_privs`; seccomp; start the function (pid 2, `CLONE_VM | CLONE_VFORK`), which
+//!    resets signal dispositions and `execve`s;
+//! 5. parent: EOF on the error pipe = `execve` succeeded; collect the listener (already
+//!    queued on the socketpair) → `spawn` returns.
 //!
 //! pid 1 stays as a minimal init: it forwards signals to the function (so `SIGTERM` at
 //! shutdown reaches a runtime that has no handler — a pid-1 runtime would ignore it),

@@ -387,18 +387,25 @@ impl Sandboxer {
         if let Some(cg) = &sb.cgroup {
             cg.attach(sb.pid)?;
         }
+        // "go" right away: the child only waits for it once its root is ready, by which
+        // time it is usually already there. The listener is collected after the exec: the
+        // child binds it before it waits for "go", so it exists before the function runs,
+        // and reading it afterwards saves a round trip (each is a scheduler wake-up, which
+        // costs milliseconds on a loaded host).
+        let _ = sync_f.write_all(&[child::MSG_GO]);
         let mut err_f = File::from(err_r);
+        if let Some(e) = read_child_error(&mut err_f) {
+            return Err(e);
+        }
         if want_listener {
             match recv_fd(sync.as_fd()) {
                 Ok(Some(fd)) => sb.listener = Some(TcpListener::from(fd)),
                 Ok(None) => {
-                    return Err(
-                        read_child_error(&mut err_f).unwrap_or(SandboxError::ChildSetup {
-                            step: "start",
-                            detail: String::new(),
-                            source: io::Error::other("child exited before passing the listener"),
-                        }),
-                    );
+                    return Err(SandboxError::ChildSetup {
+                        step: "start",
+                        detail: String::new(),
+                        source: io::Error::other("child exec'd without passing the listener"),
+                    });
                 }
                 Err(e) => {
                     return Err(SandboxError::Sys {
@@ -408,11 +415,7 @@ impl Sandboxer {
                 }
             }
         }
-        let _ = sync_f.write_all(&[child::MSG_GO]);
-        match read_child_error(&mut err_f) {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
+        Ok(())
     }
 
     fn plan_data(
