@@ -37,6 +37,16 @@ DUMMY_CREDS = {
 }
 
 
+# Keep the developer's AWS setup (profiles, config files, endpoint
+# overrides) out of the clients this suite builds.
+for _k in [k for k in os.environ if k.startswith(("AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                                                   "AWS_ENDPOINT_URL"))]:
+    del os.environ[_k]
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
 def function_arn(name):
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
@@ -88,9 +98,9 @@ class FlintServer:
         log = open(self.log_path, "ab")
         env = dict(os.environ)
         env.setdefault("FLINT_LOG", "warn")
-        for k in ("FLINT_LISTEN", "FLINT_DATA_DIR", "FLINT_CONFIG", "FLINT_PUBLIC_URL",
-                  "FLINT_REGION", "FLINT_ACCOUNT_ID", "FLINT_ACCOUNT_CONCURRENCY"):
-            env.pop(k, None)
+        # Server settings come from the flags alone (FLINT_LOG and FLINT_BIN stay).
+        for k in [k for k in env if k.startswith("FLINT_") and k not in ("FLINT_LOG", "FLINT_BIN")]:
+            env.pop(k)
         self.proc = subprocess.Popen(
             [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
             stdout=subprocess.PIPE,
@@ -300,8 +310,7 @@ def aws(server):
 
 
 def run_flint_cli(endpoint, *args, timeout=60, cwd=None):
-    env = dict(os.environ)
-    env.pop("FLINT_ENDPOINT", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLINT_")}
     cmd = [flint_bin(), "function", *args, "--endpoint", endpoint]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
 
