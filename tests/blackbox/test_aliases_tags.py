@@ -150,8 +150,31 @@ def test_alias_rules(lam, raw_lam, name):
     expect_error(lam.update_alias, "InvalidParameterValueException", 400,
                  FunctionName=name, Name="live",
                  RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}})
+    expect_error(raw_lam.create_alias, "ValidationException", 400,
+                 FunctionName=name, Name="neg", FunctionVersion="1",
+                 RoutingConfig={"AdditionalVersionWeights": {"2": -0.1}})
+    expect_error(lam.create_alias, "ResourceNotFoundException", 404,
+                 f"Function not found: {arn}:9", FunctionName=name, Name="unk",
+                 FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": {"9": 0.1}})
     # Nothing changed.
     assert lam.list_aliases(FunctionName=name)["Aliases"] == before
+    # Updates keep the routing: moving the primary onto $LATEST or onto the
+    # additional version is refused; the additional version can't be deleted.
+    routed = lam.update_alias(FunctionName=name, Name="live",
+                              RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
+    expect_error(lam.update_alias, "InvalidParameterValueException", 400,
+                 "$LATEST is not supported for an alias pointing to more than 1 version",
+                 FunctionName=name, Name="live", FunctionVersion="$LATEST")
+    expect_error(lam.update_alias, "InvalidParameterValueException", 400,
+                 "Invalid function version 2. Function version 2 is already included in "
+                 "routing configuration.",
+                 FunctionName=name, Name="live", FunctionVersion="2")
+    expect_error(lam.delete_function, "ResourceConflictException", 409,
+                 FunctionName=name, Qualifier="2")
+    got = lam.get_alias(FunctionName=name, Name="live")
+    assert got["RevisionId"] == routed["RevisionId"] and got["FunctionVersion"] == "1"
+    assert got["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
+    lam.update_alias(FunctionName=name, Name="live", RoutingConfig={})
     # Valid edge weights.
     ok = lam.create_alias(FunctionName=name, Name="full", FunctionVersion="1",
                           RoutingConfig={"AdditionalVersionWeights": {"3": 1.0}})
