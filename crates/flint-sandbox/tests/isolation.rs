@@ -61,6 +61,28 @@ fn task_dir() -> PathBuf {
     .clone()
 }
 
+/// Polls `cond` every 10 ms until it holds or `secs` pass (tests must not depend on how
+/// fast a loaded machine schedules the sandbox).
+fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Host pids of the children of `pid`.
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 /// Output collected from a pipe by a background thread.
 struct Output(JoinHandle<String>);
 
@@ -359,15 +381,19 @@ fn fork_bomb_is_contained_by_pids_max() {
         &["/bin/sh", "-c", "b() { b | b & }; b; sleep 30"],
         |s| s.pids_max = 32,
     );
-    std::thread::sleep(Duration::from_millis(500));
-    let events = std::fs::read_to_string(format!(
-        "/sys/fs/cgroup/pids/flint-test/{}/pids.events",
-        sb.id()
-    ))
-    .or_else(|_| {
-        std::fs::read_to_string(format!("/sys/fs/cgroup/flint-test/{}/pids.events", sb.id()))
-    })
-    .unwrap();
+    let read_events = || {
+        std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/pids/flint-test/{}/pids.events",
+            sb.id()
+        ))
+        .or_else(|_| {
+            std::fs::read_to_string(format!("/sys/fs/cgroup/flint-test/{}/pids.events", sb.id()))
+        })
+        .unwrap()
+    };
+    let max_hits = |e: &str| -> u64 { e.split_whitespace().nth(1).unwrap().parse().unwrap() };
+    wait_until(10, || max_hits(&read_events()) > 0);
+    let events = read_events();
     let current = std::fs::read_to_string(format!(
         "/sys/fs/cgroup/pids/flint-test/{}/pids.current",
         sb.id()
@@ -376,7 +402,7 @@ fn fork_bomb_is_contained_by_pids_max() {
     let t = Instant::now();
     sb.destroy().unwrap();
     assert!(t.elapsed() < Duration::from_secs(5));
-    let hit: u64 = events.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let hit = max_hits(&events);
     assert!(hit > 0, "pids.max never hit: {events} current={current}");
     assert!(current.trim().parse::<u64>().unwrap_or(0) <= 32);
     let _ = err.get();
@@ -399,7 +425,6 @@ fn destroy_leaves_nothing_behind() {
     );
     let id = sb.id().to_owned();
     let pid = sb.pid();
-    std::thread::sleep(Duration::from_millis(100));
     let cg_dirs: Vec<PathBuf> = match sandboxer().host().cgroup.clone() {
         CgroupFlavor::V1 {
             memory,
@@ -413,8 +438,15 @@ fn destroy_leaves_nothing_behind() {
         CgroupFlavor::V2 { root, .. } => vec![root.join("flint-test").join(&id)],
         CgroupFlavor::None { .. } => unreachable!(),
     };
-    let procs = std::fs::read_to_string(cg_dirs[0].join("cgroup.procs")).unwrap();
-    let procs: Vec<i32> = procs.lines().map(|l| l.parse().unwrap()).collect();
+    let read_procs = || -> Vec<i32> {
+        std::fs::read_to_string(cg_dirs[0].join("cgroup.procs"))
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    wait_until(10, || read_procs().len() >= 3);
+    let procs = read_procs();
     assert!(procs.len() >= 3, "init, sh and the sleeps: {procs:?}");
     assert!(cg_dirs.iter().all(|d| d.is_dir()));
     sb.destroy().unwrap();
@@ -487,7 +519,10 @@ fn freeze_and_thaw() {
         e,
     );
     let sb = sandboxer().spawn(spec).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        wait_until(10, || *out.lock().unwrap() > 0),
+        "no output at all"
+    );
     let t = Instant::now();
     sb.freeze()
         .unwrap_or_else(|e| panic!("freeze after {:?}: {e}", t.elapsed()));
@@ -496,7 +531,7 @@ fn freeze_and_thaw() {
     std::thread::sleep(Duration::from_millis(300));
     let frozen = *out.lock().unwrap();
     sb.thaw().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until(10, || *out.lock().unwrap() > frozen);
     let after = *out.lock().unwrap();
     // Destroying a frozen environment must work as well.
     sb.freeze().unwrap();
@@ -523,7 +558,21 @@ fn exit_codes_and_signal_forwarding() {
         ],
         |_| {},
     );
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait until the shell has installed its TERM trap (SigCgt bit 15 of the shell, pid 2).
+    let trap_installed = || {
+        children(sb.pid()).iter().any(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("SigCgt:"))
+                        .map(str::to_owned)
+                })
+                .and_then(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+                .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
+        })
+    };
+    assert!(wait_until(10, trap_installed), "trap never installed");
     sb.signal(libc::SIGTERM).unwrap();
     let st = sb.wait_timeout(Duration::from_secs(10)).unwrap();
     sb.destroy().unwrap();
