@@ -51,6 +51,7 @@ pub(crate) enum Step {
     Fork,
     Chdir,
     Exec,
+    JoinNetns,
 }
 
 impl Step {
@@ -78,6 +79,7 @@ impl Step {
             Fork,
             Chdir,
             Exec,
+            JoinNetns,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -106,6 +108,7 @@ impl Step {
             Step::Fork => "forking the function",
             Step::Chdir => "chdir",
             Step::Exec => "execve",
+            Step::JoinNetns => "joining the pooled network namespace",
         }
     }
 }
@@ -142,6 +145,8 @@ pub(crate) struct ChildFds {
     /// Become fds 3.. in the function; only the first `n_extra` are used.
     pub extra: [RawFd; crate::spec::MAX_EXTRA_FDS],
     pub n_extra: usize,
+    /// A ready network namespace to join (from the pool), or -1.
+    pub netns: RawFd,
 }
 
 /// Everything the child needs, prepared by the parent before `clone3`.
@@ -247,6 +252,10 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
     unsafe {
         // 0. Die with flint (see `clone_via_spawner` for why the parent is a dedicated thread).
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0, 0, 0);
+        // 0b. Join the pre-made network namespace, if flint handed us one (netns.rs).
+        if p.fds.netns >= 0 && libc::setns(p.fds.netns, libc::CLONE_NEWNET) != 0 {
+            fail(p.fds.err_w, Step::JoinNetns, 0);
+        }
         // 1. File descriptors: move what we need above the stdio range, install stdio, close
         //    everything else we inherited from the (multi-threaded) parent.
         let hi = |fd: RawFd| -> RawFd {
@@ -709,13 +718,13 @@ mod tests {
 
     #[test]
     fn steps_round_trip() {
-        for v in 1..=21 {
+        for v in 1..=22 {
             let s = Step::from_u32(v).unwrap();
             assert_eq!(s as u32, v);
             assert!(!s.name().is_empty());
         }
         assert_eq!(Step::from_u32(0), None);
-        assert_eq!(Step::from_u32(22), None);
+        assert_eq!(Step::from_u32(23), None);
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub(crate) struct PlanData {
     pub lo_up: bool,
     pub listen_port: Option<u16>,
     pub nofile: u64,
+    /// fds[5] of the request is a pooled network namespace to join.
+    pub pooled_netns: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,6 +149,7 @@ impl PlanData {
         e.u64(u64::from(self.lo_up));
         e.u64(self.listen_port.map_or(u64::MAX, u64::from));
         e.u64(self.nofile);
+        e.u64(u64::from(self.pooled_netns));
         e.0
     }
 
@@ -198,6 +201,7 @@ impl PlanData {
             lo_up: d.u64()? != 0,
             listen_port: u16::try_from(d.u64()?).ok(),
             nofile: d.u64()?,
+            pooled_netns: d.u64()? != 0,
         };
         d.0.is_empty().then_some(p)
     }
@@ -379,7 +383,7 @@ fn run_helper() -> Result<()> {
     unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
     let filters = crate::seccomp::compile_filters()?;
     loop {
-        let Some((data, fds)) = recv_msg(sock.as_raw_fd(), 5 + crate::spec::MAX_EXTRA_FDS)
+        let Some((data, fds)) = recv_msg(sock.as_raw_fd(), 6 + crate::spec::MAX_EXTRA_FDS)
             .map_err(|e| SandboxError::Sys {
                 op: "helper recvmsg",
                 source: e,
@@ -388,9 +392,13 @@ fn run_helper() -> Result<()> {
             return Ok(());
         };
         let reply = match (PlanData::decode(&data), fds.len()) {
-            (Some(plan), n) if (5..=5 + crate::spec::MAX_EXTRA_FDS).contains(&n) => {
+            (Some(plan), n)
+                if (5 + usize::from(plan.pooled_netns)..=6 + crate::spec::MAX_EXTRA_FDS)
+                    .contains(&n) =>
+            {
+                let first_extra = 5 + usize::from(plan.pooled_netns);
                 let mut extra = [-1; crate::spec::MAX_EXTRA_FDS];
-                for (slot, fd) in extra.iter_mut().zip(&fds[5..]) {
+                for (slot, fd) in extra.iter_mut().zip(&fds[first_extra..]) {
                     *slot = fd.as_raw_fd();
                 }
                 let cfds = ChildFds {
@@ -400,7 +408,12 @@ fn run_helper() -> Result<()> {
                     stdout: fds[3].as_raw_fd(),
                     stderr: fds[4].as_raw_fd(),
                     extra,
-                    n_extra: n - 5,
+                    n_extra: n - first_extra,
+                    netns: if plan.pooled_netns {
+                        fds[5].as_raw_fd()
+                    } else {
+                        -1
+                    },
                 };
                 match plan.to_child_plan(cfds, filters.clone()) {
                     Ok(cplan) => crate::sandbox::clone_child(
@@ -547,6 +560,7 @@ mod tests {
             lo_up: true,
             listen_port: Some(9001),
             nofile: 1024,
+            pooled_netns: true,
         }
     }
 

@@ -118,6 +118,11 @@
 //! v1 cgroups, installs seccomp, starts init and waits for the exec to be confirmed); medians
 //! on the shared, heavily loaded CI machine vary by an order of magnitude from run to run.
 //!
+//! Network namespaces are the slowest namespace to create (notes §1a), so as root a
+//! background thread keeps a few ready (`SandboxerConfig::netns_pool`, default 4) and the
+//! child joins one with `setns`; rootless spawns, and spawns that find the pool empty, use
+//! `CLONE_NEWNET`.
+//!
 //! Every sandbox dies with flint: clones happen on one dedicated, never-exiting thread and
 //! init arms `PR_SET_PDEATHSIG(SIGKILL)` (re-armed after the uid change, which clears it).
 //!
@@ -189,6 +194,7 @@ mod child;
 mod error;
 mod helper;
 mod host;
+mod netns;
 mod rootfs;
 mod sandbox;
 pub mod seccomp;

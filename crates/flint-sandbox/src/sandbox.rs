@@ -17,6 +17,7 @@ use crate::child::{self, ChildFds, ChildPlan, Step};
 use crate::error::{Result, SandboxError};
 use crate::helper::{HelperConn, MountData, PlanData};
 use crate::host::{CgroupFlavor, HostSupport, probe_host};
+use crate::netns::NetnsPool;
 use crate::rootfs::{self, HostFacts};
 use crate::seccomp;
 use crate::spec::{NetworkMode, SandboxSpec};
@@ -51,6 +52,8 @@ pub struct SandboxerConfig {
     pub require_cgroups: bool,
     /// `RLIMIT_NOFILE` inside the sandbox (Lambda: 1024).
     pub nofile: u64,
+    /// Network namespaces kept ready in the background (root only; 0 disables the pool).
+    pub netns_pool: usize,
     /// Spawn through a helper process (`program`, `args`) instead of cloning from flint
     /// itself; see [`crate::helper_main`] for why. `None` (default): clone in-process.
     pub spawn_helper: Option<(PathBuf, Vec<OsString>)>,
@@ -73,6 +76,7 @@ impl Default for SandboxerConfig {
             user_namespace: UserNamespaceMode::Auto,
             require_cgroups: true,
             nofile: 1024,
+            netns_pool: 4,
             spawn_helper: None,
         }
     }
@@ -93,6 +97,7 @@ pub struct Sandboxer {
     cgroup_problems: Vec<String>,
     skeletons: Mutex<HashMap<SkeletonKey, PathBuf>>,
     helper: Option<Mutex<HelperConn>>,
+    netns_pool: Option<NetnsPool>,
 }
 
 type SkeletonKey = (u32, u32, Vec<(PathBuf, bool)>);
@@ -172,6 +177,11 @@ impl Sandboxer {
         std::fs::create_dir_all(&config.state_dir)
             .map_err(|e| SandboxError::io("mkdir", &config.state_dir, e))?;
         check_private_dir(&config.state_dir)?;
+        let netns_pool = if !use_userns && config.netns_pool > 0 {
+            NetnsPool::start(config.netns_pool)
+        } else {
+            None
+        };
         Ok(Self {
             facts: HostFacts::gather(),
             host,
@@ -182,6 +192,7 @@ impl Sandboxer {
             cgroup_problems,
             skeletons: Mutex::default(),
             helper,
+            netns_pool,
         })
     }
 
@@ -257,13 +268,18 @@ impl Sandboxer {
 
         let mut flags =
             libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
-        if spec.network == NetworkMode::Private {
+        let pooled_netns = match (&self.netns_pool, spec.network) {
+            (Some(pool), NetworkMode::Private) => pool.take(),
+            _ => None,
+        };
+        if spec.network == NetworkMode::Private && pooled_netns.is_none() {
             flags |= libc::CLONE_NEWNET;
         }
         if self.use_userns {
             flags |= libc::CLONE_NEWUSER;
         }
-        let data = self.plan_data(&spec, &steps, &skel, flags as u64);
+        let mut data = self.plan_data(&spec, &steps, &skel, flags as u64);
+        data.pooled_netns = pooled_netns.is_some();
         let fds = ChildFds {
             sync: sync_child.as_raw_fd(),
             err_w: err_w.as_raw_fd(),
@@ -278,10 +294,14 @@ impl Sandboxer {
                 extra
             },
             n_extra: spec.extra_fds.len(),
+            netns: pooled_netns.as_ref().map_or(-1, AsRawFd::as_raw_fd),
         };
         let cloned = match &self.helper {
             Some(h) => {
                 let mut all = vec![fds.sync, fds.err_w, fds.status_w, fds.stdout, fds.stderr];
+                if fds.netns >= 0 {
+                    all.push(fds.netns);
+                }
                 all.extend_from_slice(&fds.extra[..fds.n_extra]);
                 h.lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -305,6 +325,7 @@ impl Sandboxer {
         drop(spec.stdout);
         drop(spec.stderr);
         drop(spec.extra_fds);
+        drop(pooled_netns);
 
         let mut sb = Sandbox {
             id: spec.id,
@@ -465,6 +486,7 @@ impl Sandboxer {
             lo_up: spec.network == NetworkMode::Private,
             listen_port: spec.runtime_api_port,
             nofile: self.config.nofile,
+            pooled_netns: false,
         }
     }
 }

@@ -729,3 +729,30 @@ fn extra_fds_become_3_and_up() {
         "stray fds leaked into the function: {fds:?}"
     );
 }
+
+#[test]
+fn every_sandbox_gets_its_own_network_namespace() {
+    require_root!();
+    // Several in a row, so both paths run: the pooled namespaces and, once the pool is
+    // drained, CLONE_NEWNET.
+    let sandboxes: Vec<_> = (0..6)
+        .map(|i| start(&format!("netns{i}"), &["/bin/sleep", "30"], |_| {}).0)
+        .collect();
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let mut seen: Vec<PathBuf> = sandboxes.iter().map(|s| ns(s.pid())).collect();
+    assert!(
+        !seen.contains(&own),
+        "a sandbox shares flint's network namespace"
+    );
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        sandboxes.len(),
+        "two sandboxes share a network namespace"
+    );
+    for s in sandboxes {
+        s.destroy().unwrap();
+    }
+}
