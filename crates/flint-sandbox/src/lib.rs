@@ -79,7 +79,8 @@
 //! - the price is discipline in `child.rs`: the parent prepares every `CString`, pointer
 //!   array and BPF program in a `ChildPlan`; the child uses raw syscalls only (notably
 //!   `syscall(SYS_setresuid)` instead of glibc's `setuid`, which would try to synchronise
-//!   threads that do not exist in the child, and `syscall(SYS_clone)` instead of `fork`).
+//!   threads that do not exist in the child, and glibc's plain-assembly `clone()` with
+//!   `CLONE_VM | CLONE_VFORK` instead of `fork`, which would take the malloc lock).
 //!   Signals are blocked around `clone3` so no handler of the parent runs in the child.
 //! - known cost of (a): the child starts as a copy-on-write copy of flint's address space,
 //!   and the kernel copies flint's page tables for it. On this project's machines (nested
@@ -113,10 +114,13 @@
 //! Measured with `cargo build --release -p flint-sandbox --bins --examples &&
 //! target/release/examples/spawn_bench 200` (prints fork+exec next to the sandbox variants;
 //! `FLINT_BENCH_BALLAST_MB=512` adds parent memory). On a quiet machine of this class the
-//! notes' C prototype needed ~1.4 ms for the same namespaces and ~1.9 ms with v1 cgroups;
-//! this implementation's minimum is ~2.8–3.4 ms spawn→exec (it also creates and attaches four
-//! v1 cgroups, installs seccomp, starts init and waits for the exec to be confirmed); medians
-//! on the shared, heavily loaded CI machine vary by an order of magnitude from run to run.
+//! notes' C prototype needed ~1.4 ms for the same namespaces and ~1.9 ms with v1 cgroups.
+//! Here (same run, load average 10): bare fork+exec+wait of `/bin/true` min 0.90 / median
+//! 1.5 ms; sandbox spawn→exec min 2.8 / median 10.6 ms; spawn+exit+destroy min 3.3 / median
+//! 12.8 ms; through the helper spawn→exec min 3.0 / median 8.0 ms. The sandbox also creates
+//! and attaches four v1 cgroups, installs seccomp, starts init and confirms the exec, and
+//! each of its parent/child hand-offs is a scheduler wake-up, which is what the medians on
+//! this shared, overloaded 2-vCPU machine mostly measure (they move by 2× between runs).
 //!
 //! Network namespaces are the slowest namespace to create (notes §1a), so as root a
 //! background thread keeps a few ready (`SandboxerConfig::netns_pool`, default 4) and the
