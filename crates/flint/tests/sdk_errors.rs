@@ -359,3 +359,142 @@ async fn bad_packages_cannot_be_unzipped() {
         Some(code_sha256(&good).as_str())
     );
 }
+
+#[tokio::test]
+async fn more_validation_rules() {
+    let server = Server::start();
+    let c = server.client();
+    let zip = python_zip("more");
+    // 4 KB of environment, measured as compact JSON.
+    let big = "v".repeat(4100);
+    assert_err_prefix(
+        create_request(&c, "f", &zip)
+            .environment(Environment::builder().variables("BIG", &big).build())
+            .send()
+            .await,
+        "InvalidParameterValueException",
+        400,
+        "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {\"BIG\":\"vvv",
+    );
+    // Just under the limit is fine: {"BIG":"..."} is 10 bytes of framing.
+    create_request(&c, "env-ok", &zip)
+        .environment(
+            Environment::builder()
+                .variables("BIG", "v".repeat(4096 - 10))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("exactly 4096 bytes of environment");
+    assert_err_prefix(
+        create_request(&c, "f", &zip)
+            .description("d".repeat(257))
+            .send()
+            .await,
+        "ValidationException",
+        400,
+        "1 validation error detected: Value '",
+    );
+    let e = create_request(&c, "f", &zip)
+        .architectures(aws_sdk_lambda::types::Architecture::X8664)
+        .architectures(aws_sdk_lambda::types::Architecture::Arm64)
+        .send()
+        .await
+        .expect_err("two architectures");
+    assert_eq!(
+        (err_info(&e).code.as_str(), err_info(&e).status),
+        ("ValidationException", 400),
+        "{:?}",
+        err_info(&e)
+    );
+    assert_err(
+        c.create_function()
+            .function_name("f")
+            .runtime(Runtime::Python312)
+            .role(ROLE)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip.clone()))
+                    .build(),
+            )
+            .send()
+            .await,
+        "InvalidParameterValueException",
+        400,
+        "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+    );
+    let listed = c.list_functions().send().await.unwrap();
+    let names: Vec<_> = listed
+        .functions()
+        .iter()
+        .map(|f| f.function_name().unwrap())
+        .collect();
+    assert_eq!(names, ["env-ok"]);
+}
+
+#[tokio::test]
+async fn zipped_package_over_50_mb_is_too_large() {
+    let server = Server::start();
+    let c = server.client();
+    // A stored (uncompressed) entry makes the zip itself just over 50 MB,
+    // while the whole request stays under CreateFunction's request limit.
+    let payload = vec![0u8; 52_428_800];
+    let zip = {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(false);
+        w.start_file("blob.bin", opts).unwrap();
+        w.write_all(&payload).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    assert!(zip.len() > 52_428_800);
+    // Sent raw: the SDK would SHA-256 the 70 MB body to sign it, which
+    // takes many seconds in an unoptimised test build.
+    let t = std::time::Instant::now();
+    let url = format!("{}/2015-03-31/functions", server.endpoint);
+    let (status, error_type, body) = tokio::task::spawn_blocking(move || {
+        use base64::Engine;
+        let mut body = Vec::with_capacity(zip.len() * 4 / 3 + 200);
+        body.extend_from_slice(
+            format!(
+                "{{\"FunctionName\":\"huge\",\"Runtime\":\"python3.12\",\"Role\":\"{ROLE}\",\"Handler\":\"index.handler\",\"Code\":{{\"ZipFile\":\""
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(&zip)
+                .as_bytes(),
+        );
+        body.extend_from_slice(b"\"}}");
+        assert!(body.len() < 70_167_211, "under the request limit");
+        let r = reqwest::blocking::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let et = r.headers()["x-amzn-ErrorType"].to_str().unwrap().to_string();
+        (status, et, r.json::<serde_json::Value>().unwrap())
+    })
+    .await
+    .unwrap();
+    eprintln!("50 MB create rejected in {:?}", t.elapsed());
+    assert_eq!(
+        (status, error_type.as_str(), body),
+        (
+            413,
+            "RequestEntityTooLargeException",
+            serde_json::json!({"Type": "User", "message": "Zipped size must be smaller than 52428800 bytes"})
+        )
+    );
+    assert_err(
+        c.get_function().function_name("huge").send().await,
+        "ResourceNotFoundException",
+        404,
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:huge",
+    );
+}

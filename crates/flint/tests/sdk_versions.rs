@@ -368,6 +368,7 @@ async fn aliases_with_weighted_routing() {
         .await
         .unwrap();
     assert_eq!(via.version(), Some("1"));
+    assert_eq!(via.function_arn(), Some(format!("{arn}:live").as_str()));
 
     // UpdateAlias with RevisionId; stale one rejected.
     let updated = client
@@ -640,5 +641,75 @@ async fn alias_validation_errors() {
         "ResourceNotFoundException",
         404,
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+    );
+}
+
+#[tokio::test]
+async fn list_functions_with_all_versions() {
+    let server = Server::start();
+    let client = server.client();
+    create_simple(&client, "lv-a").await;
+    create_simple(&client, "lv-b").await;
+    client
+        .publish_version()
+        .function_name("lv-a")
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_function_code()
+        .function_name("lv-a")
+        .zip_file(Blob::new(python_zip("lv-a2")))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    let latest_only: Vec<_> = client
+        .list_functions()
+        .send()
+        .await
+        .unwrap()
+        .functions()
+        .iter()
+        .map(|f| {
+            (
+                f.function_name().unwrap().to_string(),
+                f.version().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        latest_only,
+        [
+            ("lv-a".to_string(), "$LATEST".to_string()),
+            ("lv-b".to_string(), "$LATEST".to_string())
+        ]
+    );
+    let items: Vec<_> = client
+        .list_functions()
+        .function_version(aws_sdk_lambda::types::FunctionVersion::All)
+        .max_items(1)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    let all: Vec<_> = items
+        .iter()
+        .map(|f| (f.function_name().unwrap(), f.version().unwrap()))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("lv-a", "$LATEST"),
+            ("lv-a", "1"),
+            ("lv-a", "2"),
+            ("lv-b", "$LATEST")
+        ]
+    );
+    assert_eq!(
+        items[1].function_arn(),
+        Some(format!("{}:1", function_arn("lv-a")).as_str())
     );
 }

@@ -236,7 +236,6 @@ where
     E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + HasStatus,
 {
-    use aws_sdk_lambda::error::ProvideErrorMetadata;
     let status = err.raw_response().map(|r| r.status_u16()).unwrap_or(0);
     match err.as_service_error() {
         Some(se) => ErrInfo {
