@@ -452,6 +452,8 @@ fn run_helper() -> Result<()> {
 pub(crate) struct HelperConn {
     sock: OwnedFd,
     child: std::process::Child,
+    program: std::path::PathBuf,
+    args: Vec<std::ffi::OsString>,
 }
 
 impl HelperConn {
@@ -484,7 +486,22 @@ impl HelperConn {
             .spawn()
             .map_err(|e| SandboxError::io("spawn helper", program, e))?;
         drop(theirs);
-        Ok(Self { sock: ours, child })
+        Ok(Self {
+            sock: ours,
+            child,
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+        })
+    }
+
+    /// Whether the helper process is still running.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Program and arguments, to start a replacement.
+    pub(crate) fn command(&self) -> (std::path::PathBuf, Vec<std::ffi::OsString>) {
+        (self.program.clone(), self.args.clone())
     }
 
     /// Asks the helper to clone the child; returns its pid and pidfd.

@@ -303,9 +303,22 @@ impl Sandboxer {
                     all.push(fds.netns);
                 }
                 all.extend_from_slice(&fds.extra[..fds.n_extra]);
-                h.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone_child(&data, &all)
+                let mut conn = h.lock().unwrap_or_else(|e| e.into_inner());
+                // A helper that died (killed by an operator, OOM, ...) is replaced, again
+                // from the spawner thread.
+                if !conn.alive() {
+                    let (program, args) = conn.command();
+                    match on_spawner_thread(move || HelperConn::start(&program, &args)) {
+                        Ok(Ok(fresh)) => *conn = fresh,
+                        Ok(Err(e)) | Err(e) => {
+                            if let Some(cg) = &cg {
+                                let _ = cg.remove();
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                conn.clone_child(&data, &all)
             }
             None => data
                 .to_child_plan(fds, self.filters.clone())

@@ -261,6 +261,30 @@ fn spawn_through_the_helper_process() {
                 .exists()
         );
     }
+    // A helper that died is replaced transparently.
+    let helper_pid = std::process::Command::new("pgrep")
+        .args([
+            "-P",
+            &std::process::id().to_string(),
+            "-f",
+            "flint-sandbox-helper",
+        ])
+        .output()
+        .unwrap();
+    let helper_pids = String::from_utf8_lossy(&helper_pid.stdout).into_owned();
+    assert!(!helper_pids.trim().is_empty(), "helper process not found");
+    for pid in helper_pids.split_whitespace() {
+        // SAFETY: kill(2) on the helper process this test started.
+        unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (s, mut out) = spec(format!("helper-again-{}", std::process::id()), "echo again");
+    let mut sb = sbx.spawn(s).expect("spawn after the helper died");
+    assert_eq!(sb.wait().unwrap(), ExitStatus::Exited(0));
+    sb.destroy().unwrap();
+    let mut s = String::new();
+    out.read_to_string(&mut s).unwrap();
+    assert_eq!(s.trim(), "again");
     // Setup errors come back through the helper path as well.
     let (s, _out) = spec(format!("helper-bad-{}", std::process::id()), "true");
     let mut s = s;
