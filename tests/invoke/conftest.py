@@ -76,6 +76,26 @@ def function_binary(name):
     return path
 
 
+_ZIPS = {}
+
+
+def rust_bootstrap_zip(name):
+    """A deployment zip with the test function `name` as a 0755 `bootstrap`
+    (debug info stripped when `strip` exists: 30 MB -> a few MB); built once."""
+    if name not in _ZIPS:
+        import shutil
+        import tempfile
+        src = function_binary(name)
+        with tempfile.TemporaryDirectory() as tmp:
+            dst = os.path.join(tmp, "bootstrap")
+            shutil.copyfile(src, dst)
+            if shutil.which("strip"):
+                subprocess.run(["strip", "--strip-debug", dst], check=False)
+            with open(dst, "rb") as f:
+                _ZIPS[name] = make_zip({"bootstrap": (f.read(), 0o755)})
+    return _ZIPS[name]
+
+
 def pytest_sessionstart(session):
     path = flint_bin()
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -101,7 +121,8 @@ def pytest_sessionstart(session):
 # private `<hierarchy>/flint-invoke-<tag>` cgroup. FLINT_TEST_SHARED_CGROUPS=1
 # turns this off (the real, shared parent).
 CGROUP_ROOT = "/sys/fs/cgroup"
-ISOLATE = os.environ.get("FLINT_TEST_SHARED_CGROUPS", "0") != "1"
+ISOLATE = (os.environ.get("FLINT_TEST_SHARED_CGROUPS", "0") != "1"
+           and bool(__import__("shutil").which("unshare")))
 
 
 def cgroup_hierarchies():

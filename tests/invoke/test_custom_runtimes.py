@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import (HERE, function_arn, invoke, make_zip, report_fields, function_binary,
+from conftest import (HERE, function_arn, invoke, make_zip, report_fields, rust_bootstrap_zip,
                       zip_dir)
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -18,8 +18,7 @@ CACHE = os.path.join(HERE, ".cache")
 
 
 def rust_zip(binary):
-    with open(function_binary(binary), "rb") as f:
-        return make_zip({"bootstrap": (f.read(), 0o755)})
+    return rust_bootstrap_zip(binary)
 
 
 def test_rust_lambda_runtime_echo(lam, fn):

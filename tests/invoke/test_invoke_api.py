@@ -235,3 +235,33 @@ def test_raw_http_headers(server, fn):
     assert json.loads(r.content) == {"ok": True}
     r = requests.post(url, data=b"", headers={"X-Amz-Invocation-Type": "Bogus"}, timeout=60)
     assert r.status_code == 400, r.text
+
+
+def test_response_too_large(lam, fn):
+    name = fn("bigout", {"index.py": "def handler(event, context):\n    return 'x' * event['n']\n"},
+              MemorySize=512)
+    ok = invoke(lam, name, {"n": 6_000_000})
+    assert ok.function_error is None and len(ok.body) == 6_000_002, (ok.status, ok.function_error, len(ok.body))
+    r = invoke(lam, name, {"n": 7_000_000})
+    assert r.status == 200 and r.function_error == "Unhandled", (r.status, r.function_error, r.body[:300])
+    body = r.json
+    assert body["errorType"] == "Function.ResponseSizeTooLarge", body
+    assert body["errorMessage"] == ("Response payload size (7000002 bytes) exceeded maximum allowed "
+                                    "payload size (6291556 bytes)."), body
+
+
+def test_concurrent_invokes_get_separate_environments(lam, fn):
+    from concurrent.futures import ThreadPoolExecutor
+    name = fn("concurrent", {"index.py": (
+        "import os, time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(1.5)\n"
+        "    return {'stream': context.log_stream_name, 'i': event['i']}\n")}, Timeout=30)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: invoke(lam, name, {"i": i}), range(4)))
+    for i, r in enumerate(results):
+        assert r.function_error is None, r
+        assert r.json["i"] == i
+    # An environment runs one invocation at a time: four overlapping invokes, four
+    # environments, each with its own log stream.
+    assert len({r.json["stream"] for r in results}) == 4, [r.json for r in results]

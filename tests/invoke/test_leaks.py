@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import create_function, invoke, make_zip, report_fields, function_binary, unique
+from conftest import create_function, invoke, report_fields, rust_bootstrap_zip, unique
 
 PY = "import time\ndef handler(event, context):\n    return 'py'\n"
 NODE = "exports.handler = async () => 'node';\n"
@@ -61,15 +61,13 @@ def deploy_and_warm(lam, names_out):
         ("leak-py", {"index.py": PY}, "python3.11", "index.handler"),
         ("leak-node", {"index.js": NODE}, "nodejs20.x", "index.handler"),
     ]
-    with open(function_binary("echo"), "rb") as f:
-        rust = f.read()
     for prefix, files, runtime, handler in specs:
         name = unique(prefix)
         create_function(lam, name, files, runtime=runtime, handler=handler)
         names_out.append(name)
         assert invoke(lam, name).function_error is None
     name = unique("leak-rust")
-    create_function(lam, name, zip_bytes=make_zip({"bootstrap": (rust, 0o755)}),
+    create_function(lam, name, zip_bytes=rust_bootstrap_zip("echo"),
                     runtime="provided.al2023", handler="x")
     names_out.append(name)
     assert invoke(lam, name).function_error is None
