@@ -97,7 +97,7 @@ class FlintServer:
         assert self.proc is None or self.proc.poll() is not None
         log = open(self.log_path, "ab")
         env = dict(os.environ)
-        env.setdefault("FLINT_LOG", "warn")
+        env.setdefault("FLINT_LOG", "info")
         # Server settings come from the flags alone (FLINT_LOG and FLINT_BIN stay).
         for k in [k for k in env if k.startswith("FLINT_") and k not in ("FLINT_LOG", "FLINT_BIN")]:
             env.pop(k)
