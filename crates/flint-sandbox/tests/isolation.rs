@@ -53,7 +53,7 @@ fn unique_id(tag: &str) -> String {
 fn task_dir() -> PathBuf {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("flint-sbx-task-{}", std::process::id()));
+        let d = std::env::temp_dir().join("flint-sbx-test-task");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("handler.txt"), "code").unwrap();
         d

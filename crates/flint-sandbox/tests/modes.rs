@@ -15,7 +15,7 @@ fn is_root() -> bool {
 }
 
 fn task_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("flint-sbx-modes-{}", std::process::id()));
+    let d = std::env::temp_dir().join("flint-sbx-test-task-modes");
     std::fs::create_dir_all(&d).unwrap();
     d
 }
