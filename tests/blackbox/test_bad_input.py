@@ -356,7 +356,7 @@ def test_body_over_limit_is_413(server, snapshot):
     t0 = time.monotonic()
     # Declared too large: refused without reading the body.
     (status, headers, body), _ = _streamed_post(
-        server, "/2015-03-31/functions", limit + 1, 4 << 20)
+        server, "/2015-03-31/functions", limit + 1, 256 << 10)
     assert status == 413, body
     assert headers.get("x-amzn-errortype") == "RequestEntityTooLargeException"
     assert json.loads(body)["message"] == \
@@ -372,7 +372,7 @@ def test_body_over_limit_is_413(server, snapshot):
     n = unique()
     create(server.client(), n)
     (status, headers, body), _ = _streamed_post(
-        server, f"/2015-03-31/functions/{n}/code", limit + 1, 1 << 20, method="PUT")
+        server, f"/2015-03-31/functions/{n}/code", limit + 1, 256 << 10, method="PUT")
     assert status == 413 and headers.get("x-amzn-errortype") == "RequestEntityTooLargeException"
     assert json.loads(body)["message"] == \
         "Request must be smaller than 70167211 bytes for the UpdateFunctionCode operation"
