@@ -236,6 +236,13 @@ impl Environment {
         }
     }
 
+    /// Whether the runtime process is gone.
+    pub fn has_exited(&mut self) -> bool {
+        self.sandbox
+            .as_mut()
+            .is_none_or(|s| !matches!(s.try_wait(), Ok(None)))
+    }
+
     /// The output lines collected since the last call.
     pub fn take_output(&mut self) -> Vec<String> {
         self.output.take()

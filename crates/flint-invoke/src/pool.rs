@@ -113,6 +113,88 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// What an invocation's end means for the caller, the REPORT line and the
+/// environment.
+struct Verdict {
+    body: Bytes,
+    function_error: bool,
+    content_type: Option<String>,
+    /// REPORT's `Status:` and `Error Type:`.
+    status: Option<(&'static str, Option<String>)>,
+    /// Whether the environment may serve another invocation.
+    healthy: bool,
+}
+
+impl Verdict {
+    fn platform(error_type: &str, message: &str, status: &'static str, healthy: bool) -> Self {
+        Self {
+            body: platform_error_body(error_type, message),
+            function_error: true,
+            content_type: None,
+            status: Some((
+                status,
+                (status != "timeout").then(|| error_type.to_string()),
+            )),
+            healthy,
+        }
+    }
+
+    async fn of(state: RunState, request_id: &str, timeout: Duration) -> Self {
+        match state {
+            RunState::Finished(InvokeOutcome::Response { body, content_type }) => Self {
+                body,
+                function_error: false,
+                content_type,
+                status: None,
+                healthy: true,
+            },
+            RunState::Finished(InvokeOutcome::FunctionError {
+                error_type, body, ..
+            }) => Self {
+                body,
+                function_error: true,
+                content_type: None,
+                status: Some(("error", Some(error_type))),
+                healthy: true,
+            },
+            // A buffered Invoke of a streaming function returns the
+            // concatenated body (Lambda caps it at 6 MB).
+            RunState::Finished(InvokeOutcome::Streaming(stream)) => {
+                match stream.body.collect().await {
+                    Ok(body) => Self {
+                        body,
+                        function_error: false,
+                        content_type: stream.content_type,
+                        status: None,
+                        healthy: true,
+                    },
+                    Err(e) => Self::platform("Runtime.StreamError", &e.to_string(), "error", true),
+                }
+            }
+            // Oversized, truncated or malformed responses: runtimes may exit
+            // after them (awslambdaric does after a 413), so the environment
+            // is reset rather than trusted again.
+            RunState::Finished(other) => {
+                let (t, m) = other
+                    .platform_error()
+                    .unwrap_or(("Runtime.Unknown", "Unknown error".into()));
+                Self::platform(t, &m, "error", false)
+            }
+            RunState::TimedOut => {
+                let m = format!(
+                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                );
+                Self::platform("Sandbox.Timedout", &m, "timeout", false)
+            }
+            RunState::Exited { how, oom } => {
+                let (t, m) = exit_error(request_id, &how, oom);
+                Self::platform(t, &m, "error", false)
+            }
+        }
+    }
+}
+
 /// The error body Lambda gives for a runtime that died.
 fn exit_error(request_id: &str, how: &str, oom: bool) -> (&'static str, String) {
     if oom {
@@ -281,7 +363,19 @@ impl Invoker {
                 stale.extend(pools.idle.remove(&k).unwrap_or_default());
             }
         }
-        let env = pools.idle.get_mut(key).and_then(Vec::pop);
+        // An environment whose runtime died while idle (a crash in
+        // background work) is drained, never handed an event.
+        let mut env = None;
+        if let Some(envs) = pools.idle.get_mut(key) {
+            while let Some(mut candidate) = envs.pop() {
+                if candidate.has_exited() {
+                    stale.push(candidate);
+                } else {
+                    env = Some(candidate);
+                    break;
+                }
+            }
+        }
         (env, stale)
     }
 
@@ -528,72 +622,13 @@ impl Invoker {
         let init_ms = env.init_duration.take().map(ms);
         let memory_used = env.memory_peak_mb();
 
-        let (body, function_error, content_type, status, healthy): (
-            Bytes,
-            bool,
-            Option<String>,
-            Option<(&str, Option<String>)>,
-            bool,
-        ) = match state {
-            RunState::Finished(InvokeOutcome::Response { body, content_type }) => {
-                (body, false, content_type, None, true)
-            }
-            RunState::Finished(InvokeOutcome::FunctionError {
-                error_type, body, ..
-            }) => (body, true, None, Some(("error", Some(error_type))), true),
-            RunState::Finished(InvokeOutcome::Streaming(stream)) => {
-                // A buffered Invoke of a streaming function returns the
-                // concatenated body (Lambda caps it at 6 MB).
-                match stream.body.collect().await {
-                    Ok(body) => (body, false, stream.content_type, None, true),
-                    Err(e) => {
-                        let b = platform_error_body("Runtime.StreamError", &e.to_string());
-                        (
-                            b,
-                            true,
-                            None,
-                            Some(("error", Some("Runtime.StreamError".into()))),
-                            true,
-                        )
-                    }
-                }
-            }
-            RunState::Finished(other) => {
-                let (t, m) = other
-                    .platform_error()
-                    .unwrap_or(("Runtime.Unknown", "Unknown error".into()));
-                (
-                    platform_error_body(t, &m),
-                    true,
-                    None,
-                    Some(("error", Some(t.to_string()))),
-                    true,
-                )
-            }
-            RunState::TimedOut => {
-                let m = format!(
-                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-                    timeout.as_secs_f64()
-                );
-                (
-                    platform_error_body("Sandbox.Timedout", &m),
-                    true,
-                    None,
-                    Some(("timeout", None)),
-                    false,
-                )
-            }
-            RunState::Exited { how, oom } => {
-                let (t, m) = exit_error(&request_id, &how, oom);
-                (
-                    platform_error_body(t, &m),
-                    true,
-                    None,
-                    Some(("error", Some(t.to_string()))),
-                    false,
-                )
-            }
-        };
+        let Verdict {
+            body,
+            function_error,
+            content_type,
+            status,
+            healthy,
+        } = Verdict::of(state, &request_id, timeout).await;
         log.push(logs::end_line(&request_id));
         log.push(logs::report_line(&Report {
             request_id: &request_id,

@@ -30,6 +30,15 @@ enum Command {
 }
 
 fn main() {
+    // The sandbox spawn helper: a small single-threaded process that clones
+    // execution environments for the server (see flint-sandbox). It must be
+    // dispatched before anything starts a thread.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == serve::SANDBOX_HELPER_ARG)
+    {
+        flint_sandbox::helper_main();
+    }
     if let Err(e) = run(Args::parse()) {
         // One readable line (with its causes), not a debug dump.
         eprintln!("flint: {e:#}");

@@ -40,9 +40,46 @@ fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
+/// Hidden first argument that turns the binary into the sandbox spawn helper.
+pub const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
+
+/// A short, stable name for the flint instance that owns `data_dir`. Its
+/// execution environments' cgroups live under `flint/<instance>`, so several
+/// flint servers on one host (or tests in parallel) never clean up each
+/// other's environments.
+fn instance_id(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// Holds an exclusive lock on the data directory for the server's lifetime:
+/// two servers writing one directory would corrupt each other's view.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("flint.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another flint server is using the data directory {}",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let _lock = lock_data_dir(&settings.data_dir)?;
     let meta = SqliteStore::open(&settings.data_dir.join("metadata.db"))
         .context("opening the metadata database")?;
     let blobs =
@@ -111,9 +148,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// here (the control plane is served either way).
 fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, String> {
     use flint_sandbox::{Sandboxer, SandboxerConfig};
+    let instance = instance_id(&settings.data_dir);
+    let defaults = SandboxerConfig::default();
     let config = SandboxerConfig {
         require_cgroups: !settings.allow_unlimited,
-        ..SandboxerConfig::default()
+        cgroup_parent: format!("flint/{instance}"),
+        state_dir: defaults.state_dir.join(&instance),
+        spawn_helper: std::env::current_exe()
+            .ok()
+            .map(|exe| (exe, vec![SANDBOX_HELPER_ARG.into()])),
+        ..defaults
     };
     let sandboxer = match Sandboxer::new(config) {
         Ok(s) => s,
