@@ -5,7 +5,9 @@
 //!
 //! The logic under test lives in `crates/*`; only oracles live here.
 
+pub mod api_request;
 mod rawzip;
+pub mod runtime_api;
 pub mod zip_entries;
 pub mod zip_intake;
 
@@ -18,4 +20,6 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("zip_intake", zip_intake::run),
     ("zip_entries", zip_entries::run),
+    ("api_request", api_request::run),
+    ("runtime_api", runtime_api::run),
 ];
