@@ -244,6 +244,8 @@ class FlintServer:
             stdin=subprocess.DEVNULL,
             cwd=self.data_dir,
             env=env,
+            # Own session: signals to the suite's process group do not reach it.
+            start_new_session=True,
         )
         log.close()
         box = []
@@ -312,6 +314,18 @@ def server(tmp_path_factory):
     s = new_server(tmp_path_factory)
     yield s
     finish_server(s)
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_alive(request):
+    """Names the cause when the shared server is gone, instead of a cascade of
+    'connection refused' (it only stops on a signal: SIGTERM/SIGINT exit 0)."""
+    yield
+    if "server" in request.fixturenames:
+        s = request.getfixturevalue("server")
+        if not s.alive():
+            pytest.fail(f"the shared flint server exited during this test (exit code "
+                        f"{s.proc.returncode}); log tail:\n{s.log()[-1500:]}")
 
 
 @pytest.fixture
