@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import DUMMY_CREDS, REGION
+from .invoke_support import DUMMY_CREDS, REGION
 
 CODE = ("def handler(event, context):\n"
         "    print('cli invoke sees', event)\n"

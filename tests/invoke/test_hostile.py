@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from conftest import (PY_ECHO, assert_server_healthy, create_function, invoke, report_fields,
-                      rescue_environments, unique)
-from test_leaks import function_processes
+from .invoke_support import (PY_ECHO, assert_server_healthy, create_function, function_processes,
+                            invoke, report_fields, rescue_environments, unique)
 
 REQUEST_ID = re.compile(r"^START RequestId: ([0-9a-f-]{36}) ", re.M)
 

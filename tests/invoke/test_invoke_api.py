@@ -8,7 +8,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import function_arn, invoke, make_zip, report_fields, wait_active
+from .invoke_support import function_arn, invoke, make_zip, report_fields, wait_active
 
 VERSIONED = r'''
 import os

@@ -7,34 +7,11 @@ import time
 
 import pytest
 
-from conftest import create_function, invoke, report_fields, rust_bootstrap_zip, unique
+from .invoke_support import (create_function, function_processes, invoke, report_fields,
+                            rust_bootstrap_zip, unique)
 
 PY = "import time\ndef handler(event, context):\n    return 'py'\n"
 NODE = "exports.handler = async () => 'node';\n"
-
-
-def processes_with_env(marker):
-    """Host pids whose environment contains `marker` (e.g. AWS_LAMBDA_FUNCTION_NAME=<name>)."""
-    found = []
-    needle = marker.encode() + b"\0"
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = f.read() + b"\0"
-        except OSError:
-            continue
-        if b"\0" + needle in b"\0" + env:
-            found.append(int(pid))
-    return found
-
-
-def function_processes(names):
-    pids = []
-    for n in names:
-        pids += processes_with_env(f"AWS_LAMBDA_FUNCTION_NAME={n}")
-    return pids
 
 
 def env_cgroups(srv):

@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import function_arn, invoke, report_fields
+from .invoke_support import function_arn, invoke, report_fields
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

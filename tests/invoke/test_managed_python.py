@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import function_arn, invoke, report_fields, report_line
+from .invoke_support import function_arn, invoke, report_fields, report_line
 
 CONTEXT_FN = r'''
 import os, sys, time
