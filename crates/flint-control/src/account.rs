@@ -92,7 +92,7 @@ impl ControlPlane {
             .into());
         }
         save(&mut *tx, CONCURRENCY, &fref.name, &reserved)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(reserved)
     }
 
@@ -110,7 +110,7 @@ impl ControlPlane {
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;
         tx.delete(CONCURRENCY, &fref.name)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use flint_types::ident::{ALIAS_PATTERN, is_valid_alias_name};
 use flint_types::model::{
     AliasConfiguration, AliasRoutingConfiguration, CreateAliasRequest, UpdateAliasRequest,
 };
-use flint_types::{ApiError, FunctionRef, Qualifier, validate};
+use flint_types::{ApiError, FunctionRef, validate};
 
 /// One page of ListAliases.
 #[derive(Debug, Clone)]
@@ -150,7 +150,7 @@ impl ControlPlane {
             revision_id: records::new_revision(),
         };
         save(&mut *tx, &aliases_ns(&fref.name), &name, &alias)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(alias)
     }
 
@@ -209,7 +209,7 @@ impl ControlPlane {
         )?;
         alias.revision_id = records::new_revision();
         save(&mut *tx, &aliases_ns(&fref.name), name, &alias)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(alias)
     }
 
@@ -220,7 +220,7 @@ impl ControlPlane {
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;
         tx.delete(&aliases_ns(&fref.name), name)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
@@ -297,22 +297,6 @@ impl ControlPlane {
         }
         Ok(users)
     }
-
-    /// Picks the version an invocation of `alias` runs, given a uniform
-    /// random number in [0, 1): the additional version gets its weight's
-    /// share of traffic, the primary the rest.
-    pub fn route_alias(alias: &AliasConfiguration, roll: f64) -> Qualifier {
-        let extra = alias
-            .routing_config
-            .as_ref()
-            .and_then(|r| r.additional_version_weights.as_ref())
-            .and_then(|w| w.iter().next());
-        let chosen = match extra {
-            Some((v, w)) if roll < *w => v.as_str(),
-            _ => alias.function_version.as_str(),
-        };
-        Qualifier::parse(chosen).unwrap_or(Qualifier::Latest)
-    }
 }
 
 /// An empty weights map is stored as no routing at all (AWS echoes
@@ -323,35 +307,4 @@ fn normalise_routing(r: Option<AliasRoutingConfiguration>) -> Option<AliasRoutin
             .as_ref()
             .is_some_and(|w| !w.is_empty())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn alias(weights: Option<(&str, f64)>) -> AliasConfiguration {
-        AliasConfiguration {
-            alias_arn: "arn".into(),
-            name: "live".into(),
-            function_version: "1".into(),
-            description: String::new(),
-            routing_config: weights.map(|(v, w)| AliasRoutingConfiguration {
-                additional_version_weights: Some(BTreeMap::from([(v.to_string(), w)])),
-            }),
-            revision_id: "r".into(),
-        }
-    }
-
-    #[test]
-    fn routing_splits_by_weight() {
-        let a = alias(Some(("2", 0.25)));
-        assert_eq!(ControlPlane::route_alias(&a, 0.1), Qualifier::Version(2));
-        assert_eq!(ControlPlane::route_alias(&a, 0.25), Qualifier::Version(1));
-        assert_eq!(ControlPlane::route_alias(&a, 0.9), Qualifier::Version(1));
-        assert_eq!(
-            ControlPlane::route_alias(&alias(None), 0.0),
-            Qualifier::Version(1)
-        );
-    }
 }

@@ -95,7 +95,7 @@ impl ControlPlane {
                 removed += 1;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(removed)
     }
 

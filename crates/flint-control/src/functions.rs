@@ -343,7 +343,7 @@ impl ControlPlane {
             record.latest.clone()
         };
         save(&mut *tx, FUNCTIONS, &fref.name, &record)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(as_just_created(shown))
     }
 
@@ -396,24 +396,63 @@ impl ControlPlane {
     /// Resolves what one invocation runs. Unlike [`ControlPlane::resolve`],
     /// an alias with a routing configuration picks its primary or additional
     /// version by `roll` (uniform in [0, 1)), as Lambda routes traffic.
+    /// Served from memory while nothing has changed since the last lookup.
     pub fn resolve_invocation(&self, fref: &FunctionRef, roll: f64) -> Result<ResolvedFunction> {
+        use std::sync::atomic::Ordering;
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((g, cached)) = self.resolutions.read().expect("resolution cache").get(fref)
+            && *g == generation
+        {
+            return Ok(cached.pick(roll));
+        }
+        let resolution = self.resolution(fref)?;
+        let picked = resolution.pick(roll);
+        let mut cache = self.resolutions.write().expect("resolution cache");
+        // A mutation may have committed while we read: only cache what was
+        // read under a generation that is still current.
+        if self.generation.load(Ordering::Acquire) == generation {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(fref.clone(), (generation, resolution));
+        }
+        Ok(picked)
+    }
+
+    fn resolution(&self, fref: &FunctionRef) -> Result<records::Resolution> {
         let mut tx = self.meta.begin()?;
-        if let Some(Qualifier::Alias(a)) = &fref.qualifier {
-            self.load_function(&mut *tx, fref)?;
-            let alias = records::load_alias(&mut *tx, &fref.name, a)?
-                .ok_or_else(|| self.not_found(fref))?;
-            let chosen = ControlPlane::route_alias(&alias, roll);
-            let mut resolved = self.resolve_in(
+        let Some(Qualifier::Alias(a)) = &fref.qualifier else {
+            return Ok(records::Resolution::Fixed(self.resolve_in(&mut *tx, fref)?));
+        };
+        self.load_function(&mut *tx, fref)?;
+        let alias =
+            records::load_alias(&mut *tx, &fref.name, a)?.ok_or_else(|| self.not_found(fref))?;
+        let invoked_arn = fref.arn(self.resources());
+        let mut version = |v: &str| -> Result<ResolvedFunction> {
+            let mut r = self.resolve_in(
                 &mut *tx,
                 &FunctionRef {
                     name: fref.name.clone(),
-                    qualifier: Some(chosen),
+                    qualifier: Some(Qualifier::parse(v)?),
                 },
             )?;
-            resolved.invoked_arn = fref.arn(self.resources());
-            return Ok(resolved);
-        }
-        self.resolve_in(&mut *tx, fref)
+            r.invoked_arn = invoked_arn.clone();
+            Ok(r)
+        };
+        let primary = version(&alias.function_version)?;
+        let extra = alias
+            .routing_config
+            .as_ref()
+            .and_then(|r| r.additional_version_weights.as_ref())
+            .and_then(|w| w.iter().next().map(|(v, w)| (v.clone(), *w)));
+        Ok(match extra {
+            Some((v, weight)) => records::Resolution::Weighted {
+                primary,
+                additional: version(&v)?,
+                weight,
+            },
+            None => records::Resolution::Fixed(primary),
+        })
     }
 
     pub(crate) fn load_version(
@@ -575,7 +614,7 @@ impl ControlPlane {
         rec.latest.last_modified = timefmt::now();
         rec.latest.revision_id = records::new_revision();
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(as_just_updated(rec.latest))
     }
 
@@ -637,7 +676,7 @@ impl ControlPlane {
             rec.latest.clone()
         };
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
-        tx.commit()?;
+        self.commit(tx)?;
         self.collect_garbage()?;
         Ok(as_just_updated(shown))
     }
@@ -693,20 +732,16 @@ impl ControlPlane {
                 self.drop_blob_ref(&mut *tx, &v.code_blob)?;
             }
         }
-        tx.commit()?;
+        self.commit(tx)?;
         self.collect_garbage()?;
         Ok(())
     }
 
     /// Operations that act on `$LATEST` only refuse a qualifier.
     pub(crate) fn require_unqualified(&self, fref: &FunctionRef) -> Result<()> {
-        if fref.qualifier.is_some() {
+        if let Some(q) = &fref.qualifier {
             return Err(ApiError::pattern(
-                format!(
-                    "{}:{}",
-                    fref.name,
-                    fref.qualifier.as_ref().expect("checked")
-                ),
+                format!("{}:{q}", fref.name),
                 "functionName",
                 ident::FUNCTION_NAME_PATTERN,
             )

@@ -20,7 +20,9 @@ mod versions;
 
 use flint_store::{BlobStore, MetadataStore, StoreError};
 use flint_types::{ApiError, ResourceContext};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
@@ -86,6 +88,12 @@ pub struct ControlPlane {
     blobs: Arc<dyn BlobStore>,
     settings: ControlSettings,
     signer: CodeUrlSigner,
+    /// Bumped by every committed mutation; cached resolutions of an older
+    /// generation are stale.
+    generation: AtomicU64,
+    /// What invocations resolved to, so the warm invoke path reads memory
+    /// instead of the metadata store.
+    resolutions: RwLock<HashMap<flint_types::FunctionRef, (u64, records::Resolution)>>,
 }
 
 impl ControlPlane {
@@ -100,7 +108,16 @@ impl ControlPlane {
             blobs,
             settings,
             signer,
+            generation: AtomicU64::new(0),
+            resolutions: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Commits a mutation and invalidates every cached resolution.
+    pub(crate) fn commit(&self, tx: Box<dyn flint_store::Transaction + '_>) -> Result<()> {
+        tx.commit()?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     pub fn settings(&self) -> &ControlSettings {

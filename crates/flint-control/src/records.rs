@@ -62,6 +62,39 @@ pub struct ResolvedFunction {
     pub invoked_arn: String,
 }
 
+/// What an invocation reference resolves to: one version, or an alias that
+/// splits traffic between two by weight.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    Fixed(ResolvedFunction),
+    Weighted {
+        primary: ResolvedFunction,
+        additional: ResolvedFunction,
+        /// Share of traffic the additional version gets.
+        weight: f64,
+    },
+}
+
+impl Resolution {
+    /// The version one invocation runs, given a uniform roll in [0, 1).
+    pub fn pick(&self, roll: f64) -> ResolvedFunction {
+        match self {
+            Resolution::Fixed(r) => r.clone(),
+            Resolution::Weighted {
+                primary,
+                additional,
+                weight,
+            } => {
+                if roll < *weight {
+                    additional.clone()
+                } else {
+                    primary.clone()
+                }
+            }
+        }
+    }
+}
+
 pub fn load<T: DeserializeOwned>(
     tx: &mut dyn Transaction,
     ns: &str,
@@ -104,4 +137,41 @@ pub fn load_alias(
 /// A new revision id: every mutation gets one, and preconditions compare them.
 pub fn new_revision() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(version: &str) -> ResolvedFunction {
+        let config: FunctionConfiguration = serde_json::from_value(serde_json::json!({
+            "FunctionName": "f", "FunctionArn": "arn", "Role": "r", "CodeSize": 1,
+            "Description": "", "Timeout": 3, "MemorySize": 128, "LastModified": "",
+            "CodeSha256": "", "Version": version, "TracingConfig": {}, "RevisionId": "",
+            "PackageType": "Zip", "Architectures": ["x86_64"], "EphemeralStorage": {"Size": 512},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"}, "LoggingConfig": {}
+        }))
+        .unwrap();
+        ResolvedFunction {
+            config,
+            code_blob: String::new(),
+            invoked_arn: "arn:alias".into(),
+        }
+    }
+
+    #[test]
+    fn weighted_resolutions_split_traffic_by_weight() {
+        let r = Resolution::Weighted {
+            primary: resolved("1"),
+            additional: resolved("2"),
+            weight: 0.25,
+        };
+        assert_eq!(r.pick(0.1).config.version, "2");
+        assert_eq!(r.pick(0.25).config.version, "1");
+        assert_eq!(r.pick(0.9).config.version, "1");
+        assert_eq!(
+            Resolution::Fixed(resolved("3")).pick(0.0).config.version,
+            "3"
+        );
+    }
 }

@@ -36,7 +36,7 @@ impl ControlPlane {
         validate::tags(&merged)?;
         rec.tags = merged;
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 
@@ -48,7 +48,7 @@ impl ControlPlane {
             rec.tags.remove(k);
         }
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
-        tx.commit()?;
+        self.commit(tx)?;
         Ok(())
     }
 

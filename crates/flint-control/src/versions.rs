@@ -83,7 +83,7 @@ impl ControlPlane {
             return Ok(config);
         }
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
-        tx.commit()?;
+        self.commit(tx)?;
         // A new version starts Pending on AWS; flint has already finished.
         Ok(crate::functions::as_just_created(config))
     }

@@ -237,3 +237,30 @@ fn listing_all_versions_pages_without_gaps_or_repeats() {
     unique.dedup();
     assert_eq!(unique.len(), 14);
 }
+
+#[test]
+fn cached_resolutions_follow_every_change() {
+    let f = fixture();
+    create(&f.control, "f", "a");
+    let before = f.control.resolve_invocation(&fref("f"), 0.5).unwrap();
+    let cached = f.control.resolve_invocation(&fref("f"), 0.5).unwrap();
+    assert_eq!(before.config.revision_id, cached.config.revision_id);
+    f.control
+        .update_function_code(
+            &fref("f"),
+            UpdateFunctionCodeRequest {
+                zip_file: Some(zip_of("changed")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let after = f.control.resolve_invocation(&fref("f"), 0.5).unwrap();
+    assert_ne!(before.config.code_sha256, after.config.code_sha256);
+    f.control.delete_function(&fref("f")).unwrap();
+    let gone = f
+        .control
+        .resolve_invocation(&fref("f"), 0.5)
+        .unwrap_err()
+        .to_api();
+    assert_eq!(gone.code(), "ResourceNotFoundException");
+}

@@ -105,7 +105,7 @@ impl fmt::Display for Qualifier {
 }
 
 /// A function named by a request, with the qualifier it carried (if any).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionRef {
     pub name: String,
     pub qualifier: Option<Qualifier>,
