@@ -447,8 +447,8 @@ impl ControlPlane {
             .and_then(|w| w.iter().next().map(|(v, w)| (v.clone(), *w)));
         Ok(match extra {
             Some((v, weight)) => records::Resolution::Weighted {
-                primary,
-                additional: version(&v)?,
+                primary: Box::new(primary),
+                additional: Box::new(version(&v)?),
                 weight,
             },
             None => records::Resolution::Fixed(primary),

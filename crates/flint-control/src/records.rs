@@ -68,8 +68,8 @@ pub struct ResolvedFunction {
 pub enum Resolution {
     Fixed(ResolvedFunction),
     Weighted {
-        primary: ResolvedFunction,
-        additional: ResolvedFunction,
+        primary: Box<ResolvedFunction>,
+        additional: Box<ResolvedFunction>,
         /// Share of traffic the additional version gets.
         weight: f64,
     },
@@ -86,9 +86,9 @@ impl Resolution {
                 weight,
             } => {
                 if roll < *weight {
-                    additional.clone()
+                    (**additional).clone()
                 } else {
-                    primary.clone()
+                    (**primary).clone()
                 }
             }
         }
@@ -162,8 +162,8 @@ mod tests {
     #[test]
     fn weighted_resolutions_split_traffic_by_weight() {
         let r = Resolution::Weighted {
-            primary: resolved("1"),
-            additional: resolved("2"),
+            primary: Box::new(resolved("1")),
+            additional: Box::new(resolved("2")),
             weight: 0.25,
         };
         assert_eq!(r.pick(0.1).config.version, "2");
