@@ -422,7 +422,10 @@ impl ControlPlane {
     fn resolution(&self, fref: &FunctionRef) -> Result<records::Resolution> {
         let mut tx = self.meta.begin()?;
         let Some(Qualifier::Alias(a)) = &fref.qualifier else {
-            return Ok(records::Resolution::Fixed(self.resolve_in(&mut *tx, fref)?));
+            return Ok(records::Resolution {
+                primary: self.resolve_in(&mut *tx, fref)?,
+                additional: None,
+            });
         };
         self.load_function(&mut *tx, fref)?;
         let alias =
@@ -445,13 +448,13 @@ impl ControlPlane {
             .as_ref()
             .and_then(|r| r.additional_version_weights.as_ref())
             .and_then(|w| w.iter().next().map(|(v, w)| (v.clone(), *w)));
-        Ok(match extra {
-            Some((v, weight)) => records::Resolution::Weighted {
-                primary: Box::new(primary),
-                additional: Box::new(version(&v)?),
-                weight,
-            },
-            None => records::Resolution::Fixed(primary),
+        let additional = match extra {
+            Some((v, weight)) => Some((weight, Box::new(version(&v)?))),
+            None => None,
+        };
+        Ok(records::Resolution {
+            primary,
+            additional,
         })
     }
 

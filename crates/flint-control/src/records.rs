@@ -62,35 +62,21 @@ pub struct ResolvedFunction {
     pub invoked_arn: String,
 }
 
-/// What an invocation reference resolves to: one version, or an alias that
-/// splits traffic between two by weight.
+/// What an invocation reference resolves to: one version, or (an alias with
+/// a routing configuration) two, the additional one taking `weight` of the
+/// traffic.
 #[derive(Debug, Clone)]
-pub enum Resolution {
-    Fixed(ResolvedFunction),
-    Weighted {
-        primary: Box<ResolvedFunction>,
-        additional: Box<ResolvedFunction>,
-        /// Share of traffic the additional version gets.
-        weight: f64,
-    },
+pub struct Resolution {
+    pub primary: ResolvedFunction,
+    pub additional: Option<(f64, Box<ResolvedFunction>)>,
 }
 
 impl Resolution {
     /// The version one invocation runs, given a uniform roll in [0, 1).
     pub fn pick(&self, roll: f64) -> ResolvedFunction {
-        match self {
-            Resolution::Fixed(r) => r.clone(),
-            Resolution::Weighted {
-                primary,
-                additional,
-                weight,
-            } => {
-                if roll < *weight {
-                    (**additional).clone()
-                } else {
-                    (**primary).clone()
-                }
-            }
+        match &self.additional {
+            Some((weight, additional)) if roll < *weight => (**additional).clone(),
+            _ => self.primary.clone(),
         }
     }
 }
@@ -161,17 +147,17 @@ mod tests {
 
     #[test]
     fn weighted_resolutions_split_traffic_by_weight() {
-        let r = Resolution::Weighted {
-            primary: Box::new(resolved("1")),
-            additional: Box::new(resolved("2")),
-            weight: 0.25,
+        let r = Resolution {
+            primary: resolved("1"),
+            additional: Some((0.25, Box::new(resolved("2")))),
         };
         assert_eq!(r.pick(0.1).config.version, "2");
         assert_eq!(r.pick(0.25).config.version, "1");
         assert_eq!(r.pick(0.9).config.version, "1");
-        assert_eq!(
-            Resolution::Fixed(resolved("3")).pick(0.0).config.version,
-            "3"
-        );
+        let fixed = Resolution {
+            primary: resolved("3"),
+            additional: None,
+        };
+        assert_eq!(fixed.pick(0.0).config.version, "3");
     }
 }
