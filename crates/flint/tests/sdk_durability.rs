@@ -309,6 +309,11 @@ async fn kill_9_during_a_burst_of_creates_leaves_only_complete_functions() {
     let server = Server::start_in(data.path());
     let c = server.client();
     let listed = list_all(&c).await;
+    eprintln!(
+        "kill -9 burst: {} of {TOTAL} creates acknowledged, {} functions after restart",
+        acked.len(),
+        listed.len()
+    );
     let expected: HashMap<&str, &Vec<u8>> = zips.iter().map(|(n, z)| (n.as_str(), z)).collect();
 
     // Every acknowledged create survived the crash.
