@@ -5,6 +5,7 @@ The binary is taken from $FLINT_BIN, else `$CARGO_TARGET_DIR/debug/flint`,
 else `<repo>/target/debug/flint`.
 """
 
+import atexit
 import base64
 import hashlib
 import io
@@ -82,6 +83,17 @@ def pytest_sessionstart(session):
 
 
 _CLIENTS = {}
+_STARTED = []
+
+
+@atexit.register
+def _kill_leftover_servers():
+    """Servers run in their own sessions, so make sure none outlives pytest."""
+    for s in _STARTED:
+        try:
+            s.kill()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class FlintServer:
@@ -108,7 +120,11 @@ class FlintServer:
             stdin=subprocess.DEVNULL,
             cwd=self.data_dir,  # keep a stray ./flint.toml out of the picture
             env=env,
+            # Own session: a signal meant for the suite's process group (or
+            # sent to a group by another server's helpers) does not reach it.
+            start_new_session=True,
         )
+        _STARTED.append(self)
         log.close()
         line_box = []
 
