@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import (ACCOUNT, REGION, ROLE, create, error_of, expect_error, function_arn,
+from bb_support import (ROLE, create, error_of, expect_error, function_arn,
                       make_zip, unique)
 
 REV_MSG = ("The Revision Id provided does not match the latest Revision Id. "

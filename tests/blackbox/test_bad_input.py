@@ -13,7 +13,7 @@ import zipfile
 import pytest
 import requests
 
-from conftest import (ROLE, blob_files, create, dir_size, error_of, expect_error, function_arn,
+from bb_support import (ROLE, blob_files, create, dir_size, error_of, expect_error,
                       make_zip, unique)
 
 ENV_RESERVED = ("Lambda was unable to configure your environment variables because the "

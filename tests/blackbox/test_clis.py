@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from conftest import (ROLE, function_arn, make_zip, run_aws, run_flint_cli, sha256_b64, unique)
+from bb_support import (ROLE, function_arn, make_zip, run_aws, run_flint_cli, sha256_b64, unique)
 
 
 def test_flint_cli_create_list_get_delete(server, tmp_path):

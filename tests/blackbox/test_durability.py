@@ -1,7 +1,6 @@
 """Restarts keep everything; a kill -9 mid-burst leaves only whole
 functions and no orphaned code."""
 
-import base64
 import hashlib
 import os
 import threading
@@ -11,7 +10,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import blob_files, create, function_arn, make_zip, sha256_b64
+from bb_support import blob_files, create, function_arn, make_zip, sha256_b64
 
 
 def full_state(lam):

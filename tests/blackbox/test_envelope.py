@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from conftest import ROLE, create, error_of, expect_error, function_arn, make_zip, unique
+from bb_support import ROLE, create, error_of, expect_error, function_arn, make_zip, unique
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

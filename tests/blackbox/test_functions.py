@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import (ACCOUNT, REGION, ROLE, create, expect_error, function_arn, make_zip,
+from bb_support import (ACCOUNT, REGION, ROLE, create, expect_error, function_arn, make_zip,
                       run_aws, sha256_b64, unique)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

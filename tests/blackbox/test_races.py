@@ -8,7 +8,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import (ROLE, blob_files, create, error_of, expect_error, function_arn, make_zip,
+from bb_support import (blob_files, create, error_of, expect_error, function_arn, make_zip,
                       sha256_b64, unique)
 
 

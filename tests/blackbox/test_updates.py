@@ -1,10 +1,9 @@
 """UpdateFunctionConfiguration, UpdateFunctionCode, PublishVersion,
 ListVersionsByFunction and deleting versions."""
 
-import pytest
 import requests
 
-from conftest import (ACCOUNT, REGION, create, expect_error, function_arn, make_zip,
+from bb_support import (ACCOUNT, REGION, create, expect_error, function_arn, make_zip,
                       sha256_b64, unique)
 
 REV_MSG = ("The Revision Id provided does not match the latest Revision Id. "
