@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .invoke_support import (HERE, function_arn, invoke, make_zip, report_fields, rust_bootstrap_zip,
+from .invoke_support import (HERE, function_arn, invoke, report_fields, rust_bootstrap_zip,
                       zip_dir)
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

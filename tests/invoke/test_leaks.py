@@ -53,7 +53,6 @@ def deploy_and_warm(lam, names_out):
 def test_delete_function_and_sigterm_leave_nothing(make_server):
     srv = make_server()
     lam = srv.client()
-    pid = srv.proc.pid
     names = []
     deploy_and_warm(lam, names)
     # Warm environments exist: processes and cgroups are there.

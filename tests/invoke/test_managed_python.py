@@ -1,8 +1,7 @@
 """Managed Python runtimes (flint's own client on the host's Pythons) through boto3."""
 
-import json
+import base64
 import re
-import sys
 
 import pytest
 
@@ -210,7 +209,6 @@ def test_log_tail_is_last_4kb(lam, fn):
 
 
 def base64_len(b64):
-    import base64
     return len(base64.b64decode(b64))
 
 
