@@ -19,6 +19,19 @@ def pytest_sessionstart(session):
         )
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SHARED = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """When other suites run in the same pytest session after this one, the
+    shared server does not linger while they run."""
+    if nextitem is None or not str(nextitem.path).startswith(_HERE + os.sep):
+        for s in _SHARED:
+            s.kill()
+
+
 @pytest.fixture
 def make_server(tmp_path_factory):
     """Factory of fresh servers (own data dir); all are stopped at teardown."""
@@ -46,6 +59,7 @@ def shared_server(tmp_path_factory):
     data.mkdir()
     s = FlintServer(str(data), str(root / "server.log"))
     s.start()
+    _SHARED.append(s)
     yield s
     s.kill()
 
