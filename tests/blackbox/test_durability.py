@@ -1,8 +1,12 @@
 """Restarts keep everything; a kill -9 mid-burst leaves only whole
 functions and no orphaned code."""
 
+import base64
 import hashlib
+import json
 import os
+import signal
+import socket
 import threading
 import time
 
@@ -10,7 +14,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from bb_support import blob_files, create, function_arn, make_zip, sha256_b64
+from bb_support import (ROLE, FlintServer, blob_files, create, function_arn, make_zip,
+                        sha256_b64)
 
 
 def full_state(lam):
@@ -197,3 +202,52 @@ def test_startup_sweep_removes_torn_temp_files(make_server):
     srv.start()
     names = {os.path.basename(p) for p in blob_files(srv.data_dir)}
     assert names == {blob}, names
+
+
+def test_second_server_on_same_data_dir_is_refused(make_server):
+    srv = make_server()
+    create(srv.client(), "mine")
+    other = FlintServer(srv.data_dir, srv.log_path + ".second")
+    try:
+        with pytest.raises(RuntimeError):
+            other.start(timeout=20)
+    finally:
+        other.kill()
+    assert other.proc.returncode not in (None, 0)
+    with open(other.log_path, "rb") as f:
+        assert b"another flint server is using the data directory" in f.read()
+    # The first one is untouched.
+    assert srv.alive()
+    assert srv.client().get_function(FunctionName="mine")["Configuration"]["State"] == "Active"
+
+
+def test_sigterm_finishes_the_request_in_flight(make_server):
+    srv = make_server()
+    z = make_zip({"index.py": "x = 1\n"})
+    body = json.dumps(dict(FunctionName="inflight", Runtime="python3.12", Role=ROLE,
+                           Handler="index.handler",
+                           Code={"ZipFile": base64.b64encode(z).decode()})).encode()
+    host, port = srv.endpoint.rsplit("/", 1)[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=20)
+    try:
+        sock.sendall(f"POST /2015-03-31/functions HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                     .encode() + body[:40])
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        sock.sendall(body[40:])
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    finally:
+        sock.close()
+    assert head.startswith(b"HTTP/1.1 201"), head[:200]
+    srv.proc.wait(20)
+    assert srv.proc.returncode == 0
+    srv.start()
+    conf = srv.client().get_function_configuration(FunctionName="inflight")
+    assert conf["CodeSha256"] == sha256_b64(z)
