@@ -247,7 +247,7 @@ def test_list_functions_pagination(fresh):
             assert arn == f"{function_arn(n)}:{v}"
 
 
-def test_list_functions_bad_max_items(fresh):
-    lam = fresh.client(validate=False)
+def test_list_functions_bad_max_items(raw_lam):
     for bad in (0, 10001):
-        expect_error(lam.list_functions, "ValidationException", 400, MaxItems=bad)
+        expect_error(raw_lam.list_functions, "ValidationException", 400, MaxItems=bad)
+    expect_error(raw_lam.list_functions, "ValidationException", 400, FunctionVersion="SOME")
