@@ -174,3 +174,14 @@ def test_list_aliases_function_version_pattern(raw_lam):
         assert "at 'functionVersion'" in m
     finally:
         raw_lam.delete_function(FunctionName=n)
+
+
+@pytest.mark.xfail(strict=True, reason="flint bug: ListFunctions?MasterRegion=moon answers "
+                   "InvalidParameterValueException 'MasterRegion moon is not a valid region for "
+                   "this endpoint'; the value breaks the model pattern ALL|[a-z]{2}(-gov)?-[a-z]+-"
+                   "\\d{1}, so AWS answers ValidationException")
+def test_master_region_pattern(raw_lam):
+    m, _ = expect_error(raw_lam.list_functions, "ValidationException", 400,
+                        MasterRegion="moon", FunctionVersion="ALL")
+    assert "at 'masterRegion'" in m
+
