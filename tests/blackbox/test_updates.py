@@ -140,6 +140,9 @@ def test_publish_versions(lam, name):
     assert v1["FunctionArn"] == f"{arn}:1"
     assert v1["CodeSha256"] == sha256_b64(z1)
     assert v1["Description"] == "base"
+    # Facts §8: a new version starts Pending, then reads Active.
+    assert v1["State"] == "Pending"
+    assert lam.get_function_configuration(FunctionName=name, Qualifier="1")["State"] == "Active"
     # No-op publish returns the same version.
     again = lam.publish_version(FunctionName=name)
     assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
