@@ -100,8 +100,13 @@ pub struct Budget {
 
 /// Runs `op(i)` for i = 0, 1, 2, ... on `budget.concurrency` connections
 /// and summarises the latencies. Every response must have `expect` status.
-/// Warm-up operations use the first indices, so `op` may hand out
-/// single-use requests (unique names) for up to `budget.ops_upper_bound()`.
+/// Every index is used once (warm-up takes the first ones), so `op` may
+/// hand out single-use requests such as unique names. `op` runs before a
+/// request's timer starts, so preparing a request is never measured.
+///
+/// Throughput is timed operations divided by the busiest client's time
+/// spent waiting for responses: request preparation is excluded, and for
+/// one client it is exactly 1 / mean latency.
 pub async fn measure<F>(
     addr: SocketAddr,
     budget: Budget,
@@ -129,7 +134,7 @@ where
     for mut c in conns {
         let (op, next) = (op.clone(), next.clone());
         workers.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
+            let mut samples: Vec<Duration> = Vec::new();
             loop {
                 if start.elapsed() >= budget.duration {
                     break;
@@ -148,18 +153,13 @@ where
         }));
     }
     let mut samples = Vec::new();
+    let mut busiest = Duration::ZERO;
     for w in workers {
-        samples.extend(w.await??);
+        let mine = w.await??;
+        busiest = busiest.max(mine.iter().sum());
+        samples.extend(mine);
     }
-    let wall = start.elapsed();
-    Ok(Summary::from_samples(samples, wall))
-}
-
-impl Budget {
-    /// The most indices `measure` can ask `op` for.
-    pub fn ops_upper_bound(&self) -> usize {
-        self.warmup * self.concurrency + self.max_ops + self.concurrency
-    }
+    Ok(Summary::from_samples(samples, busiest))
 }
 
 fn check(status: StatusCode, expect: StatusCode, req: &Op, body: &Bytes) -> anyhow::Result<()> {

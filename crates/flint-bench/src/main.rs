@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 20_000)]
     iterations: usize,
     /// Timed CreateFunction calls (each uploads a fresh package).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 300)]
     create_iterations: usize,
     /// Functions present while GetFunction / ListFunctions are measured.
     #[arg(long, default_value_t = 100)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 pub struct Summary {
     /// Timed operations (warm-up excluded).
     pub n: usize,
-    /// Completed operations per second of wall time, all workers together.
+    /// Operations per second: timed operations divided by the busiest
+    /// client's time spent in timed operations (1 / mean for one client).
     pub ops_per_sec: f64,
     pub mean_us: f64,
     pub p50_us: f64,
@@ -17,7 +18,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises per-operation latencies measured over `wall` time.
+    /// Summarises per-operation latencies; `wall` is the time throughput
+    /// is computed over.
     pub fn from_samples(mut samples: Vec<Duration>, wall: Duration) -> Summary {
         assert!(!samples.is_empty(), "no samples measured");
         samples.sort_unstable();

@@ -1,0 +1,55 @@
+//! The smallest useful `provided` runtime: a Runtime API client on one
+//! keep-alive connection, std only, that answers every event with `{}`.
+//! The invoke benchmark packages it as `bootstrap` so that warm invoke and
+//! cold start figures measure flint, not a runtime client's own overhead.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+fn main() {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API is set by the platform");
+    let stream = TcpStream::connect(&api).expect("connect to the Runtime API");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        write!(writer, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n").expect("send next");
+        let (id, len) = read_head(&mut reader);
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).expect("read event");
+        write!(
+            writer,
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: {api}\r\nContent-Length: 2\r\n\r\n{{}}"
+        )
+        .expect("send response");
+        let (_, len) = read_head(&mut reader);
+        let mut ack = vec![0u8; len];
+        reader.read_exact(&mut ack).expect("read ack");
+    }
+}
+
+/// Reads a response head; returns the request id header (if any) and the
+/// content length.
+fn read_head(reader: &mut BufReader<TcpStream>) -> (String, usize) {
+    let mut id = String::new();
+    let mut len = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).expect("read header") == 0 {
+            std::process::exit(0); // the platform closed the connection
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            return (id, len);
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let v = v.trim();
+            if k.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
+                id = v.to_string();
+            } else if k.eq_ignore_ascii_case("content-length") {
+                len = v.parse().unwrap_or(0);
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Invoke sections: warm invoke latency and throughput, and cold starts,
+//! for a no-op `provided` function and a Python function.
+//!
+//! Floors: warm invokes are read against the loopback HTTP round trip;
+//! cold starts of the `provided` function against a bare fork+exec, and of
+//! the Python function against `python3 -c pass` (the interpreter start the
+//! function cannot avoid).
+
+use crate::http::{Conn, Op, measure};
+use crate::sections::{Ctx, FLOOR_FORK_EXEC, FLOOR_HTTP_RTT, Section};
+use crate::stats::Summary;
+use anyhow::{Context, bail};
+use base64::Engine;
+use bytes::Bytes;
+use hyper::StatusCode;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+pub const FLOOR_PYTHON_START: &str = "floor.python_start";
+
+/// The functions the invoke sections use: (name, runtime, handler, zip).
+fn functions() -> anyhow::Result<Vec<(&'static str, &'static str, &'static str, Vec<u8>)>> {
+    let bootstrap = std::env::current_exe()?
+        .parent()
+        .context("bench binary has a directory")?
+        .join("noop-bootstrap");
+    let bin = std::fs::read(&bootstrap).with_context(|| {
+        format!(
+            "reading {} (build it with `cargo build --release -p flint-bench`)",
+            bootstrap.display()
+        )
+    })?;
+    let opts = zip::write::SimpleFileOptions::default();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("bootstrap", opts.unix_permissions(0o755))?;
+    w.write_all(&bin)?;
+    let provided = w.finish()?.into_inner();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("app.py", opts.unix_permissions(0o644))?;
+    w.write_all(b"def handler(event, context):\n    return event\n")?;
+    let python = w.finish()?.into_inner();
+    Ok(vec![
+        ("bench-provided", "provided.al2023", "bootstrap", provided),
+        ("bench-python", "python3.11", "app.handler", python),
+    ])
+}
+
+async fn ensure_functions(conn: &mut Conn) -> anyhow::Result<()> {
+    for (name, runtime, handler, zip) in functions()? {
+        let body = serde_json::json!({
+            "FunctionName": name,
+            "Runtime": runtime,
+            "Handler": handler,
+            "Role": "arn:aws:iam::000000000000:role/bench",
+            "MemorySize": 512,
+            "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+        });
+        let (status, resp) = conn
+            .send(&Op::post("/2015-03-31/functions", Bytes::from(serde_json::to_vec(&body)?)))
+            .await?;
+        if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
+            bail!("creating {name}: {status} {}", String::from_utf8_lossy(&resp));
+        }
+    }
+    Ok(())
+}
+
+fn invoke_op(name: &str) -> Op {
+    Op::post(
+        format!("/2015-03-31/functions/{name}/invocations"),
+        Bytes::from_static(b"{}"),
+    )
+}
+
+pub async fn run_warm(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let s = ctx.settings.clone();
+    let section = Section::WarmInvoke.title();
+    let addr = ctx.flint_addr()?;
+    let mut conn = Conn::open(addr).await?;
+    ensure_functions(&mut conn).await?;
+    for (name, label) in [("bench-provided", "provided (no-op bootstrap)"), ("bench-python", "python3.11 (flint's runtime)")] {
+        // The first call starts the environment; measure() warms up too.
+        let (status, body) = conn.send(&invoke_op(name)).await?;
+        if status != StatusCode::OK {
+            bail!("invoking {name}: {status} {}", String::from_utf8_lossy(&body));
+        }
+        let op = invoke_op(name);
+        let warm = measure(addr, ctx.budget(s.iterations), StatusCode::OK, move |_| op.clone()).await?;
+        ctx.push_row(
+            section,
+            &format!("invoke.warm.{name}"),
+            format!("warm Invoke, {label}, 1 client"),
+            warm,
+            Some(FLOOR_HTTP_RTT),
+        );
+    }
+    Ok(())
+}
+
+/// `python3 -c pass`: the least a Python cold start can cost.
+fn python_start(iterations: usize) -> anyhow::Result<Summary> {
+    let python = which("python3").context("python3 not on PATH")?;
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let status = std::process::Command::new(&python)
+            .args(["-c", "pass"])
+            .status()?;
+        samples.push(t.elapsed());
+        if !status.success() {
+            bail!("python3 -c pass failed");
+        }
+    }
+    Ok(Summary::from_samples(samples, start.elapsed()))
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.is_file() && !p.components().any(|c| c.as_os_str() == "shims"))
+        .and_then(|p| std::fs::canonicalize(p).ok())
+}
+
+pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let s = ctx.settings.clone();
+    let section = Section::ColdStart.title();
+    let iterations = s.cold_iterations;
+    let python = tokio::task::spawn_blocking(move || python_start(iterations)).await??;
+    ctx.push_row(
+        section,
+        FLOOR_PYTHON_START,
+        "floor: python3 -c pass (host interpreter start)".into(),
+        python,
+        None,
+    );
+    let addr = ctx.flint_addr()?;
+    let mut conn = Conn::open(addr).await?;
+    ensure_functions(&mut conn).await?;
+    for (name, label, floor) in [
+        ("bench-provided", "provided (no-op bootstrap)", FLOOR_FORK_EXEC),
+        ("bench-python", "python3.11 (flint's runtime)", FLOOR_PYTHON_START),
+    ] {
+        let mut samples = Vec::new();
+        let start = Instant::now();
+        for i in 0..iterations {
+            // A configuration change retires the warm environment, so the
+            // next invoke starts a new one (untimed).
+            let update = serde_json::json!({"Description": format!("cold {i}")});
+            let (status, body) = conn
+                .send(&Op {
+                    method: hyper::Method::PUT,
+                    path: format!("/2015-03-31/functions/{name}/configuration"),
+                    body: Bytes::from(serde_json::to_vec(&update)?),
+                })
+                .await?;
+            if status != StatusCode::OK {
+                bail!("updating {name}: {status} {}", String::from_utf8_lossy(&body));
+            }
+            // Let the retired environment's teardown finish outside the timing.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let t = Instant::now();
+            let (status, body) = conn.send(&invoke_op(name)).await?;
+            samples.push(t.elapsed());
+            if status != StatusCode::OK {
+                bail!("cold invoke of {name}: {status} {}", String::from_utf8_lossy(&body));
+            }
+        }
+        ctx.push_row(
+            section,
+            &format!("invoke.cold.{name}"),
+            format!("cold Invoke (new sandbox + runtime init + event), {label}"),
+            Summary::from_samples(samples, start.elapsed()),
+            Some(floor),
+        );
+    }
+    Ok(())
+}
