@@ -308,3 +308,25 @@ def test_account_settings_and_concurrency(fresh):
     s = lam.get_account_settings()
     assert s["AccountUsage"]["FunctionCount"] == 1
     assert s["AccountUsage"]["TotalCodeSize"] in (len(zb), 2 * len(zb))
+
+
+def test_recreated_function_inherits_nothing(lam, name):
+    """DeleteFunction removes versions, aliases, tags and the reservation:
+    a new function of the same name starts clean."""
+    create(lam, name, Tags={"old": "yes"})
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
+    lam.delete_function(FunctionName=name)
+    create(lam, name)
+    got = lam.get_function(FunctionName=name)
+    assert got.get("Tags", {}) == {}
+    assert "Concurrency" not in got
+    assert lam.list_tags(Resource=function_arn(name))["Tags"] == {}
+    assert lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions") is None
+    assert lam.list_aliases(FunctionName=name)["Aliases"] == []
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] \
+        == ["$LATEST"]
+    expect_error(lam.get_alias, "ResourceNotFoundException", 404,
+                 f"Cannot find alias arn: {function_arn(name)}:live", FunctionName=name,
+                 Name="live")
