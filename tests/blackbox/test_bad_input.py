@@ -458,6 +458,17 @@ def test_zip_bomb_refused(lam, server, snapshot, zip_bomb):
     assert time.monotonic() - t0 < 30
     snapshot.check()
     assert dir_size(server.data_dir) - size_before < len(zip_bomb), "data dir grew"
+    # The same package as an update of an existing function.
+    create(lam, n)
+    snapshot.take()
+    sha = lam.get_function_configuration(FunctionName=n)["CodeSha256"]
+    expect_error(lam.update_function_code, "InvalidParameterValueException", 400,
+                 "Unzipped size must be smaller than 262144000 bytes",
+                 FunctionName=n, ZipFile=zip_bomb)
+    assert lam.get_function_configuration(FunctionName=n)["CodeSha256"] == sha
+    snapshot.check()
+    lam.delete_function(FunctionName=n)
+    snapshot.take()
     # Many small files adding up past the limit are refused as well.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
