@@ -417,3 +417,161 @@ async fn startup_sweep_removes_torn_temp_files() {
         "torn temp files left behind: {leftovers:?}"
     );
 }
+
+/// Packages are shared by content and reference-counted: a package stays
+/// on disk while any function or version uses it, and goes when the last
+/// user does.
+#[tokio::test]
+async fn shared_packages_live_exactly_as_long_as_their_users() {
+    let server = Server::start();
+    let c = server.client();
+    let shared = python_zip("shared");
+    create_request(&c, "s1", &shared).send().await.unwrap();
+    create_request(&c, "s2", &shared).send().await.unwrap();
+    c.publish_version()
+        .function_name("s1")
+        .send()
+        .await
+        .unwrap();
+    let other = python_zip("other");
+    c.update_function_code()
+        .function_name("s1")
+        .zip_file(Blob::new(other.clone()))
+        .send()
+        .await
+        .unwrap();
+    let blobs = || blob_files(&server.data_dir).0;
+    assert_eq!(blobs(), BTreeSet::from([hex(&shared), hex(&other)]));
+
+    // s2 goes; s1:1 still uses the shared package.
+    c.delete_function()
+        .function_name("s2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blobs(), BTreeSet::from([hex(&shared), hex(&other)]));
+    let v1 = c.get_function().function_name("s1:1").send().await.unwrap();
+    let (st, bytes) = download(v1.code().unwrap().location().unwrap()).await;
+    assert_eq!((st, bytes), (200, shared.clone()));
+
+    // Deleting version 1 drops the last reference to it.
+    c.delete_function()
+        .function_name("s1")
+        .qualifier("1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blobs(), BTreeSet::from([hex(&other)]));
+    // Re-uploading the same package as $LATEST already has changes nothing.
+    c.update_function_code()
+        .function_name("s1")
+        .zip_file(Blob::new(other.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blobs(), BTreeSet::from([hex(&other)]));
+    let got = c.get_function().function_name("s1").send().await.unwrap();
+    let (st, bytes) = download(got.code().unwrap().location().unwrap()).await;
+    assert_eq!((st, bytes), (200, other));
+
+    c.delete_function()
+        .function_name("s1")
+        .send()
+        .await
+        .unwrap();
+    assert!(blobs().is_empty(), "no package outlives its functions");
+    // The old download URL now answers like S3 for a missing key.
+    let (st, _) = download(got.code().unwrap().location().unwrap()).await;
+    assert_eq!(st, 404);
+}
+
+/// RevisionId is a real compare-and-swap: of concurrent updates that all
+/// name the same revision, exactly one wins.
+#[tokio::test]
+async fn concurrent_updates_with_one_revision_id_have_one_winner() {
+    let server = Server::start();
+    let c = server.client_no_retry();
+    create_simple(&c, "race").await;
+    let rev = c
+        .get_function_configuration()
+        .function_name("race")
+        .send()
+        .await
+        .unwrap()
+        .revision_id()
+        .unwrap()
+        .to_string();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (c, rev) = (c.clone(), rev.clone());
+        tasks.push(tokio::spawn(async move {
+            c.update_function_configuration()
+                .function_name("race")
+                .revision_id(rev)
+                .memory_size(128 + 64 * i)
+                .send()
+                .await
+                .map(|out| out.memory_size())
+                .map_err(|e| err_info(&e))
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(mem) => winners.push(mem),
+            Err(e) => assert_eq!(
+                (e.code.as_str(), e.status),
+                ("PreconditionFailedException", 412),
+                "{e:?}"
+            ),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one update wins");
+    let now = c
+        .get_function_configuration()
+        .function_name("race")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(now.memory_size(), winners[0]);
+
+    // Concurrent creates of one name: one function, the rest conflict.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            create_request(&c, "same-name", &python_zip(&format!("v{i}")))
+                .send()
+                .await
+                .map(|out| out.code_sha256().unwrap().to_string())
+                .map_err(|e| err_info(&e))
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(sha) => created.push(sha),
+            Err(e) => assert_eq!(
+                e,
+                ErrInfo {
+                    code: "ResourceConflictException".into(),
+                    message: "Function already exist: same-name".into(),
+                    status: 409
+                }
+            ),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    let got = c
+        .get_function()
+        .function_name("same-name")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.configuration().unwrap().code_sha256(),
+        Some(created[0].as_str())
+    );
+    let (ids, _) = blob_files(&server.data_dir);
+    assert_eq!(ids.len(), 2, "losers' packages are not kept: {ids:?}");
+}
