@@ -204,14 +204,36 @@ async fn list_functions(State(s): State<AppState>, RawQuery(q): RawQuery) -> Api
             return Err(ApiError::enum_value(other, "functionVersion", &["ALL"]).into());
         }
     };
-    if let Some(region) = q.get("MasterRegion")
-        && region != "ALL"
-        && region != s.control.resources().region
-    {
-        return Err(ApiError::InvalidParameterValue(format!(
-            "MasterRegion {region} is not a valid region for this endpoint"
-        ))
-        .into());
+    if let Some(region) = q.get("MasterRegion") {
+        // ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1}
+        let parts: Vec<&str> = region.split('-').collect();
+        let lower = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+        let well_formed = region == "ALL"
+            || match parts.as_slice() {
+                [a, b, n] => {
+                    a.len() == 2
+                        && lower(a)
+                        && lower(b)
+                        && n.len() == 1
+                        && n.bytes().all(|c| c.is_ascii_digit())
+                }
+                [a, "gov", b, n] => {
+                    a.len() == 2
+                        && lower(a)
+                        && lower(b)
+                        && n.len() == 1
+                        && n.bytes().all(|c| c.is_ascii_digit())
+                }
+                _ => false,
+            };
+        if !well_formed {
+            return Err(ApiError::pattern(
+                region,
+                "masterRegion",
+                "ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}",
+            )
+            .into());
+        }
     }
     let marker = q.get("Marker").map(str::to_string);
     let max = q.max_items()?;
@@ -352,6 +374,17 @@ async fn list_aliases(
     let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
     let marker = q.get("Marker").map(str::to_string);
     let version = q.get("FunctionVersion").map(str::to_string);
+    if let Some(v) = &version {
+        let numeric = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        if !(numeric || v == "$LATEST" || v == "$LATEST.PUBLISHED") {
+            return Err(ApiError::pattern(
+                v,
+                "functionVersion",
+                "(\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
+            )
+            .into());
+        }
+    }
     let max = q.max_items()?;
     let page = blocking(&s, move |c| {
         c.list_aliases(&fref, version.as_deref(), marker.as_deref(), max)

@@ -30,11 +30,32 @@ fn check_id(id: &str) -> Result<()> {
 }
 
 impl FsBlobStore {
+    /// Opens the store and removes temp files a crash left mid-write (the
+    /// caller holds the data directory's lock, so no write is in flight).
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root).map_err(io_err(root))?;
-        Ok(Self {
+        let store = Self {
             root: root.to_path_buf(),
-        })
+        };
+        store.remove_torn_writes()?;
+        Ok(store)
+    }
+
+    fn remove_torn_writes(&self) -> Result<()> {
+        for shard in fs::read_dir(&self.root).map_err(io_err(&self.root))? {
+            let shard = shard.map_err(io_err(&self.root))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&shard).map_err(io_err(&shard))? {
+                let path = entry.map_err(io_err(&shard))?.path();
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                if name.is_some_and(|n| check_id(&n).is_err()) && path.is_file() {
+                    fs::remove_file(&path).map_err(io_err(&path))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn path_of(&self, id: &str) -> PathBuf {
@@ -147,11 +168,15 @@ mod tests {
     }
 
     #[test]
-    fn temp_leftovers_are_not_listed() {
+    fn temp_leftovers_are_not_listed_and_are_removed_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).unwrap();
         fs::create_dir_all(dir.path().join("ab")).unwrap();
-        fs::write(dir.path().join("ab").join(".tmpXYZ"), b"torn").unwrap();
+        let torn = dir.path().join("ab").join(".tmpXYZ");
+        fs::write(&torn, b"torn").unwrap();
         assert!(store.ids().unwrap().is_empty());
+        drop(store);
+        FsBlobStore::open(dir.path()).unwrap();
+        assert!(!torn.exists());
     }
 }

@@ -150,7 +150,8 @@ pub fn role(value: &str) -> Result<(), ApiError> {
 }
 
 pub fn handler(value: &str) -> Result<(), ApiError> {
-    if value.len() > 128 {
+    // Model lengths count characters, not UTF-8 bytes.
+    if value.chars().count() > 128 {
         return Err(ApiError::too_long(value, "handler", 128));
     }
     if value.is_empty() || value.chars().any(char::is_whitespace) {
@@ -248,6 +249,54 @@ pub fn environment(env: &Environment) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+/// `(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()`: the model's pattern for
+/// `KMSKeyArn` and `DeadLetterConfig.TargetArn`.
+pub fn optional_arn(value: &str, field: &str) -> Result<(), ApiError> {
+    const PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()";
+    if value.is_empty() {
+        return Ok(());
+    }
+    let ok = value.strip_prefix("arn:").is_some_and(|rest| {
+        let mut parts = rest.splitn(3, ':');
+        let partition = parts.next().unwrap_or_default();
+        let service = parts.next().unwrap_or_default();
+        let partition_ok = partition.is_empty()
+            || (partition.starts_with("aws")
+                && partition[3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphabetic() || b == b'-'));
+        let service_ok = !service.is_empty()
+            && service
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        partition_ok && service_ok && parts.next().is_some()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::pattern(value, field, PATTERN))
+    }
+}
+
+/// `arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+`, ≤ 140.
+pub fn layer_version_arn(value: &str) -> Result<(), ApiError> {
+    const PATTERN: &str =
+        "arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+";
+    let word = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let parts: Vec<&str> = value.split(':').collect();
+    let ok = value.len() <= 140
+        && matches!(parts.as_slice(), ["arn", partition, "lambda", region, account, "layer", name, version]
+            if word(partition) && word(region)
+                && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+                && !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::pattern(format!("[{value}]"), "layers", PATTERN))
+    }
 }
 
 fn one_of(value: &str, field: &str, allowed: &[&str]) -> Result<(), ApiError> {
@@ -363,6 +412,41 @@ pub fn config_fields(c: &ConfigFields) -> Result<(), ApiError> {
                 "To use ApplicationLogLevel or SystemLogLevel, LogFormat must be set to JSON."
                     .into(),
             ));
+        }
+    }
+    if let Some(k) = &c.kms_key_arn {
+        optional_arn(k, "kMSKeyArn")?;
+    }
+    if let Some(t) = c
+        .dead_letter_config
+        .as_ref()
+        .and_then(|d| d.target_arn.as_deref())
+    {
+        optional_arn(t, "deadLetterConfig.targetArn")?;
+    }
+    if let Some(v) = &c.vpc_config {
+        if let Some(subnets) = &v.subnet_ids
+            && subnets.len() > 16
+        {
+            return Err(ApiError::too_long(
+                format!("[{}]", subnets.join(", ")),
+                "vpcConfig.subnetIds",
+                16,
+            ));
+        }
+        if let Some(groups) = &v.security_group_ids
+            && groups.len() > 5
+        {
+            return Err(ApiError::too_long(
+                format!("[{}]", groups.join(", ")),
+                "vpcConfig.securityGroupIds",
+                5,
+            ));
+        }
+    }
+    if let Some(layers) = &c.layers {
+        for l in layers {
+            layer_version_arn(l)?;
         }
     }
     if let Some(layers) = &c.layers
@@ -486,6 +570,21 @@ mod tests {
         assert!(architectures(&["x86_64".into(), "arm64".into()]).is_err());
         assert!(architectures(&["mips".into()]).is_err());
         assert!(architectures(&[]).is_err());
+    }
+
+    #[test]
+    fn arn_shaped_fields_follow_the_model() {
+        assert!(optional_arn("", "kMSKeyArn").is_ok());
+        assert!(optional_arn("arn:aws:kms:us-east-1:000000000000:key/abc", "kMSKeyArn").is_ok());
+        assert!(optional_arn("arn:aws:sqs:us-east-1:000000000000:dlq", "x").is_ok());
+        assert_eq!(
+            optional_arn("not an arn", "kMSKeyArn").unwrap_err().code(),
+            "ValidationException"
+        );
+        assert!(layer_version_arn("arn:aws:lambda:us-east-1:000000000000:layer:deps:3").is_ok());
+        assert!(layer_version_arn("not-a-layer-arn").is_err());
+        assert!(handler(&"é".repeat(128)).is_ok());
+        assert!(handler(&"é".repeat(129)).is_err());
     }
 
     #[test]
