@@ -713,3 +713,72 @@ async fn list_functions_with_all_versions() {
         Some(format!("{}:1", function_arn("lv-a")).as_str())
     );
 }
+
+#[tokio::test]
+async fn list_aliases_paginates() {
+    let server = Server::start();
+    let client = server.client();
+    create_simple(&client, "pa").await;
+    client
+        .publish_version()
+        .function_name("pa")
+        .send()
+        .await
+        .unwrap();
+    let names = ["a1", "a2", "a3", "a4", "a5"];
+    for n in names {
+        client
+            .create_alias()
+            .function_name("pa")
+            .name(n)
+            .function_version(if n == "a3" { "$LATEST" } else { "1" })
+            .send()
+            .await
+            .unwrap();
+    }
+    let items: Vec<_> = client
+        .list_aliases()
+        .function_name("pa")
+        .max_items(2)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    let got: Vec<_> = items.iter().map(|a| a.name().unwrap()).collect();
+    assert_eq!(got, names);
+    let pages: Vec<_> = client
+        .list_aliases()
+        .function_name("pa")
+        .max_items(2)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    let sizes: Vec<_> = pages.iter().map(|p| p.aliases().len()).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    // Filtered by version, paginated too.
+    let items: Vec<_> = client
+        .list_aliases()
+        .function_name("pa")
+        .function_version("1")
+        .max_items(1)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .unwrap();
+    let got: Vec<_> = items.iter().map(|a| a.name().unwrap()).collect();
+    assert_eq!(got, ["a1", "a2", "a4", "a5"]);
+    // An alias of $LATEST resolves to $LATEST.
+    let via = client
+        .get_function_configuration()
+        .function_name("pa:a3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via.version(), Some("$LATEST"));
+}
