@@ -248,6 +248,19 @@ async fn sdk_waiters_see_active_and_updated() {
         .wait(Duration::from_secs(20))
         .await
         .expect("function-exists waiter");
+    client
+        .publish_version()
+        .function_name("waited")
+        .send()
+        .await
+        .expect("publish");
+    client
+        .wait_until_published_version_active()
+        .function_name("waited")
+        .qualifier("1")
+        .wait(Duration::from_secs(20))
+        .await
+        .expect("published-version-active waiter");
     // Every waiter's first poll already sees the settled state: no retries
     // (each retry would cost at least a second).
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
@@ -783,4 +796,34 @@ async fn raw_http_statuses_and_headers() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn create_accepts_an_arn_or_partial_arn_as_the_name() {
+    let server = Server::start();
+    let client = server.client();
+    let zip = python_zip("by-arn");
+    let created = create_request(&client, &function_arn("by-arn"), &zip)
+        .send()
+        .await
+        .expect("create by ARN");
+    assert_eq!(created.function_name(), Some("by-arn"));
+    assert_eq!(
+        created.function_arn(),
+        Some(function_arn("by-arn").as_str())
+    );
+    let created = create_request(&client, &format!("{ACCOUNT}:function:by-partial"), &zip)
+        .send()
+        .await
+        .expect("create by partial ARN");
+    assert_eq!(created.function_name(), Some("by-partial"));
+    // A qualifier makes no sense on create.
+    let e = create_request(&client, "with:1", &zip)
+        .send()
+        .await
+        .expect_err("qualified name on create");
+    assert_eq!(
+        (err_info(&e).code.as_str(), err_info(&e).status),
+        ("ValidationException", 400)
+    );
 }

@@ -84,6 +84,23 @@ async fn tags_on_functions() {
         400,
         "Tags on function aliases and versions are not supported. Please specify a function ARN.",
     );
+    // At most 50 tags per function, counting the ones already there.
+    let mut req = c.tag_resource().resource(&arn);
+    for i in 0..50 {
+        req = req.tags(format!("k{i:02}"), "v");
+    }
+    assert_err(
+        req.send().await,
+        "InvalidParameterValueException",
+        400,
+        "Number of tags exceeds resource tag limit.",
+    );
+    let tags = c.list_tags().resource(&arn).send().await.unwrap();
+    assert_eq!(
+        tags.tags(),
+        Some(&map(&[("team", "flint")])),
+        "nothing applied"
+    );
     // A bare name is not an ARN.
     let e = c
         .list_tags()
