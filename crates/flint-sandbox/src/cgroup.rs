@@ -220,6 +220,17 @@ impl CgroupHandle {
         Ok(())
     }
 
+    /// Lifts the CPU quota. A killed process still needs CPU time to die: a
+    /// fork bomb throttled by its quota can keep hundreds of processes with
+    /// a pending SIGKILL alive indefinitely, so teardown unthrottles first.
+    pub(crate) fn unthrottle(&self) -> Result<()> {
+        let (file, value) = match self {
+            CgroupHandle::V1 { cpu, .. } => (cpu.join("cpu.cfs_quota_us"), "-1"),
+            CgroupHandle::V2 { dir } => (dir.join("cpu.max"), "max"),
+        };
+        write_file(&file, value).map_err(|e| SandboxError::io("write", &file, e))
+    }
+
     /// Freezes every process and waits until the kernel reports the cgroup frozen.
     pub(crate) fn freeze(&self) -> Result<()> {
         self.set_frozen(true)

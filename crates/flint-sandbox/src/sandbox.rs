@@ -666,6 +666,10 @@ impl Sandbox {
         if self.exit.is_some() {
             return Ok(());
         }
+        if let Some(cg) = &self.cgroup {
+            // Best effort: a failure here only makes the kill slower.
+            let _ = cg.unthrottle();
+        }
         let r = pidfd_send_signal(&self.pidfd, libc::SIGKILL);
         if let Some(cg) = &self.cgroup
             && cg.is_frozen()
