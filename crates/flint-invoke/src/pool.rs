@@ -474,6 +474,19 @@ impl Invoker {
             let found =
                 flint_runtimes::find_custom_bootstrap(|p| sandbox_path_exists(p, &task_dir));
             match found {
+                Some(path) if !sandbox_path_executable(&path, &task_dir) => {
+                    // What Lambda reports when exec of the bootstrap fails.
+                    let message = format!(
+                        "RequestId: {request_id} Error: fork/exec {}: permission denied",
+                        path.display()
+                    );
+                    let body = platform_error_body("Runtime.InvalidEntrypoint", &message);
+                    return Ok(Err((
+                        "Runtime.InvalidEntrypoint".into(),
+                        body,
+                        Some("error"),
+                    )));
+                }
                 Some(path) => (
                     vec![path.to_string_lossy().into_owned()],
                     Vec::new(),
@@ -679,6 +692,16 @@ impl Invoker {
             content_type,
         }
     }
+}
+
+/// Whether the bootstrap at a sandbox path has an execute bit.
+fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    sandbox_path
+        .strip_prefix("/var/task")
+        .ok()
+        .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
+        .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// Whether a sandbox path of the bootstrap lookup exists in this package.
