@@ -150,11 +150,10 @@ def test_kill_mid_burst_leaves_whole_functions(make_server):
         assert len(body) == conf["CodeSize"]
         assert sha256_b64(body) == conf["CodeSha256"], f["FunctionArn"]
         referenced.add(hashlib.sha256(body).hexdigest())
-    # After the start-up sweep only referenced packages remain on disk.
-    # (Temp files of a write cut short are left out here: flint does not
-    # sweep them yet, see test_startup_sweep_removes_torn_temp_files.)
+    # After the start-up sweep only referenced packages remain on disk (no
+    # temp file of a write cut short either).
     files = blob_files(srv.data_dir)
-    on_disk = {os.path.basename(p) for p in files if not os.path.basename(p).startswith(".tmp")}
+    on_disk = {os.path.basename(p) for p in files}
     assert on_disk == referenced, {
         "orphans": sorted(on_disk - referenced), "missing": sorted(referenced - on_disk)}
     # And the server still works normally.
@@ -186,10 +185,9 @@ def test_startup_sweep_removes_unreferenced_packages(make_server):
     assert requests.get(got["Code"]["Location"], timeout=30).content == z
 
 
-@pytest.mark.xfail(strict=True, reason="flint bug: a blob temp file left by a kill -9 during "
-                   "a package write (blobs/<aa>/.tmpXXXXXX) is never removed; the start-up "
-                   "sweep skips temp files, so crashes leak disk")
 def test_startup_sweep_removes_torn_temp_files(make_server):
+    """A kill -9 between a package's temp write and its rename leaves
+    blobs/<aa>/.tmpXXXXXX behind; the start-up sweep removes it."""
     srv = make_server()
     lam = srv.client()
     z = make_zip({"keep.py": "k = 2\n"})

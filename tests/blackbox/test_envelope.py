@@ -104,8 +104,7 @@ MODEL_PATTERN_CASES = {
                        "deadLetterConfig.targetArn"),
     "vpc-17-subnets": (dict(VpcConfig={"SubnetIds": [f"subnet-{i}" for i in range(17)],
                                        "SecurityGroupIds": []}), "vpcConfig.subnetIds"),
-    # LayerVersionArn pattern: flint answers "flint does not support layers
-    # yet" (InvalidParameterValueException) before checking the pattern.
+    # LayerVersionArn pattern: checked before flint says it has no layers.
     "layer-arn-pattern": (dict(Layers=["not-a-layer-arn"]), "layers"),
     "vpc-6-security-groups": (dict(VpcConfig={"SubnetIds": ["subnet-1"],
                                               "SecurityGroupIds": [f"sg-{i}" for i in range(6)]}),
@@ -113,10 +112,6 @@ MODEL_PATTERN_CASES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="flint bug: CreateFunction accepts values the model's "
-                   "constraints refuse (KMSKeyArn/DeadLetterConfig.TargetArn pattern, "
-                   "VpcConfig list lengths, LayerVersionArn pattern); AWS answers "
-                   "ValidationException")
 @pytest.mark.parametrize("case", list(MODEL_PATTERN_CASES))
 def test_model_constraints_on_arns_and_vpc(raw_lam, case):
     overrides, field = MODEL_PATTERN_CASES[case]
@@ -146,10 +141,6 @@ def test_description_length_counts_characters(raw_lam):
     raw_lam.delete_function(FunctionName=n)
 
 
-@pytest.mark.xfail(strict=True, reason="flint bug: Handler length is checked in UTF-8 bytes "
-                   "(value.len() > 128 in flint-types validate.rs), the model's max 128 counts "
-                   "characters: a 128-character non-ASCII handler is refused with 'Member must "
-                   "have length less than or equal to 128'")
 def test_handler_length_counts_characters(raw_lam):
     n = unique()
     try:
@@ -162,9 +153,6 @@ def test_handler_length_counts_characters(raw_lam):
             pass
 
 
-@pytest.mark.xfail(strict=True, reason="flint bug: ListAliases ignores the model's pattern "
-                   "(\\$LATEST(\\.PUBLISHED)?|[0-9]+) on ?FunctionVersion= and answers 200 with "
-                   "no aliases for FunctionVersion=abc; AWS answers ValidationException")
 def test_list_aliases_function_version_pattern(raw_lam):
     n = unique()
     create(raw_lam, n)
@@ -176,10 +164,6 @@ def test_list_aliases_function_version_pattern(raw_lam):
         raw_lam.delete_function(FunctionName=n)
 
 
-@pytest.mark.xfail(strict=True, reason="flint bug: ListFunctions?MasterRegion=moon answers "
-                   "InvalidParameterValueException 'MasterRegion moon is not a valid region for "
-                   "this endpoint'; the value breaks the model pattern ALL|[a-z]{2}(-gov)?-[a-z]+-"
-                   "\\d{1}, so AWS answers ValidationException")
 def test_master_region_pattern(raw_lam):
     m, _ = expect_error(raw_lam.list_functions, "ValidationException", 400,
                         MasterRegion="moon", FunctionVersion="ALL")
