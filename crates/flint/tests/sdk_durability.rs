@@ -575,3 +575,79 @@ async fn concurrent_updates_with_one_revision_id_have_one_winner() {
     let (ids, _) = blob_files(&server.data_dir);
     assert_eq!(ids.len(), 2, "losers' packages are not kept: {ids:?}");
 }
+
+/// SIGTERM lets a request already in flight finish (and commit) before the
+/// server exits.
+#[tokio::test]
+async fn sigterm_finishes_requests_in_flight() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start_in(data.path());
+    // A 20 MB stored package keeps an (unoptimised) server busy for a while.
+    let zip = {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.start_file("index.py", opts).unwrap();
+        w.write_all(b"def handler(e, c):\n    return 1\n").unwrap();
+        w.start_file("pad.bin", opts).unwrap();
+        w.write_all(&vec![0u8; 20 << 20]).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let sha = code_sha256(&zip);
+    // A raw HTTP/1.1 request over a plain socket: once the whole body is
+    // written, the server's handler is reading it (the body is far larger
+    // than the socket buffers), so the request is truly in flight.
+    let addr = server.endpoint.trim_start_matches("http://").to_string();
+    let (written_tx, written_rx) = std::sync::mpsc::channel();
+    let call = std::thread::spawn(move || {
+        use base64::Engine;
+        use std::io::{Read, Write};
+        let body = format!(
+            "{{\"FunctionName\":\"in-flight\",\"Runtime\":\"python3.12\",\"Role\":\"{ROLE}\",\"Handler\":\"index.handler\",\"Code\":{{\"ZipFile\":\"{}\"}}}}",
+            base64::engine::general_purpose::STANDARD.encode(&zip)
+        );
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            stream,
+            "POST /2015-03-31/functions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        written_tx.send(()).unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    written_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("request body written");
+    let stopping = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let s = server.stop();
+        (s, server)
+    })
+    .await
+    .unwrap();
+    eprintln!("server exited {:?} after SIGTERM", stopping.elapsed());
+    assert!(status.0.success(), "{:?}", status.0);
+    assert_eq!(
+        call.join().unwrap(),
+        "HTTP/1.1 201",
+        "the in-flight create completed"
+    );
+    drop(status);
+    let server = Server::start_in(data.path());
+    let got = server
+        .client()
+        .get_function()
+        .function_name("in-flight")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.configuration().unwrap().code_sha256(),
+        Some(sha.as_str())
+    );
+}
