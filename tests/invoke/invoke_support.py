@@ -102,16 +102,15 @@ def rust_bootstrap_zip(name):
 # The server
 
 
-# `flint serve` puts every environment's cgroups under a fixed parent
-# (`/sys/fs/cgroup/<controller>/flint/`) and, at start, kills whatever it finds
-# there: a second server on the host kills the first one's environments (a flint
-# bug, see test_leaks.py). So that this suite neither suffers from nor harms
-# other flint servers on the machine (other suites, developers), each server runs
-# in its own mount namespace where `<hierarchy>/flint` is a bind mount of a
-# private `<hierarchy>/flint-invoke-<tag>` cgroup. FLINT_TEST_SHARED_CGROUPS=1
-# turns this off (the real, shared parent).
+# Each `flint serve` keeps its environments' cgroups under its own parent
+# (`flint/<instance>`, derived from its data directory), so servers on one host
+# never touch each other's environments. The suite runs on that real layout by
+# default; FLINT_TEST_ISOLATE_CGROUPS=1 additionally runs each server in its own
+# mount namespace where `<hierarchy>/flint` is a bind mount of a private
+# `<hierarchy>/flint-invoke-<tag>` cgroup (useful to keep a debugging session's
+# leftovers apart).
 CGROUP_ROOT = "/sys/fs/cgroup"
-ISOLATE = (os.environ.get("FLINT_TEST_SHARED_CGROUPS", "0") != "1"
+ISOLATE = (os.environ.get("FLINT_TEST_ISOLATE_CGROUPS", "0") == "1"
            and bool(__import__("shutil").which("unshare")))
 
 

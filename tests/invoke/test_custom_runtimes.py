@@ -95,11 +95,6 @@ def test_missing_bootstrap(lam, fn):
     assert r.json["errorType"] == "Runtime.InvalidEntrypoint", r
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "flint bug: a bootstrap without the execute bit makes Invoke fail with HTTP 500 "
-    "ServiceException 'starting an execution environment: sandbox setup failed at execve: "
-    "Permission denied (os error 13)'; Lambda answers 200 + FunctionError Unhandled + "
-    "Runtime.InvalidEntrypoint ('... fork/exec /var/task/bootstrap: permission denied')"))
 def test_bootstrap_not_executable(lam, fn):
     name = fn("bootstrap-644", {"bootstrap": ("#!/bin/sh\necho hi\n", 0o644)},
               runtime="provided.al2023", handler="x")

@@ -87,10 +87,6 @@ def test_proc_shows_only_the_sandbox(lam, fn, healthy):
     assert_server_healthy(lam, healthy)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "flint bug (information leak): the sandbox's pid 1 is a fork of the server without exec, "
-    "so /proc/1/cmdline inside every sandbox shows the server's command line, e.g. "
-    "'/path/to/flint serve --listen 127.0.0.1:0 --data-dir /path/to/data' (host paths, data dir)"))
 def test_sandbox_init_does_not_expose_server_command_line(lam, fn, server):
     name = fn("hostile-proc1", {"index.py": LIST_PROCS})
     procs = invoke(lam, name).json["procs"]
@@ -216,14 +212,6 @@ def handler(event, context):
 '''
 
 
-# Not strict: the bug shows in about half of the runs (it depends on whether the
-# bomb is being throttled at the moment it is killed); see the final report.
-@pytest.mark.xfail(strict=False, reason=(
-    "flint bug (intermittent): a fork bomb's environment is sometimes never destroyed. After Sandbox.Timedout, hundreds "
-    "of processes (up to pids.max) stay runnable but CPU-throttled by the env's cpu.cfs_quota_us, "
-    "so SIGKILL/freezing never completes: the processes survive, SIGTERM of the server hangs "
-    "(>20 s), and after the server is SIGKILLed its sandbox init and children stay, reparented "
-    "to PID 1, forever. Lifting the quota (cpu.cfs_quota_us=-1) before killing fixes it"))
 def test_fork_bomb_is_contained(make_server):
     srv = make_server()
     lam = srv.client()
