@@ -7,13 +7,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
 fn main() {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API is set by the platform");
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .expect("AWS_LAMBDA_RUNTIME_API is set by the platform");
     let stream = TcpStream::connect(&api).expect("connect to the Runtime API");
     stream.set_nodelay(true).expect("nodelay");
     let mut writer = stream.try_clone().expect("clone stream");
     let mut reader = BufReader::new(stream);
     loop {
-        write!(writer, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n").expect("send next");
+        write!(
+            writer,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n"
+        )
+        .expect("send next");
         let (id, len) = read_head(&mut reader);
         let mut body = vec![0u8; len];
         reader.read_exact(&mut body).expect("read event");
