@@ -391,7 +391,6 @@ async fn kill_9_during_a_burst_of_creates_leaves_only_complete_functions() {
 /// `.tmp*` file in the blob store; the start-up sweep should remove it like
 /// any other unreferenced package (otherwise each such crash leaks disk).
 #[tokio::test]
-#[ignore = "flint bug: FsBlobStore::ids() skips `.tmp*` leftovers and collect_garbage never deletes them, so a crash mid-blob-write leaks disk forever"]
 async fn startup_sweep_removes_torn_temp_files() {
     let data = tempfile::tempdir().unwrap();
     {
