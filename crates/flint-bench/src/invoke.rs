@@ -56,10 +56,16 @@ async fn ensure_functions(conn: &mut Conn) -> anyhow::Result<()> {
             "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
         });
         let (status, resp) = conn
-            .send(&Op::post("/2015-03-31/functions", Bytes::from(serde_json::to_vec(&body)?)))
+            .send(&Op::post(
+                "/2015-03-31/functions",
+                Bytes::from(serde_json::to_vec(&body)?),
+            ))
             .await?;
         if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
-            bail!("creating {name}: {status} {}", String::from_utf8_lossy(&resp));
+            bail!(
+                "creating {name}: {status} {}",
+                String::from_utf8_lossy(&resp)
+            );
         }
     }
     Ok(())
@@ -78,14 +84,23 @@ pub async fn run_warm(ctx: &mut Ctx) -> anyhow::Result<()> {
     let addr = ctx.flint_addr()?;
     let mut conn = Conn::open(addr).await?;
     ensure_functions(&mut conn).await?;
-    for (name, label) in [("bench-provided", "provided (no-op bootstrap)"), ("bench-python", "python3.11 (flint's runtime)")] {
+    for (name, label) in [
+        ("bench-provided", "provided (no-op bootstrap)"),
+        ("bench-python", "python3.11 (flint's runtime)"),
+    ] {
         // The first call starts the environment; measure() warms up too.
         let (status, body) = conn.send(&invoke_op(name)).await?;
         if status != StatusCode::OK {
-            bail!("invoking {name}: {status} {}", String::from_utf8_lossy(&body));
+            bail!(
+                "invoking {name}: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         let op = invoke_op(name);
-        let warm = measure(addr, ctx.budget(s.iterations), StatusCode::OK, move |_| op.clone()).await?;
+        let warm = measure(addr, ctx.budget(s.iterations), StatusCode::OK, move |_| {
+            op.clone()
+        })
+        .await?;
         ctx.push_row(
             section,
             &format!("invoke.warm.{name}"),
@@ -140,8 +155,16 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
     let mut conn = Conn::open(addr).await?;
     ensure_functions(&mut conn).await?;
     for (name, label, floor) in [
-        ("bench-provided", "provided (no-op bootstrap)", FLOOR_FORK_EXEC),
-        ("bench-python", "python3.11 (flint's runtime)", FLOOR_PYTHON_START),
+        (
+            "bench-provided",
+            "provided (no-op bootstrap)",
+            FLOOR_FORK_EXEC,
+        ),
+        (
+            "bench-python",
+            "python3.11 (flint's runtime)",
+            FLOOR_PYTHON_START,
+        ),
     ] {
         let mut samples = Vec::new();
         let start = Instant::now();
@@ -157,7 +180,10 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
                 })
                 .await?;
             if status != StatusCode::OK {
-                bail!("updating {name}: {status} {}", String::from_utf8_lossy(&body));
+                bail!(
+                    "updating {name}: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
             }
             // Let the retired environment's teardown finish outside the timing.
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -165,7 +191,10 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
             let (status, body) = conn.send(&invoke_op(name)).await?;
             samples.push(t.elapsed());
             if status != StatusCode::OK {
-                bail!("cold invoke of {name}: {status} {}", String::from_utf8_lossy(&body));
+                bail!(
+                    "cold invoke of {name}: {status} {}",
+                    String::from_utf8_lossy(&body)
+                );
             }
         }
         ctx.push_row(

@@ -7,6 +7,7 @@
 //! Output: a Markdown table (default) or JSON (`--json`).
 
 mod http;
+mod invoke;
 mod report;
 mod sections;
 mod server;
@@ -46,6 +47,9 @@ struct Args {
     /// Random (incompressible) bytes in the CreateFunction package.
     #[arg(long, default_value_t = 1_000_000)]
     package_bytes: usize,
+    /// Cold starts measured per function.
+    #[arg(long, default_value_t = 20)]
+    cold_iterations: usize,
     /// Sections to run (default: all), e.g. `--section floors`.
     #[arg(long = "section", value_enum)]
     sections: Vec<Section>,
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         args.duration = args.duration.min(0.5);
         args.create_iterations = args.create_iterations.min(5);
         args.warmup = args.warmup.min(2);
+        args.cold_iterations = args.cold_iterations.min(3);
     }
     anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
     anyhow::ensure!(args.iterations >= 1, "--iterations must be at least 1");
@@ -88,8 +93,10 @@ fn main() -> anyhow::Result<()> {
         concurrency: args.concurrency,
         warmup: args.warmup,
         package_bytes: args.package_bytes,
+        cold_iterations: args.cold_iterations.max(1),
     };
-    if sections.contains(&Section::ControlPlane) && !settings.flint_bin.exists() {
+    let needs_flint = sections.iter().any(|s| *s != Section::Floors);
+    if needs_flint && !settings.flint_bin.exists() {
         anyhow::bail!(
             "flint binary not found at {} (build it with `cargo build --release -p flint`, or pass --flint-bin / FLINT_BIN)",
             settings.flint_bin.display()

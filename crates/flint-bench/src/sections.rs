@@ -58,6 +58,8 @@ pub struct Settings {
     pub concurrency: usize,
     pub warmup: usize,
     pub package_bytes: usize,
+    /// Cold starts measured per function.
+    pub cold_iterations: usize,
 }
 
 impl Settings {
@@ -106,6 +108,28 @@ impl Ctx {
         });
     }
 
+    /// Public face of `push` for sections in other modules.
+    pub fn push_row(
+        &mut self,
+        section: &str,
+        id: &str,
+        operation: String,
+        s: Summary,
+        floor: Option<&str>,
+    ) {
+        self.push(section, id, operation, s, floor);
+    }
+
+    /// The address of the flint under test (started on first use).
+    pub fn flint_addr(&mut self) -> anyhow::Result<std::net::SocketAddr> {
+        Ok(self.flint()?.addr)
+    }
+
+    /// The measuring budget for up to `max_ops` operations.
+    pub fn budget(&self, max_ops: usize) -> Budget {
+        self.settings.budget(max_ops)
+    }
+
     fn flint(&mut self) -> anyhow::Result<&FlintServer> {
         if self.flint.is_none() {
             self.flint = Some(FlintServer::start(&self.settings.flint_bin)?);
@@ -139,15 +163,26 @@ pub enum Section {
     Floors,
     /// Control-plane API calls against flint.
     ControlPlane,
+    /// Warm Invoke latency and throughput (no-op `provided`, Python).
+    WarmInvoke,
+    /// Cold starts: a new sandbox, runtime init and the first event.
+    ColdStart,
 }
 
 impl Section {
-    pub const ALL: &[Section] = &[Section::Floors, Section::ControlPlane];
+    pub const ALL: &[Section] = &[
+        Section::Floors,
+        Section::ControlPlane,
+        Section::WarmInvoke,
+        Section::ColdStart,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             Section::Floors => "Floors",
             Section::ControlPlane => "Control plane",
+            Section::WarmInvoke => "Warm invoke",
+            Section::ColdStart => "Cold start",
         }
     }
 
@@ -156,6 +191,8 @@ impl Section {
         match self {
             Section::Floors => run_floors(ctx).await,
             Section::ControlPlane => run_control_plane(ctx).await,
+            Section::WarmInvoke => crate::invoke::run_warm(ctx).await,
+            Section::ColdStart => crate::invoke::run_cold(ctx).await,
         }
     }
 }

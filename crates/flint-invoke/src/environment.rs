@@ -93,6 +93,7 @@ pub(crate) struct Environment {
     /// Set until the first invocation reports it.
     pub init_duration: Option<Duration>,
     pub last_used: Instant,
+    frozen: bool,
 }
 
 fn describe_exit(status: Option<ExitStatus>) -> String {
@@ -152,6 +153,7 @@ impl Environment {
             stream,
             init_duration: None,
             last_used: Instant::now(),
+            frozen: false,
         })
     }
 
@@ -255,16 +257,27 @@ impl Environment {
             .unwrap_or(0)
     }
 
-    /// Stops every process of the environment between invocations.
-    pub fn freeze(&self) {
-        if let Err(e) = self.sandbox().freeze() {
-            tracing::debug!(error = %e, "could not freeze environment");
+    /// Stops every process of the environment while it sits idle.
+    /// Blocking (a cgroupfs write and a wait for the kernel to settle).
+    pub fn freeze(&mut self) {
+        match self.sandbox().freeze() {
+            Ok(()) => self.frozen = true,
+            Err(e) => tracing::debug!(error = %e, "could not freeze environment"),
         }
     }
 
-    pub fn thaw(&self) {
-        if let Err(e) = self.sandbox().thaw() {
-            tracing::debug!(error = %e, "could not thaw environment");
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Resumes a frozen environment (a no-op for one that is not frozen).
+    pub fn thaw(&mut self) {
+        if !self.frozen {
+            return;
+        }
+        match self.sandbox().thaw() {
+            Ok(()) => self.frozen = false,
+            Err(e) => tracing::debug!(error = %e, "could not thaw environment"),
         }
     }
 

@@ -16,6 +16,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// How long an environment may sit idle before it is frozen (Lambda
+/// freezes immediately; flint waits this long so that back-to-back
+/// invocations skip the freezer round trip).
+pub const FREEZE_AFTER: Duration = Duration::from_millis(200);
+
 /// Settings of the invocation router.
 #[derive(Debug, Clone)]
 pub struct InvokerSettings {
@@ -236,11 +241,12 @@ impl Invoker {
         });
         let weak = Arc::downgrade(&invoker);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(FREEZE_AFTER / 2);
             loop {
                 tick.tick().await;
                 let Some(inv) = weak.upgrade() else { break };
                 inv.reap_idle().await;
+                inv.freeze_idle().await;
             }
         });
         Ok(invoker)
@@ -288,6 +294,43 @@ impl Invoker {
             out
         };
         Self::destroy_all(expired).await;
+    }
+
+    /// Freezes environments that have been idle for [`FREEZE_AFTER`]. Doing
+    /// it here rather than right after each response keeps the freezer's
+    /// cost (hundreds of µs on cgroup v1) off the path of back-to-back
+    /// invocations; an environment in use is never frozen.
+    async fn freeze_idle(&self) {
+        let due: Vec<(PoolKey, Environment)> = {
+            let mut pools = self.pools.lock().expect("pools");
+            let mut out = Vec::new();
+            for (key, envs) in pools.idle.iter_mut() {
+                let (freeze, keep): (Vec<_>, Vec<_>) = envs
+                    .drain(..)
+                    .partition(|e| !e.is_frozen() && e.last_used.elapsed() >= FREEZE_AFTER);
+                *envs = keep;
+                out.extend(freeze.into_iter().map(|e| (key.clone(), e)));
+            }
+            out
+        };
+        if due.is_empty() {
+            return;
+        }
+        let frozen = tokio::task::spawn_blocking(move || {
+            due.into_iter()
+                .map(|(k, mut e)| {
+                    e.freeze();
+                    (k, e)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(frozen) = frozen else { return };
+        for (key, env) in frozen {
+            if let Some(stale) = self.give_back(key, env) {
+                stale.destroy().await;
+            }
+        }
     }
 
     /// Destroys every environment of `function` (it was deleted) and its logs.
@@ -595,7 +638,7 @@ impl Invoker {
         let mut log: Vec<String> = Vec::new();
         let started = Instant::now();
         let mut env = match idle {
-            Some(env) => {
+            Some(mut env) => {
                 env.thaw();
                 env
             }
@@ -655,7 +698,7 @@ impl Invoker {
             .append(&config.function_name, &env.stream, log.clone());
 
         if healthy {
-            env.freeze();
+            // Frozen later by `freeze_idle` if it stays unused.
             if let Some(env) = self.give_back(key, env) {
                 tokio::spawn(env.destroy());
             }
