@@ -18,8 +18,16 @@ use std::time::{Duration, Instant};
 
 pub const FLOOR_PYTHON_START: &str = "floor.python_start";
 
-/// The functions the invoke sections use: (name, runtime, handler, zip).
-fn functions() -> anyhow::Result<Vec<(&'static str, &'static str, &'static str, Vec<u8>)>> {
+/// A function the invoke sections deploy.
+struct BenchFunction {
+    name: &'static str,
+    runtime: &'static str,
+    handler: &'static str,
+    zip: Vec<u8>,
+}
+
+/// The functions the invoke sections use.
+fn functions() -> anyhow::Result<Vec<BenchFunction>> {
     let bootstrap = std::env::current_exe()?
         .parent()
         .context("bench binary has a directory")?
@@ -40,13 +48,29 @@ fn functions() -> anyhow::Result<Vec<(&'static str, &'static str, &'static str, 
     w.write_all(b"def handler(event, context):\n    return event\n")?;
     let python = w.finish()?.into_inner();
     Ok(vec![
-        ("bench-provided", "provided.al2023", "bootstrap", provided),
-        ("bench-python", "python3.11", "app.handler", python),
+        BenchFunction {
+            name: "bench-provided",
+            runtime: "provided.al2023",
+            handler: "bootstrap",
+            zip: provided,
+        },
+        BenchFunction {
+            name: "bench-python",
+            runtime: "python3.11",
+            handler: "app.handler",
+            zip: python,
+        },
     ])
 }
 
 async fn ensure_functions(conn: &mut Conn) -> anyhow::Result<()> {
-    for (name, runtime, handler, zip) in functions()? {
+    for BenchFunction {
+        name,
+        runtime,
+        handler,
+        zip,
+    } in functions()?
+    {
         let body = serde_json::json!({
             "FunctionName": name,
             "Runtime": runtime,
