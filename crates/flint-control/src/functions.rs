@@ -248,21 +248,7 @@ impl ControlPlane {
             )
             .into());
         }
-        let zip = match (&code.zip_file, &code.s3_bucket) {
-            (Some(z), _) => z,
-            (None, Some(_)) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "flint has no S3: upload the package inline with ZipFile".into(),
-                )
-                .into());
-            }
-            (None, None) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "Please provide a source for function code.".into(),
-                )
-                .into());
-            }
-        };
+        let zip = inline_zip(&code.zip_file, &code.s3_bucket)?;
         let incoming = self.intake_zip(zip)?;
 
         let now = timefmt::now();
@@ -638,21 +624,7 @@ impl ControlPlane {
             )
             .into());
         }
-        let zip = match (&req.zip_file, &req.s3_bucket) {
-            (Some(z), _) => z,
-            (None, Some(_)) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "flint has no S3: upload the package inline with ZipFile".into(),
-                )
-                .into());
-            }
-            (None, None) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "Please provide a source for function code.".into(),
-                )
-                .into());
-            }
-        };
+        let zip = inline_zip(&req.zip_file, &req.s3_bucket)?;
         let incoming: IncomingCode = self.intake_zip(zip)?;
         let mut tx = self.meta.begin()?;
         let mut rec = self.load_function(&mut *tx, fref)?;
@@ -751,6 +723,21 @@ impl ControlPlane {
             .into());
         }
         Ok(())
+    }
+}
+
+/// The inline `ZipFile` of a request: flint has no S3 to fetch code from.
+fn inline_zip<'a>(zip_file: &'a Option<String>, s3_bucket: &Option<String>) -> Result<&'a str> {
+    match (zip_file, s3_bucket) {
+        (Some(z), _) => Ok(z),
+        (None, Some(_)) => Err(ApiError::InvalidParameterValue(
+            "flint has no S3: upload the package inline with ZipFile".into(),
+        )
+        .into()),
+        (None, None) => Err(ApiError::InvalidParameterValue(
+            "Please provide a source for function code.".into(),
+        )
+        .into()),
     }
 }
 
