@@ -725,17 +725,17 @@ pub fn probe_python(exe: &Path) -> Option<HostInterpreter> {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let executable = fs::canonicalize(lines.next()?).ok()?;
-    let prefix = PathBuf::from(lines.next()?);
+    // sys.prefix: differs from base_prefix inside a virtual environment.
+    let _prefix = lines.next()?;
     let base_prefix = PathBuf::from(lines.next()?);
     let version = lines.next()?.trim().to_owned();
     if !version.starts_with("3.") {
         return None;
     }
-    let mut prefixes = vec![canonical_or(prefix)];
-    let base = canonical_or(base_prefix);
-    if !prefixes.contains(&base) {
-        prefixes.push(base);
-    }
+    // A virtual environment (prefix != base_prefix) is the operator's, not
+    // the function's: the resolved executable runs outside it (no
+    // pyvenv.cfg beside it), so only the base installation is bound.
+    let prefixes = vec![canonical_or(base_prefix)];
     Some(HostInterpreter {
         shared_libraries: shared_libraries(&executable),
         executable,
