@@ -694,8 +694,9 @@ impl Invoker {
             init_duration_ms: init_ms,
             status: status.as_ref().map(|(s, t)| (*s, t.as_deref())),
         }));
-        self.logs
-            .append(&config.function_name, &env.stream, log.clone());
+        // The tail is cut before the lines move to the log writer: no copy.
+        let log_result = req.tail_logs.then(|| log_tail(&log));
+        self.logs.append(&config.function_name, &env.stream, log);
 
         if healthy {
             // Frozen later by `freeze_idle` if it stays unused.
@@ -710,7 +711,7 @@ impl Invoker {
             body,
             function_error,
             executed_version: version,
-            log_result: req.tail_logs.then(|| log_tail(&log)),
+            log_result,
             content_type,
         })
     }
