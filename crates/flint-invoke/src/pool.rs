@@ -656,7 +656,8 @@ impl Invoker {
                         init_duration_ms: None,
                         status: status.map(|s| (s, Some(error_type.as_str()))),
                     }));
-                    return Ok(self.finish(&req, &log, body, true, None, &version));
+                    let stream = logs::stream_name(&version);
+                    return Ok(self.finish(&req, &stream, log, body, true, None, version));
                 }
             },
         };
@@ -694,10 +695,7 @@ impl Invoker {
             init_duration_ms: init_ms,
             status: status.as_ref().map(|(s, t)| (*s, t.as_deref())),
         }));
-        // The tail is cut before the lines move to the log writer: no copy.
-        let log_result = req.tail_logs.then(|| log_tail(&log));
-        self.logs.append(&config.function_name, &env.stream, log);
-
+        let stream = env.stream.clone();
         if healthy {
             // Frozen later by `freeze_idle` if it stays unused.
             if let Some(env) = self.give_back(key, env) {
@@ -707,32 +705,37 @@ impl Invoker {
             // Timeouts and crashes reset the environment.
             tokio::spawn(env.destroy());
         }
-        Ok(InvokeOutput {
+        Ok(self.finish(
+            &req,
+            &stream,
+            log,
             body,
             function_error,
-            executed_version: version,
-            log_result,
             content_type,
-        })
+            version,
+        ))
     }
 
+    /// Stores the invocation's log and builds the caller's answer. The Tail
+    /// is cut before the lines move to the log writer, so nothing is copied.
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         req: &InvokeRequest,
-        log: &[String],
+        stream: &str,
+        log: Vec<String>,
         body: Bytes,
         function_error: bool,
         content_type: Option<String>,
-        version: &str,
+        executed_version: String,
     ) -> InvokeOutput {
-        let stream = logs::stream_name(version);
-        self.logs
-            .append(&req.config.function_name, &stream, log.to_vec());
+        let log_result = req.tail_logs.then(|| log_tail(&log));
+        self.logs.append(&req.config.function_name, stream, log);
         InvokeOutput {
             body,
             function_error,
-            executed_version: version.to_string(),
-            log_result: req.tail_logs.then(|| log_tail(log)),
+            executed_version,
+            log_result,
             content_type,
         }
     }
