@@ -16,6 +16,8 @@ use serde_json::json;
 
 /// Largest synchronous request payload.
 pub const MAX_INVOKE_REQUEST: usize = 6_291_456;
+/// Largest asynchronous (`Event`) payload: 1 MB in Lambda's current model.
+pub const MAX_EVENT_PAYLOAD: usize = 1_048_576;
 /// Largest `X-Amz-Client-Context` (base64).
 const MAX_CLIENT_CONTEXT: usize = 3583;
 
@@ -56,13 +58,7 @@ pub async fn invoke(
     let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
     let invocation_type = header(&headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
     match invocation_type {
-        "RequestResponse" | "DryRun" => {}
-        "Event" => {
-            return Err(ApiError::InvalidParameterValue(
-                "flint does not run asynchronous (Event) invocations yet".into(),
-            )
-            .into());
-        }
+        "RequestResponse" | "DryRun" | "Event" => {}
         other => {
             return Err(ApiError::enum_value(
                 other,
@@ -81,6 +77,13 @@ pub async fn invoke(
     };
     let client_context = client_context(&headers)?;
     let payload = read_limited(&headers, body, MAX_INVOKE_REQUEST, "InvokeFunction").await?;
+    if invocation_type == "Event" && payload.len() > MAX_EVENT_PAYLOAD {
+        return Err(ApiError::RequestEntityTooLarge(format!(
+            "{} byte payload is too large for the Event invocation type (limit {MAX_EVENT_PAYLOAD} bytes)",
+            payload.len()
+        ))
+        .into());
+    }
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
         // An empty payload reaches the function as an empty JSON object.
         Bytes::from_static(b"{}")
@@ -95,9 +98,20 @@ pub async fn invoke(
     };
 
     let roll: f64 = rand::random();
+    let target = fref.clone();
     let resolved = blocking(&s, move |c| c.resolve_invocation(&fref, roll)).await?;
     if invocation_type == "DryRun" {
         return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if invocation_type == "Event" {
+        // 202 only once the event is durable; the id is the one the
+        // function and the destinations see.
+        let id = crate::events::enqueue(&s, &target, payload).await?;
+        let mut resp = StatusCode::ACCEPTED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-amzn-RequestId", v);
+        }
+        return Ok(resp);
     }
     let invoker = s.invoker.as_ref().map_err(|why| {
         ApiError::Service(format!("flint cannot run functions on this host: {why}"))
@@ -115,6 +129,7 @@ pub async fn invoke(
             payload,
             client_context,
             tail_logs: tail,
+            request_id: None,
         })
         .await
         .map_err(|e| ApiResponseError::from(e.to_api()))?;

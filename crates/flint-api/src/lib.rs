@@ -9,8 +9,10 @@
 
 mod body;
 mod error;
+mod events;
 mod invoke;
 mod routes;
 
 pub use error::ApiResponseError;
+pub use events::ServerExecutor;
 pub use routes::{AppState, router};

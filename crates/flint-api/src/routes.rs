@@ -27,6 +27,10 @@ pub struct AppState {
     /// `Err` says why functions cannot run on this host (flint still serves
     /// the control plane, and every invoke gets that reason).
     pub invoker: Result<Arc<flint_invoke::Invoker>, String>,
+    /// The asynchronous-invocation queue (`None`: Event invocations are refused).
+    pub events: Option<Arc<flint_events::EventQueue>>,
+    /// Set when the server runs on a manual clock that `/_flint/clock` moves.
+    pub test_clock: Option<Arc<flint_events::ManualClock>>,
 }
 
 pub(crate) type ApiResult = Result<Response, ApiResponseError>;
@@ -84,6 +88,23 @@ pub fn router(state: AppState) -> Router {
             "/2015-03-31/functions/{function}/invocations",
             post(crate::invoke::invoke),
         )
+        .route(
+            "/2019-09-25/functions/{function}/event-invoke-config",
+            put(crate::events::put_config)
+                .post(crate::events::update_config)
+                .get(crate::events::get_config)
+                .delete(crate::events::delete_config),
+        )
+        .route(
+            "/2019-09-25/functions/{function}/event-invoke-config/list",
+            get(crate::events::list_configs),
+        )
+        .route("/_flint/events", get(crate::events::stats))
+        .route(
+            "/_flint/events/undelivered",
+            get(crate::events::undelivered),
+        )
+        .route("/_flint/clock", post(crate::events::advance_clock))
         .route("/_flint/code/{blob}", get(download_code))
         .route("/_flint/logs/{function}", get(crate::invoke::read_logs))
         .fallback(unknown_operation)
@@ -95,7 +116,11 @@ pub fn router(state: AppState) -> Router {
 async fn request_id(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    // A handler that minted its own id (an accepted Event invocation: the
+    // id the function and the destinations see) keeps it.
+    if !resp.headers().contains_key("x-amzn-RequestId")
+        && let Ok(v) = HeaderValue::from_str(&id)
+    {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
     resp

@@ -220,6 +220,7 @@ impl ControlPlane {
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;
         tx.delete(&aliases_ns(&fref.name), name)?;
+        tx.delete(&records::event_config_ns(&fref.name), name)?;
         self.commit(tx)?;
         Ok(())
     }

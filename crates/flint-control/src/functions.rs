@@ -676,6 +676,7 @@ impl ControlPlane {
                 }
                 tx.delete_namespace(&vns)?;
                 tx.delete_namespace(&aliases_ns(&fref.name))?;
+                tx.delete_namespace(&records::event_config_ns(&fref.name))?;
                 tx.delete(CONCURRENCY, &fref.name)?;
                 self.drop_blob_ref(&mut *tx, &rec.code_blob)?;
                 tx.delete(FUNCTIONS, &fref.name)?;
@@ -704,6 +705,7 @@ impl ControlPlane {
                     .into());
                 }
                 tx.delete(&versions_ns(&fref.name), &version_key(*n))?;
+                tx.delete(&records::event_config_ns(&fref.name), &n.to_string())?;
                 self.drop_blob_ref(&mut *tx, &v.code_blob)?;
             }
         }

@@ -13,6 +13,7 @@
 mod account;
 mod aliases;
 mod code;
+mod event_config;
 mod functions;
 mod records;
 mod tags;
@@ -26,6 +27,7 @@ use std::sync::{Arc, RwLock};
 
 pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
+pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
 pub use functions::{FunctionList, VersionList};
 pub use records::ResolvedFunction;
 

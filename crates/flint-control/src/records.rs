@@ -7,6 +7,7 @@
 //! | `alias:<name>`   | alias name            | `AliasConfiguration`|
 //! | `concurrency`    | function name         | reserved executions |
 //! | `blobref`        | blob id               | reference count     |
+//! | `eventinvoke:<name>` | qualifier (`$LATEST`, number, alias) | `EventInvokeRecord` |
 
 use crate::{ControlError, Result};
 use flint_store::Transaction;
@@ -24,6 +25,11 @@ pub fn versions_ns(function: &str) -> String {
 
 pub fn aliases_ns(function: &str) -> String {
     format!("alias:{function}")
+}
+
+/// Asynchronous-invocation settings of a function, keyed by qualifier.
+pub fn event_config_ns(function: &str) -> String {
+    format!("eventinvoke:{function}")
 }
 
 /// Version numbers are keys; zero-padding makes key order numeric order.

@@ -67,6 +67,9 @@ pub struct InvokeRequest {
     /// Decoded client context JSON.
     pub client_context: Option<String>,
     pub tail_logs: bool,
+    /// The request id to run under; a new one when `None`. Asynchronous
+    /// events keep theirs across retries, as on Lambda.
+    pub request_id: Option<String>,
 }
 
 /// Environments of one exact configuration are interchangeable.
@@ -622,7 +625,10 @@ impl Invoker {
                 reason: "ConcurrentInvocationLimitExceeded",
             });
         }
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = req
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = &req.config;
         let version = config.version.clone();
         let key = PoolKey {

@@ -130,7 +130,7 @@ pub fn is_valid_alias_name(name: &str) -> bool {
         && !name.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_region(s: &str) -> bool {
+pub(crate) fn is_region(s: &str) -> bool {
     // [a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d
     let parts: Vec<&str> = s.split('-').collect();
     if parts.len() < 3 || parts.len() > 4 {

@@ -7,6 +7,7 @@
 //! It does no I/O so that every rule here is unit-testable and fuzzable.
 
 pub mod error;
+pub mod event_config;
 pub mod ident;
 pub mod model;
 pub mod timefmt;

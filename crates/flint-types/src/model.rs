@@ -385,3 +385,47 @@ mod tests {
         assert!(req.code.unwrap().zip_file.is_some());
     }
 }
+
+/// One destination of `DestinationConfig` (`OnSuccess` / `OnFailure`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventDestination {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+/// Where the invocation record of an asynchronous invocation goes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<EventDestination>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<EventDestination>,
+}
+
+/// The body of PutFunctionEventInvokeConfig and UpdateFunctionEventInvokeConfig.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfigRequest {
+    #[serde(default)]
+    pub maximum_retry_attempts: Option<i64>,
+    #[serde(default)]
+    pub maximum_event_age_in_seconds: Option<i64>,
+    #[serde(default)]
+    pub destination_config: Option<DestinationConfig>,
+}
+
+/// `FunctionEventInvokeConfig`. Unlike every other Lambda timestamp,
+/// `LastModified` is a JSON number (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionEventInvokeConfig {
+    pub last_modified: f64,
+    pub function_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age_in_seconds: Option<i64>,
+    pub destination_config: DestinationConfig,
+}

@@ -125,6 +125,90 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     }
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Queue depth and the age of the oldest event, per function.
+    Stats {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Invocation records and dead letters whose destination is not a flint
+    /// function (SQS, SNS, EventBridge, S3), kept here instead.
+    Undelivered {
+        /// At most this many records
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `flint events stats|undelivered`.
+pub fn events(cmd: EventsCommand) -> anyhow::Result<()> {
+    match cmd {
+        EventsCommand::Stats { client } => {
+            let c = Client::new(&client)?;
+            let stats = c.send(c.http.get(c.url("/_flint/events")))?;
+            if client.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+                return Ok(());
+            }
+            let age = stats["OldestEventAgeMs"]
+                .as_u64()
+                .map_or("-".to_string(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+            println!(
+                "queued: {}  running: {}  oldest: {age}  undelivered: {}  finished: {}  discarded: {}",
+                stats["Depth"],
+                stats["Running"],
+                stats["Undelivered"],
+                stats["Finished"],
+                stats["Discarded"]
+            );
+            if let Some(per) = stats["Functions"].as_object()
+                && !per.is_empty()
+            {
+                let mut table = Table::new();
+                table.load_preset(UTF8_FULL_CONDENSED);
+                table.set_header(["function", "queued"]);
+                for (name, n) in per {
+                    table.add_row([name.clone(), n.to_string()]);
+                }
+                println!("{table}");
+            }
+            Ok(())
+        }
+        EventsCommand::Undelivered { max, client } => {
+            let c = Client::new(&client)?;
+            let page = c.send(
+                c.http
+                    .get(c.url("/_flint/events/undelivered"))
+                    .query(&[("MaxItems", max)]),
+            )?;
+            let records = page["Records"].as_array().cloned().unwrap_or_default();
+            if client.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&records)?);
+                return Ok(());
+            }
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            table.set_header(["request id", "function", "kind", "target", "payload"]);
+            for r in &records {
+                let payload = r["Payload"].to_string();
+                let short: String = payload.chars().take(80).collect();
+                table.add_row([
+                    r["RequestId"].as_str().unwrap_or_default().to_string(),
+                    r["Function"].as_str().unwrap_or_default().to_string(),
+                    r["Kind"].as_str().unwrap_or_default().to_string(),
+                    r["Target"].as_str().unwrap_or("-").to_string(),
+                    short,
+                ]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+    }
+}
+
 fn parse_env(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))

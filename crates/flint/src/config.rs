@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// CPU, processes) cannot be enforced. Namespaces and seccomp stay on.
     #[arg(long, env = "FLINT_ALLOW_UNLIMITED", num_args = 0..=1, default_missing_value = "true")]
     pub allow_unlimited: Option<bool>,
+    /// Asynchronous (Event) invocations run at most this many at a time [default: 16]
+    #[arg(long, env = "FLINT_ASYNC_WORKERS")]
+    pub async_workers: Option<usize>,
+    /// Testing only: retry delays and event ages run on a clock that only
+    /// moves through `POST /_flint/clock`.
+    #[arg(long, env = "FLINT_TEST_CLOCK", num_args = 0..=1, default_missing_value = "true")]
+    pub test_clock: Option<bool>,
 }
 
 /// The `flint.toml` file: the same settings as the flags, snake_case.
@@ -51,6 +58,8 @@ struct FileSettings {
     account_concurrency: Option<i64>,
     idle_timeout: Option<u64>,
     allow_unlimited: Option<bool>,
+    async_workers: Option<usize>,
+    test_clock: Option<bool>,
 }
 
 /// Resolved settings of `flint serve`.
@@ -64,6 +73,8 @@ pub struct Settings {
     pub account_concurrency: i64,
     pub idle_timeout_secs: u64,
     pub allow_unlimited: bool,
+    pub async_workers: usize,
+    pub test_clock: bool,
 }
 
 impl Settings {
@@ -100,6 +111,8 @@ impl Settings {
                 .allow_unlimited
                 .or(file.allow_unlimited)
                 .unwrap_or(false),
+            async_workers: args.async_workers.or(file.async_workers).unwrap_or(16),
+            test_clock: args.test_clock.or(file.test_clock).unwrap_or(false),
         };
         settings.check()?;
         Ok(settings)
@@ -118,6 +131,9 @@ impl Settings {
             .map_err(|_| {
                 anyhow::anyhow!("region {:?} is not a valid AWS region name", self.region)
             })?;
+        if self.async_workers == 0 {
+            bail!("async workers must be at least 1");
+        }
         if self.account_concurrency < 100 {
             bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");
         }

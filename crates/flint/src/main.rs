@@ -27,6 +27,9 @@ enum Command {
     Function(cli::FunctionCommand),
     /// Show a function's logs (START/END/REPORT lines and its output).
     Logs(cli::LogsArgs),
+    /// Asynchronous invocations: queue depth, oldest event, undelivered records.
+    #[command(subcommand)]
+    Events(cli::EventsCommand),
 }
 
 fn main() {
@@ -54,5 +57,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Function(cmd) => cli::run(cmd),
         Command::Logs(args) => cli::logs(args),
+        Command::Events(cmd) => cli::events(cmd),
     }
 }

@@ -120,9 +120,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
 
     let invoker = start_invoker(&settings);
+    let control = Arc::new(control);
+    let (events, test_clock) = start_events(&settings, &control, &invoker)?;
     let app = router(AppState {
-        control: Arc::new(control),
+        control,
         invoker: invoker.clone(),
+        events: Some(events.clone()),
+        test_clock,
     });
     // Tests and scripts read this line to find the port when --listen uses port 0.
     println!("flint listening on http://{local}");
@@ -136,12 +140,47 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    // Attempts still running are abandoned: their events stay queued and
+    // run again at the next start.
+    events.stop();
     if let Ok(invoker) = &invoker {
         // No environment outlives the server.
         invoker.shutdown().await;
     }
     tracing::info!("flint stopped");
     Ok(())
+}
+
+/// Opens the durable asynchronous-invocation queue (`events.db`, its own
+/// SQLite file so event traffic never waits behind control-plane writes)
+/// and starts its worker.
+fn start_events(
+    settings: &Settings,
+    control: &Arc<ControlPlane>,
+    invoker: &Result<Arc<flint_invoke::Invoker>, String>,
+) -> anyhow::Result<(
+    Arc<flint_events::EventQueue>,
+    Option<Arc<flint_events::ManualClock>>,
+)> {
+    use flint_events::{Clock, EventQueue, ManualClock, SystemClock};
+    let store = SqliteStore::open(&settings.data_dir.join("events.db"))
+        .context("opening the event queue database")?;
+    let (clock, test_clock): (Arc<dyn Clock>, _) = if settings.test_clock {
+        eprintln!("flint: WARNING: test clock: asynchronous retries wait for POST /_flint/clock");
+        let manual = Arc::new(ManualClock::starting_at(
+            flint_events::clock::system_now_ms(),
+        ));
+        (manual.clone(), Some(manual))
+    } else {
+        (Arc::new(SystemClock), None)
+    };
+    let queue = EventQueue::open(Arc::new(store), clock).context("loading the event queue")?;
+    let executor = Arc::new(flint_api::ServerExecutor::new(
+        control.clone(),
+        invoker.clone(),
+    ));
+    queue.start(executor, settings.async_workers);
+    Ok((queue, test_clock))
 }
 
 /// Sets up execution environments, or says loudly why functions cannot run

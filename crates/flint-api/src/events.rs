@@ -1,0 +1,336 @@
+//! Asynchronous invocation in the API: the executor the event queue runs
+//! events through (the control plane and `Invoker::invoke`, like a
+//! synchronous invoke), the EventInvokeConfig operations, and flint's own
+//! queue endpoints (`/_flint/events`, and `/_flint/clock` when the server
+//! runs on the test clock).
+
+use crate::body::{MAX_CONTROL_REQUEST, parse_json, read_limited};
+use crate::error::ApiResponseError;
+use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use flint_control::{ControlError, ControlPlane};
+use flint_events::decide::{Outcome, Policy};
+use flint_events::{
+    Attempt, BoxFuture, Executor, LastAttempt, LocalFunction, QueuedEvent, Settings,
+};
+use flint_invoke::{InvokeError, InvokeRequest, Invoker};
+use flint_types::model::EventInvokeConfigRequest;
+use flint_types::{ApiError, FunctionRef, Qualifier};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Runs queued events on this server.
+pub struct ServerExecutor {
+    control: Arc<ControlPlane>,
+    invoker: Result<Arc<Invoker>, String>,
+}
+
+impl ServerExecutor {
+    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, String>) -> Self {
+        Self { control, invoker }
+    }
+}
+
+fn event_ref(ev: &QueuedEvent) -> Result<FunctionRef, ApiError> {
+    Ok(FunctionRef {
+        name: ev.function.clone(),
+        qualifier: ev.qualifier.as_deref().map(Qualifier::parse).transpose()?,
+    })
+}
+
+fn service_error(why: String) -> Attempt {
+    tracing::warn!(error = %why, "an asynchronous event could not run; it will be retried");
+    Attempt {
+        outcome: Outcome::ServiceError,
+        last: None,
+    }
+}
+
+impl Executor for ServerExecutor {
+    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>> {
+        let control = self.control.clone();
+        let fref = event_ref(ev);
+        let qualifier = ev.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+        Box::pin(async move {
+            let fref = match fref {
+                Ok(f) => f,
+                Err(_) => return Ok(None),
+            };
+            let arn = control.resources().qualified_arn(&fref.name, &qualifier);
+            let found = tokio::task::spawn_blocking(move || control.async_settings(&fref))
+                .await
+                .map_err(|e| e.to_string())?;
+            match found {
+                Ok(s) => Ok(Some(Settings {
+                    policy: Policy {
+                        max_retries: s.max_retries,
+                        max_event_age_ms: s.max_event_age_secs * 1000,
+                    },
+                    on_success: s.on_success,
+                    on_failure: s.on_failure,
+                    dead_letter: s.dead_letter,
+                    reserved_zero: s.reserved_concurrency == Some(0),
+                    function_arn: arn,
+                })),
+                Err(ControlError::Api(ApiError::ResourceNotFound(_))) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn invoke(&self, ev: &QueuedEvent) -> BoxFuture<Attempt> {
+        let control = self.control.clone();
+        let invoker = self.invoker.clone();
+        let fref = event_ref(ev);
+        let payload = Bytes::from(ev.payload.clone());
+        let request_id = ev.id.clone();
+        Box::pin(async move {
+            let invoker = match invoker {
+                Ok(i) => i,
+                Err(why) => return service_error(why),
+            };
+            let Ok(fref) = fref else {
+                return service_error("unparseable qualifier".into());
+            };
+            let roll: f64 = rand::random();
+            let c = control.clone();
+            let resolved = match tokio::task::spawn_blocking(move || {
+                c.resolve_invocation(&fref, roll)
+            })
+            .await
+            {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return service_error(e.to_string()),
+                Err(e) => return service_error(e.to_string()),
+            };
+            let Some(code_path) = control.code_path(&resolved.code_blob) else {
+                return service_error("the function's code is not on local disk".into());
+            };
+            let result = invoker
+                .invoke(InvokeRequest {
+                    config: resolved.config,
+                    code_blob: resolved.code_blob,
+                    code_path,
+                    invoked_arn: resolved.invoked_arn,
+                    payload,
+                    client_context: None,
+                    tail_logs: false,
+                    request_id: Some(request_id),
+                })
+                .await;
+            // The attempt's log lines are written before its outcome is
+            // recorded, so an event marked done always left its log.
+            invoker.logs().flush().await;
+            match result {
+                Ok(out) => Attempt {
+                    outcome: if out.function_error {
+                        Outcome::FunctionError
+                    } else {
+                        Outcome::Success
+                    },
+                    last: Some(LastAttempt {
+                        status_code: 200,
+                        executed_version: Some(out.executed_version),
+                        function_error: out.function_error,
+                        response: Some(String::from_utf8_lossy(&out.body).into_owned()),
+                    }),
+                },
+                Err(InvokeError::Throttled { .. }) => Attempt {
+                    outcome: Outcome::Throttled,
+                    last: Some(LastAttempt {
+                        status_code: 429,
+                        executed_version: None,
+                        function_error: false,
+                        response: None,
+                    }),
+                },
+                Err(e) => service_error(e.to_string()),
+            }
+        })
+    }
+
+    fn local_function(&self, arn: &str) -> Option<LocalFunction> {
+        if !arn.starts_with("arn:") || arn.split(':').nth(2) != Some("lambda") {
+            return None;
+        }
+        let fref = FunctionRef::parse(arn, 256, self.control.resources()).ok()?;
+        Some(LocalFunction {
+            name: fref.name,
+            qualifier: fref.qualifier.map(|q| q.to_string()),
+        })
+    }
+}
+
+fn queue(s: &AppState) -> Result<&Arc<flint_events::EventQueue>, ApiResponseError> {
+    s.events.as_ref().ok_or_else(|| {
+        ApiError::Service("asynchronous invocation is not enabled on this server".into()).into()
+    })
+}
+
+/// Accepts an `Event` invocation: durable first, then 202.
+pub(crate) async fn enqueue(
+    s: &AppState,
+    fref: &FunctionRef,
+    payload: Bytes,
+) -> Result<String, ApiResponseError> {
+    let queue = queue(s)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
+        ApiError::InvalidRequestContent(
+            "Could not parse request body into json: Could not parse payload into json: invalid UTF-8"
+                .into(),
+        )
+    })?;
+    queue
+        .enqueue(
+            id.clone(),
+            fref.name.clone(),
+            fref.qualifier.as_ref().map(|q| q.to_string()),
+            payload,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not queue an asynchronous event");
+            ApiError::Service("An internal error occurred in flint. See the server log.".into())
+        })?;
+    Ok(id)
+}
+
+async fn write_config(
+    s: AppState,
+    function: String,
+    q: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+    merge: bool,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
+    let operation = if merge {
+        "UpdateFunctionEventInvokeConfig"
+    } else {
+        "PutFunctionEventInvokeConfig"
+    };
+    let bytes = read_limited(&headers, body, MAX_CONTROL_REQUEST, operation).await?;
+    let req: EventInvokeConfigRequest = parse_json(&bytes)?;
+    let config = blocking(&s, move |c| c.write_event_invoke_config(&fref, req, merge)).await?;
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+pub(crate) async fn put_config(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    write_config(s, function, q, headers, body, false).await
+}
+
+pub(crate) async fn update_config(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    write_config(s, function, q, headers, body, true).await
+}
+
+pub(crate) async fn get_config(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
+    let config = blocking(&s, move |c| c.get_event_invoke_config(&fref)).await?;
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+pub(crate) async fn delete_config(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
+    blocking(&s, move |c| c.delete_event_invoke_config(&fref)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn list_configs(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = Query::parse(q)?;
+    let fref = function_ref(&s, &function, 256, &Query(vec![]))?;
+    let marker = q.get("Marker").map(str::to_string);
+    let max = match q.get("MaxItems") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::constraint(v, "maxItems", "Member must be a number"))?,
+        ),
+    };
+    let page = blocking(&s, move |c| {
+        c.list_event_invoke_configs(&fref, marker.as_deref(), max)
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"FunctionEventInvokeConfigs": page.configs, "NextMarker": page.next_marker}),
+    ))
+}
+
+/// `GET /_flint/events`: queue depth, age of the oldest event, per function.
+pub(crate) async fn stats(State(s): State<AppState>) -> ApiResult {
+    Ok(json_response(StatusCode::OK, &queue(&s)?.stats()))
+}
+
+/// `GET /_flint/events/undelivered?Marker=&MaxItems=`: records whose
+/// destination is not a function of this server.
+pub(crate) async fn undelivered(State(s): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = Query::parse(q)?;
+    let queue = queue(&s)?.clone();
+    let marker = q.get("Marker").map(str::to_string);
+    let limit = q
+        .get("MaxItems")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let (records, next) =
+        tokio::task::spawn_blocking(move || queue.undelivered(marker.as_deref(), limit))
+            .await
+            .map_err(|e| ApiError::Service(e.to_string()))?
+            .map_err(|e| ApiError::Service(e.to_string()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"Records": records, "NextMarker": next}),
+    ))
+}
+
+/// `POST /_flint/clock {"AdvanceSeconds": n}`: moves the test clock (only
+/// routed when the server was started with `--test-clock`).
+pub(crate) async fn advance_clock(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let Some(clock) = &s.test_clock else {
+        return Err(ApiError::UnknownOperation(
+            "No Lambda operation matches POST /_flint/clock".into(),
+        )
+        .into());
+    };
+    let bytes = read_limited(&headers, body, 4096, "AdvanceClock").await?;
+    let v: serde_json::Value = parse_json(&bytes)?;
+    let secs = v["AdvanceSeconds"].as_f64().unwrap_or(0.0).max(0.0);
+    let now = clock.advance((secs * 1000.0) as u64);
+    if let Some(q) = &s.events {
+        q.wake();
+    }
+    Ok(json_response(StatusCode::OK, &json!({ "NowMs": now })))
+}

@@ -1,0 +1,43 @@
+//! Asynchronous invocation (`X-Amz-Invocation-Type: Event`).
+//!
+//! [`EventQueue`] is the durable queue of accepted events and the worker
+//! that runs them through an [`Executor`] (the server's implementation
+//! calls `flint_invoke::Invoker::invoke`), applying Lambda's retry,
+//! backoff and expiry rules ([`decide`], pure functions over a [`Clock`]
+//! tests can drive) and sending the invocation record ([`record`]) to the
+//! configured destinations.
+
+pub mod clock;
+pub mod decide;
+mod queue;
+pub mod record;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use queue::{
+    Attempt, BoxFuture, EVENTS_NS, EventQueue, Executor, LastAttempt, LocalFunction, QueueStats,
+    QueuedEvent, Settings, UNDELIVERED_NS, Undelivered,
+};
+
+/// Failures of the queue's storage.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("event store: {0}")]
+    Store(String),
+    #[error("corrupt queued event {key}: {source}")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the event queue is shut down")]
+    Closed,
+}
+
+impl From<flint_store::StoreError> for EventsError {
+    fn from(e: flint_store::StoreError) -> Self {
+        EventsError::Store(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;
