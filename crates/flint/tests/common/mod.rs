@@ -47,8 +47,22 @@ impl Server {
 
     /// Starts flint on `data_dir` (which may hold a previous server's data).
     pub fn start_in(data_dir: &Path) -> Server {
+        Server::start_in_with(data_dir, &[])
+    }
+
+    /// Starts flint on a fresh temporary data directory with extra flags.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("creating a temp dir");
+        let mut s = Server::start_in_with(tmp.path(), extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts flint on `data_dir` with extra `serve` flags.
+    pub fn start_in_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flint"))
             .arg("serve")
+            .args(extra)
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
