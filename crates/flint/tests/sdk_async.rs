@@ -51,7 +51,10 @@ fn destinations(on_success: Option<&str>, on_failure: Option<&str>) -> Destinati
 /// Every log message of `function` so far.
 async fn log_lines(server: &Server, function: &str) -> Vec<String> {
     let v: Value = reqwest::Client::new()
-        .get(format!("{}/_flint/logs/{function}?offset=0", server.endpoint))
+        .get(format!(
+            "{}/_flint/logs/{function}?offset=0",
+            server.endpoint
+        ))
         .send()
         .await
         .unwrap()
@@ -107,7 +110,10 @@ async fn attempts(server: &Server, function: &str, request_id: &str) -> usize {
 async fn wait_attempts(server: &Server, function: &str, request_id: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while attempts(server, function, request_id).await < n {
-        assert!(Instant::now() < deadline, "{function} never reached attempt {n}");
+        assert!(
+            Instant::now() < deadline,
+            "{function} never reached attempt {n}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -196,7 +202,11 @@ async fn event_invoke_config_operations_behave_like_lambda() {
     assert_eq!(upd.maximum_retry_attempts(), Some(1));
     assert_eq!(upd.maximum_event_age_in_seconds(), Some(300));
     assert_eq!(
-        upd.destination_config().unwrap().on_failure().unwrap().destination(),
+        upd.destination_config()
+            .unwrap()
+            .on_failure()
+            .unwrap()
+            .destination(),
         Some(dest.as_str())
     );
     // Put replaces: what it omits is gone.
@@ -209,7 +219,11 @@ async fn event_invoke_config_operations_behave_like_lambda() {
         .unwrap();
     assert_eq!(put.maximum_retry_attempts(), None);
     assert_eq!(
-        put.destination_config().unwrap().on_failure().unwrap().destination(),
+        put.destination_config()
+            .unwrap()
+            .on_failure()
+            .unwrap()
+            .destination(),
         None
     );
     let got = client
@@ -304,7 +318,12 @@ async fn event_invoke_config_operations_behave_like_lambda() {
         .await
         .unwrap_err();
     assert_eq!(err_info(&err).status, 404);
-    client.delete_function().function_name("cfg").send().await.unwrap();
+    client
+        .delete_function()
+        .function_name("cfg")
+        .send()
+        .await
+        .unwrap();
     common::create_simple(&client, "cfg").await;
     let err = client
         .get_function_event_invoke_config()
@@ -312,7 +331,11 @@ async fn event_invoke_config_operations_behave_like_lambda() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(err_info(&err).status, 404, "a recreated function starts clean");
+    assert_eq!(
+        err_info(&err).status,
+        404,
+        "a recreated function starts clean"
+    );
 }
 
 #[tokio::test]
@@ -347,19 +370,31 @@ async fn events_retry_expire_and_reach_their_destinations() {
     assert!(r["responseContext"].get("functionError").is_none());
     assert_eq!(r["responsePayload"], json!({"ok": {"n": 1}}));
     assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(attempts(&server, "flaky", &ok).await, 1, "the function saw the same request id");
+    assert_eq!(
+        attempts(&server, "flaky", &ok).await,
+        1,
+        "the function saw the same request id"
+    );
 
     // Function error: retried after a minute on the clock, then OnFailure.
     let bad = invoke_event(&client, "flaky", r#"{"fail":true}"#).await;
     wait_attempts(&server, "flaky", &bad, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(attempts(&server, "flaky", &bad).await, 1, "no retry before the clock moves");
+    assert_eq!(
+        attempts(&server, "flaky", &bad).await,
+        1,
+        "no retry before the clock moves"
+    );
     let s = stats(&server).await;
     assert_eq!(s["Depth"], 1, "{s}");
     assert!(s["OldestEventAgeMs"].is_u64(), "{s}");
     advance(&server, 59).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(attempts(&server, "flaky", &bad).await, 1, "still waiting at 59 s");
+    assert_eq!(
+        attempts(&server, "flaky", &bad).await,
+        1,
+        "still waiting at 59 s"
+    );
     advance(&server, 1).await;
     let r = record_for(&server, &bad).await;
     assert_eq!(attempts(&server, "flaky", &bad).await, 2);
@@ -385,7 +420,11 @@ async fn events_retry_expire_and_reach_their_destinations() {
     let r = record_for(&server, &old).await;
     assert_eq!(r["requestContext"]["condition"], "EventAgeExceeded");
     assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
-    assert_eq!(attempts(&server, "flaky", &old).await, 1, "an expired event never runs again");
+    assert_eq!(
+        attempts(&server, "flaky", &old).await,
+        1,
+        "an expired event never runs again"
+    );
 
     // Reserved concurrency 0: straight to OnFailure, never run.
     client

@@ -54,7 +54,8 @@ async fn kill_9_loses_no_accepted_event() {
     let http = reqwest::Client::new();
     let mut senders = Vec::new();
     for _ in 0..16 {
-        let (accepted, next, url, http) = (accepted.clone(), next.clone(), url.clone(), http.clone());
+        let (accepted, next, url, http) =
+            (accepted.clone(), next.clone(), url.clone(), http.clone());
         senders.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -142,5 +143,10 @@ async fn kill_9_loses_no_accepted_event() {
         ran.len(),
         runs - ran.len()
     );
-    assert!(lost.is_empty(), "{} accepted events never ran: {:?}", lost.len(), &lost[..lost.len().min(20)]);
+    assert!(
+        lost.is_empty(),
+        "{} accepted events never ran: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
 }
