@@ -50,6 +50,9 @@ impl Conn {
         if !req.body.is_empty() {
             builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
         }
+        if let Some(t) = req.invocation_type {
+            builder = builder.header("X-Amz-Invocation-Type", t);
+        }
         let request = builder.body(Full::new(req.body.clone()))?;
         self.sender.ready().await?;
         let resp = self.sender.send_request(request).await?;
@@ -65,6 +68,8 @@ pub struct Op {
     pub method: Method,
     pub path: String,
     pub body: Bytes,
+    /// `X-Amz-Invocation-Type`, when set.
+    pub invocation_type: Option<&'static str>,
 }
 
 impl Op {
@@ -73,6 +78,7 @@ impl Op {
             method: Method::GET,
             path: path.into(),
             body: Bytes::new(),
+            invocation_type: None,
         }
     }
 
@@ -81,6 +87,15 @@ impl Op {
             method: Method::POST,
             path: path.into(),
             body,
+            invocation_type: None,
+        }
+    }
+
+    /// An asynchronous (`Event`) invocation.
+    pub fn event(path: impl Into<String>, body: Bytes) -> Op {
+        Op {
+            invocation_type: Some("Event"),
+            ..Op::post(path, body)
         }
     }
 }

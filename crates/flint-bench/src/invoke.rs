@@ -204,6 +204,7 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
                     method: hyper::Method::PUT,
                     path: format!("/2015-03-31/functions/{name}/configuration"),
                     body: Bytes::from(serde_json::to_vec(&update)?),
+                    invocation_type: None,
                 })
                 .await?;
             if status != StatusCode::OK {
@@ -231,6 +232,118 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
             Summary::from_samples(samples, start.elapsed()),
             Some(floor),
         );
+    }
+    Ok(())
+}
+
+/// Asynchronous invocation: how long an `Event` invoke takes to be durably
+/// queued (202), next to the loopback round trip; and how many queued
+/// events the worker runs per second, next to sequential warm synchronous
+/// invokes of the same no-op function measured here (per-event time vs
+/// per-invoke latency).
+pub async fn run_async(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let s = ctx.settings.clone();
+    let section = Section::AsyncInvoke.title();
+    let addr = ctx.flint_addr()?;
+    let mut conn = Conn::open(addr).await?;
+    ensure_functions(&mut conn).await?;
+    let name = "bench-provided";
+    let (status, body) = conn.send(&invoke_op(name)).await?;
+    if status != StatusCode::OK {
+        bail!(
+            "invoking {name}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let op = invoke_op(name);
+    let sync = measure(addr, ctx.budget(s.iterations), StatusCode::OK, move |_| {
+        op.clone()
+    })
+    .await?;
+    ctx.push_row(
+        section,
+        "async.sync_floor",
+        format!("warm synchronous Invoke, {name} (floor for the worker)"),
+        sync,
+        Some(FLOOR_HTTP_RTT),
+    );
+    // Let the queue start empty.
+    wait_drained(&mut conn, Duration::from_secs(60)).await?;
+    let path = format!("/2015-03-31/functions/{name}/invocations");
+    let enqueue = measure(
+        addr,
+        ctx.budget(s.iterations),
+        StatusCode::ACCEPTED,
+        move |_| Op::event(path.as_str(), Bytes::from_static(b"{}")),
+    )
+    .await?;
+    ctx.push_row(
+        section,
+        "async.enqueue",
+        format!(
+            "Event Invoke accepted (durable, 202), {} client(s)",
+            s.concurrency
+        ),
+        enqueue,
+        Some(FLOOR_HTTP_RTT),
+    );
+    // Throughput: a burst from 16 clients (group commit shares fsyncs),
+    // timed from its first enqueue until the queue is empty again.
+    wait_drained(&mut conn, Duration::from_secs(600)).await?;
+    let burst = crate::http::Budget {
+        duration: Duration::from_secs_f64(s.duration_secs.max(1.0) * 4.0),
+        max_ops: 2000,
+        warmup: 0,
+        concurrency: 16,
+    };
+    let path = format!("/2015-03-31/functions/{name}/invocations");
+    let t = Instant::now();
+    let enqueue16 = measure(addr, burst, StatusCode::ACCEPTED, move |_| {
+        Op::event(path.as_str(), Bytes::from_static(b"{}"))
+    })
+    .await?;
+    let events = enqueue16.n;
+    ctx.push_row(
+        section,
+        "async.enqueue16",
+        "Event Invoke accepted (durable, 202), 16 clients".into(),
+        enqueue16,
+        Some(FLOOR_HTTP_RTT),
+    );
+    wait_drained(&mut conn, Duration::from_secs(600)).await?;
+    let wall = t.elapsed();
+    let per_event = wall / events.max(1) as u32;
+    let mut summary = Summary::from_samples(vec![per_event], wall);
+    summary.n = events;
+    summary.ops_per_sec = events as f64 / wall.as_secs_f64().max(1e-9);
+    ctx.push_row(
+        section,
+        "async.processed",
+        format!(
+            "events run per second: {events} Event invokes from 16 clients, first enqueue to empty queue (p50 = wall / events)"
+        ),
+        summary,
+        Some("async.sync_floor"),
+    );
+    Ok(())
+}
+
+async fn queue_depth(conn: &mut Conn) -> anyhow::Result<u64> {
+    let (status, body) = conn.send(&Op::get("/_flint/events")).await?;
+    if status != StatusCode::OK {
+        bail!("/_flint/events: {status}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["Depth"].as_u64().unwrap_or(0))
+}
+
+async fn wait_drained(conn: &mut Conn, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while queue_depth(conn).await? > 0 {
+        if Instant::now() > deadline {
+            bail!("the event queue did not drain within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     Ok(())
 }

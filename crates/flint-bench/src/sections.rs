@@ -167,6 +167,8 @@ pub enum Section {
     WarmInvoke,
     /// Cold starts: a new sandbox, runtime init and the first event.
     ColdStart,
+    /// Asynchronous invocation: enqueue latency, events run per second.
+    AsyncInvoke,
 }
 
 impl Section {
@@ -175,6 +177,7 @@ impl Section {
         Section::ControlPlane,
         Section::WarmInvoke,
         Section::ColdStart,
+        Section::AsyncInvoke,
     ];
 
     pub fn title(self) -> &'static str {
@@ -183,6 +186,7 @@ impl Section {
             Section::ControlPlane => "Control plane",
             Section::WarmInvoke => "Warm invoke",
             Section::ColdStart => "Cold start",
+            Section::AsyncInvoke => "Asynchronous invoke",
         }
     }
 
@@ -193,6 +197,7 @@ impl Section {
             Section::ControlPlane => run_control_plane(ctx).await,
             Section::WarmInvoke => crate::invoke::run_warm(ctx).await,
             Section::ColdStart => crate::invoke::run_cold(ctx).await,
+            Section::AsyncInvoke => crate::invoke::run_async(ctx).await,
         }
     }
 }
