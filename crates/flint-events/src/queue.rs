@@ -404,8 +404,11 @@ impl EventQueue {
             return None;
         }
         s.due.remove(&(due, id.clone()));
-        s.running += 1;
-        s.events.get(&id).cloned()
+        let ev = s.events.get(&id).cloned();
+        if ev.is_some() {
+            s.running += 1;
+        }
+        ev
     }
 
     fn next_due(&self) -> Option<u64> {
