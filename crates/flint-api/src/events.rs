@@ -17,7 +17,7 @@ use flint_events::decide::{Outcome, Policy};
 use flint_events::{
     Attempt, BoxFuture, Executor, LastAttempt, LocalFunction, QueuedEvent, Settings,
 };
-use flint_invoke::{InvokeError, InvokeRequest, Invoker};
+use flint_invoke::{InvokeError, Invoker};
 use flint_types::model::EventInvokeConfigRequest;
 use flint_types::{ApiError, FunctionRef, Qualifier};
 use serde_json::json;
@@ -107,21 +107,12 @@ impl Executor for ServerExecutor {
                 Ok(Err(e)) => return service_error(e.to_string()),
                 Err(e) => return service_error(e.to_string()),
             };
-            let Some(code_path) = control.code_path(&resolved.code_blob) else {
-                return service_error("the function's code is not on local disk".into());
+            let mut request = match crate::invoke::invoke_request(&control, resolved, payload) {
+                Ok(r) => r,
+                Err(why) => return service_error(why),
             };
-            let result = invoker
-                .invoke(InvokeRequest {
-                    config: resolved.config,
-                    code_blob: resolved.code_blob,
-                    code_path,
-                    invoked_arn: resolved.invoked_arn,
-                    payload,
-                    client_context: None,
-                    tail_logs: false,
-                    request_id: Some(request_id),
-                })
-                .await;
+            request.request_id = Some(request_id);
+            let result = invoker.invoke(request).await;
             // The attempt's log lines are written before its outcome is
             // recorded, so an event marked done always left its log.
             invoker.logs().flush().await;

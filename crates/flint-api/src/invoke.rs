@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
+use flint_control::{ControlPlane, ResolvedFunction};
 use flint_invoke::InvokeRequest;
 use flint_types::ApiError;
 use serde_json::json;
@@ -116,21 +117,11 @@ pub async fn invoke(
     let invoker = s.invoker.as_ref().map_err(|why| {
         ApiError::Service(format!("flint cannot run functions on this host: {why}"))
     })?;
-    let code_path = s
-        .control
-        .code_path(&resolved.code_blob)
-        .ok_or_else(|| ApiError::Service("the function's code is not on local disk".into()))?;
+    let mut request = invoke_request(&s.control, resolved, payload).map_err(ApiError::Service)?;
+    request.client_context = client_context;
+    request.tail_logs = tail;
     let output = invoker
-        .invoke(InvokeRequest {
-            config: resolved.config,
-            code_blob: resolved.code_blob,
-            code_path,
-            invoked_arn: resolved.invoked_arn,
-            payload,
-            client_context,
-            tail_logs: tail,
-            request_id: None,
-        })
+        .invoke(request)
         .await
         .map_err(|e| ApiResponseError::from(e.to_api()))?;
 
@@ -186,4 +177,27 @@ pub async fn read_logs(
         StatusCode::OK,
         &json!({"records": records, "nextOffset": next}),
     ))
+}
+
+/// The invoker's request for a resolved version: synchronous and
+/// asynchronous invocations both start from this one place (callers then
+/// set client context, Tail and the request id they need).
+pub(crate) fn invoke_request(
+    control: &ControlPlane,
+    resolved: ResolvedFunction,
+    payload: Bytes,
+) -> Result<InvokeRequest, String> {
+    let code_path = control
+        .code_path(&resolved.code_blob)
+        .ok_or_else(|| "the function's code is not on local disk".to_string())?;
+    Ok(InvokeRequest {
+        config: resolved.config,
+        code_blob: resolved.code_blob,
+        code_path,
+        invoked_arn: resolved.invoked_arn,
+        payload,
+        client_context: None,
+        tail_logs: false,
+        request_id: None,
+    })
 }
