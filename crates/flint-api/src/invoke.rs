@@ -100,7 +100,11 @@ pub async fn invoke(
 
     let roll: f64 = rand::random();
     let target = fref.clone();
-    let resolved = blocking(&s, move |c| c.resolve_invocation(&fref, roll)).await?;
+    // Warm path: an in-memory answer needs no trip to the blocking pool.
+    let resolved = match s.control.resolve_cached(&fref, roll) {
+        Some(hit) => hit,
+        None => blocking(&s, move |c| c.resolve_invocation(&fref, roll)).await?,
+    };
     if invocation_type == "DryRun" {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

@@ -379,6 +379,19 @@ impl ControlPlane {
         })
     }
 
+    /// [`ControlPlane::resolve_invocation`] when the answer is in memory
+    /// (nothing changed since the last lookup of `fref`), else `None`. Never
+    /// touches the store, so async callers may run it in place instead of on
+    /// the blocking pool (a thread hand-off that costs more than the lookup).
+    pub fn resolve_cached(&self, fref: &FunctionRef, roll: f64) -> Option<ResolvedFunction> {
+        use std::sync::atomic::Ordering;
+        let generation = self.generation.load(Ordering::Acquire);
+        match self.resolutions.read().expect("resolution cache").get(fref) {
+            Some((g, cached)) if *g == generation => Some(cached.pick(roll)),
+            _ => None,
+        }
+    }
+
     /// Resolves what one invocation runs. Unlike [`ControlPlane::resolve`],
     /// an alias with a routing configuration picks its primary or additional
     /// version by `roll` (uniform in [0, 1)), as Lambda routes traffic.
@@ -386,10 +399,8 @@ impl ControlPlane {
     pub fn resolve_invocation(&self, fref: &FunctionRef, roll: f64) -> Result<ResolvedFunction> {
         use std::sync::atomic::Ordering;
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some((g, cached)) = self.resolutions.read().expect("resolution cache").get(fref)
-            && *g == generation
-        {
-            return Ok(cached.pick(roll));
+        if let Some(hit) = self.resolve_cached(fref, roll) {
+            return Ok(hit);
         }
         let resolution = self.resolution(fref)?;
         let picked = resolution.pick(roll);

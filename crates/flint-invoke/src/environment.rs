@@ -37,11 +37,19 @@ pub(crate) enum RunState {
 /// The function's stdout/stderr, split into lines.
 struct Output {
     pipe: pipe::Receiver,
+    /// Read buffer, allocated once per environment rather than per
+    /// invocation.
+    buf: Box<[u8]>,
+    text: Lines,
+}
+
+#[derive(Default)]
+struct Lines {
     partial: Vec<u8>,
     lines: Vec<String>,
 }
 
-impl Output {
+impl Lines {
     fn push(&mut self, data: &[u8]) {
         self.partial.extend_from_slice(data);
         while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
@@ -56,16 +64,34 @@ impl Output {
             self.lines.push(text);
         }
     }
+}
+
+impl Output {
+    fn new(pipe: pipe::Receiver) -> Self {
+        Self {
+            pipe,
+            buf: vec![0u8; 16 * 1024].into_boxed_slice(),
+            text: Lines::default(),
+        }
+    }
+
+    /// Waits for output and splits what arrived into lines.
+    async fn read_some(&mut self) {
+        if let Ok(n) = self.pipe.read(&mut self.buf).await
+            && n > 0
+        {
+            self.text.push(&self.buf[..n]);
+        }
+    }
 
     /// Reads whatever is already in the pipe, without waiting. The runtime
     /// wrote its output before it posted the response, so after the outcome
     /// this collects all of the invocation's output.
     fn drain(&mut self) {
-        let mut buf = [0u8; 16 * 1024];
         loop {
-            match self.pipe.try_read(&mut buf) {
+            match self.pipe.try_read(&mut self.buf) {
                 Ok(0) => break,
-                Ok(n) => self.push(&buf[..n]),
+                Ok(n) => self.text.push(&self.buf[..n]),
                 Err(_) => break,
             }
         }
@@ -73,12 +99,13 @@ impl Output {
 
     /// The lines collected since the last call (and a trailing partial line).
     fn take(&mut self) -> Vec<String> {
-        if !self.partial.is_empty() {
-            let text = String::from_utf8_lossy(&self.partial).into_owned();
-            self.partial.clear();
-            self.lines.push(text);
+        let t = &mut self.text;
+        if !t.partial.is_empty() {
+            let text = String::from_utf8_lossy(&t.partial).into_owned();
+            t.partial.clear();
+            t.lines.push(text);
         }
-        std::mem::take(&mut self.lines)
+        std::mem::take(&mut t.lines)
     }
 }
 
@@ -145,11 +172,7 @@ impl Environment {
             api,
             server,
             exit,
-            output: Output {
-                pipe,
-                partial: Vec::new(),
-                lines: Vec::new(),
-            },
+            output: Output::new(pipe),
             stream,
             init_duration: None,
             last_used: Instant::now(),
@@ -179,7 +202,6 @@ impl Environment {
         let started = Instant::now();
         let deadline = tokio::time::sleep(limit);
         tokio::pin!(deadline);
-        let mut buf = vec![0u8; 16 * 1024];
         let state = loop {
             tokio::select! {
                 r = self.api.wait_init() => break match r {
@@ -191,9 +213,7 @@ impl Environment {
                     let (how, _) = self.exit_description();
                     break InitState::Exited(how);
                 }
-                n = self.output.pipe.read(&mut buf) => {
-                    if let Ok(n) = n && n > 0 { self.output.push(&buf[..n]); }
-                }
+                _ = self.output.read_some() => {}
                 _ = &mut deadline => break InitState::TimedOut,
             }
         };
@@ -208,7 +228,6 @@ impl Environment {
     pub async fn invoke(&mut self, inv: Invocation, timeout: Duration) -> RunState {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
-        let mut buf = vec![0u8; 16 * 1024];
         let api = self.api.clone();
         let call = api.invoke(inv);
         tokio::pin!(call);
@@ -221,9 +240,7 @@ impl Environment {
                 _ = self.exit.readable() => {
                     break RunState::Exited { how: String::new(), oom: false };
                 }
-                n = self.output.pipe.read(&mut buf) => {
-                    if let Ok(n) = n && n > 0 { self.output.push(&buf[..n]); }
-                }
+                _ = self.output.read_some() => {}
                 _ = &mut deadline => break RunState::TimedOut,
             }
         };
