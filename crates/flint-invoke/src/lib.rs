@@ -10,15 +10,18 @@
 //! invocations, reused while warm, reset after a failure, and reaped when
 //! idle or when their function changes.
 
+pub mod admission;
 mod code;
 mod environment;
 mod logs;
 mod outcome;
 mod pool;
+mod provisioned;
 
 pub use logs::{LogRecord, LogStore};
 pub use outcome::InvokeOutput;
 pub use pool::{InvokeRequest, Invoker, InvokerSettings};
+pub use provisioned::{ProvisionSpec, ProvisionedStatus};
 
 use flint_types::ApiError;
 

@@ -1,10 +1,12 @@
 //! Environment pools and the invocation path.
 
 use crate::InvokeError;
+use crate::admission::{Admission, AdmissionView, ScalingRate, Ticket};
 use crate::code::CodeCache;
 use crate::environment::{Environment, InitState, RunState};
 use crate::logs::{self, LogStore, Report};
 use crate::outcome::{InvokeOutput, log_tail, platform_error_body};
+use crate::provisioned::Provisioned;
 use bytes::Bytes;
 use flint_runtime_api::{Invocation, InvokeOutcome};
 use flint_runtimes::{HostRuntimes, ManagedRuntime};
@@ -12,8 +14,8 @@ use flint_sandbox::{NetworkMode, SandboxSpec, Sandboxer};
 use flint_types::model::FunctionConfiguration;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long an environment may sit idle before it is frozen (Lambda
@@ -35,6 +37,8 @@ pub struct InvokerSettings {
     pub log_retention_bytes: u64,
     /// Concurrent invocations across all functions.
     pub account_concurrency: usize,
+    /// How fast one function may add environments.
+    pub scaling_rate: ScalingRate,
     /// Network of the environments (private by default).
     pub network: NetworkMode,
 }
@@ -48,6 +52,7 @@ impl InvokerSettings {
             init_timeout: Duration::from_secs(10),
             log_retention_bytes: 16 * 1024 * 1024,
             account_concurrency: 1000,
+            scaling_rate: ScalingRate::default(),
             network: NetworkMode::Private,
         }
     }
@@ -72,6 +77,22 @@ pub struct InvokeRequest {
     pub request_id: Option<String>,
 }
 
+/// How an environment was started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InitType {
+    OnDemand,
+    Provisioned,
+}
+
+impl InitType {
+    fn as_str(self) -> &'static str {
+        match self {
+            InitType::OnDemand => "on-demand",
+            InitType::Provisioned => "provisioned-concurrency",
+        }
+    }
+}
+
 /// Environments of one exact configuration are interchangeable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
@@ -90,23 +111,33 @@ struct Pools {
 
 /// The invocation router (see the crate docs).
 pub struct Invoker {
+    /// Background tasks (provisioned concurrency) hold the invoker through this.
+    pub(crate) me: Weak<Invoker>,
     sandboxer: Arc<Sandboxer>,
     host: HostRuntimes,
     code: Arc<CodeCache>,
     runtime_dir: PathBuf,
-    logs: LogStore,
+    pub(crate) logs: LogStore,
     pools: Mutex<Pools>,
-    in_flight: AtomicUsize,
+    /// Account limit, reserved caps, the unreserved pool, scaling rate.
+    pub(crate) admission: Mutex<Admission>,
+    /// Provisioned concurrency sets, apart from the on-demand pools.
+    pub(crate) provisioned: Mutex<Provisioned>,
     env_seq: AtomicU64,
     settings: InvokerSettings,
 }
 
-/// Releases an admission slot when the invocation ends, however it ends.
-struct Slot<'a>(&'a AtomicUsize);
+/// Releases an admission ticket when the invocation ends, however it ends.
+struct Slot<'a> {
+    admission: &'a Mutex<Admission>,
+    ticket: Option<Ticket>,
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ticket) = self.ticket.take() {
+            self.admission.lock().expect("admission").release(ticket);
+        }
     }
 }
 
@@ -231,14 +262,19 @@ impl Invoker {
         let code = CodeCache::new(settings.data_dir.join("code"))?;
         code.sweep_partial()?;
         let logs = LogStore::open(settings.data_dir.join("logs"), settings.log_retention_bytes)?;
-        let invoker = Arc::new(Self {
+        let invoker = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             sandboxer,
             host: flint_runtimes::detect_host(),
             code: Arc::new(code),
             runtime_dir,
             logs,
             pools: Mutex::new(Pools::default()),
-            in_flight: AtomicUsize::new(0),
+            admission: Mutex::new(Admission::new(
+                u32::try_from(settings.account_concurrency).unwrap_or(u32::MAX),
+                settings.scaling_rate,
+            )),
+            provisioned: Mutex::new(Provisioned::default()),
             env_seq: AtomicU64::new(0),
             settings,
         });
@@ -264,6 +300,25 @@ impl Invoker {
         &self.logs
     }
 
+    /// Sets (or with `None` removes) a function's reserved concurrency, as
+    /// PutFunctionConcurrency / DeleteFunctionConcurrency stored it.
+    pub fn set_reserved_concurrency(&self, function: &str, reserved: Option<u32>) {
+        self.admission
+            .lock()
+            .expect("admission")
+            .set_reserved(function, reserved);
+    }
+
+    /// Current concurrency and throttles, per function and for the account.
+    pub fn concurrency(&self) -> AdmissionView {
+        let ready = self.provisioned_ready();
+        let mut view = self.admission.lock().expect("admission").view();
+        for f in &mut view.functions {
+            f.provisioned_ready = ready.get(&f.function_name).copied().unwrap_or(0);
+        }
+        view
+    }
+
     /// Number of idle environments (all functions).
     pub fn idle_environments(&self) -> usize {
         self.pools
@@ -275,7 +330,7 @@ impl Invoker {
             .sum()
     }
 
-    async fn destroy_all(envs: Vec<Environment>) {
+    pub(crate) async fn destroy_all(envs: Vec<Environment>) {
         for env in envs {
             env.destroy().await;
         }
@@ -352,6 +407,11 @@ impl Invoker {
                 .collect()
         };
         Self::destroy_all(envs).await;
+        Self::destroy_all(self.remove_provisioned_of(function)).await;
+        self.admission
+            .lock()
+            .expect("admission")
+            .remove_function(function);
         self.logs.delete(function);
     }
 
@@ -384,6 +444,7 @@ impl Invoker {
             pools.idle.drain().flat_map(|(_, v)| v).collect()
         };
         Self::destroy_all(envs).await;
+        Self::destroy_all(self.remove_all_provisioned()).await;
         self.logs.flush().await;
     }
 
@@ -443,6 +504,7 @@ impl Invoker {
         config: &FunctionConfiguration,
         stream: &str,
         runtime_env: &[(String, String)],
+        init_type: InitType,
     ) -> Vec<(String, String)> {
         // Customer variables first; platform variables override them
         // (customer < runtime < platform, as Lambda builds the environment).
@@ -480,7 +542,7 @@ impl Invoker {
             config.memory_size.to_string(),
         );
         set("AWS_LAMBDA_FUNCTION_VERSION", config.version.clone());
-        set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
+        set("AWS_LAMBDA_INITIALIZATION_TYPE", init_type.as_str().into());
         set("AWS_LAMBDA_LOG_GROUP_NAME", log_group);
         set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
         set(
@@ -498,11 +560,12 @@ impl Invoker {
     }
 
     /// Starts a new environment for `req` and waits for its init.
-    async fn cold_start(
+    pub(crate) async fn cold_start(
         &self,
         req: &InvokeRequest,
         request_id: &str,
         log: &mut Vec<String>,
+        init_type: InitType,
     ) -> Result<Result<Environment, (String, Bytes, Option<&'static str>)>, InvokeError> {
         let config = &req.config;
         let runtime_id = config.runtime.clone().unwrap_or_default();
@@ -580,10 +643,18 @@ impl Invoker {
             flint_sandbox::cpu_millis_for_memory(spec.memory_mb, self.sandboxer.host().host_cpus);
         spec.tmp_size_mb = config.ephemeral_storage.size as u64;
         spec.network = self.settings.network;
-        spec.env = self.environment_variables(config, &stream, &runtime_env);
+        spec.env = self.environment_variables(config, &stream, &runtime_env, init_type);
+        // Provisioned environments may take longer: Lambda allows them
+        // max(130 s, function timeout) (up to 15 minutes).
+        let init_timeout = match init_type {
+            InitType::OnDemand => self.settings.init_timeout,
+            InitType::Provisioned => Duration::from_secs(130)
+                .max(Duration::from_secs(config.timeout.max(1) as u64))
+                .max(self.settings.init_timeout),
+        };
 
         let mut env = Environment::start(self.sandboxer.clone(), spec, log_read, stream).await?;
-        let state = env.wait_init(self.settings.init_timeout).await;
+        let state = env.wait_init(init_timeout).await;
         log.extend(env.take_output());
         match state {
             InitState::Ready => Ok(Ok(env)),
@@ -603,7 +674,7 @@ impl Invoker {
             }
             InitState::TimedOut => {
                 env.destroy().await;
-                let secs = self.settings.init_timeout.as_secs_f64();
+                let secs = init_timeout.as_secs_f64();
                 let m = format!(
                     "RequestId: {request_id} Error: Task timed out after {secs:.2} seconds"
                 );
@@ -618,13 +689,16 @@ impl Invoker {
 
     /// Runs one synchronous invocation.
     pub async fn invoke(&self, req: InvokeRequest) -> Result<InvokeOutput, InvokeError> {
-        let admitted = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _slot = Slot(&self.in_flight);
-        if admitted >= self.settings.account_concurrency {
-            return Err(InvokeError::Throttled {
-                reason: "ConcurrentInvocationLimitExceeded",
-            });
-        }
+        let ticket = self
+            .admission
+            .lock()
+            .expect("admission")
+            .admit(&req.config.function_name)
+            .map_err(|t| InvokeError::Throttled { reason: t.reason() })?;
+        let _slot = Slot {
+            admission: &self.admission,
+            ticket: Some(ticket),
+        };
         let request_id = req
             .request_id
             .clone()
@@ -636,10 +710,23 @@ impl Invoker {
             version: version.clone(),
             revision: config.revision_id.clone(),
         };
-        let (idle, stale) = self.take_idle(&key);
-        if !stale.is_empty() {
-            tokio::spawn(Self::destroy_all(stale));
-        }
+        // Provisioned environments serve first; the rest spills over to
+        // on-demand ones.
+        let (lent, idle) = match self.take_provisioned(&req) {
+            Some((env, lent, dead)) => {
+                if !dead.is_empty() {
+                    tokio::spawn(Self::destroy_all(dead));
+                }
+                (Some(lent), Some(env))
+            }
+            None => {
+                let (idle, stale) = self.take_idle(&key);
+                if !stale.is_empty() {
+                    tokio::spawn(Self::destroy_all(stale));
+                }
+                (None, idle)
+            }
+        };
 
         let mut log: Vec<String> = Vec::new();
         let started = Instant::now();
@@ -648,24 +735,35 @@ impl Invoker {
                 env.thaw();
                 env
             }
-            None => match self.cold_start(&req, &request_id, &mut log).await? {
-                Ok(env) => env,
-                Err((error_type, body, status)) => {
-                    // Init failed: report it as the invocation's error.
-                    log.push(logs::start_line(&request_id, &version));
-                    log.push(logs::end_line(&request_id));
-                    log.push(logs::report_line(&Report {
-                        request_id: &request_id,
-                        duration_ms: ms(started.elapsed()),
-                        memory_size_mb: config.memory_size,
-                        max_memory_used_mb: 0,
-                        init_duration_ms: None,
-                        status: status.map(|s| (s, Some(error_type.as_str()))),
-                    }));
-                    let stream = logs::stream_name(&version);
-                    return Ok(self.finish(&req, &stream, log, body, true, None, version));
+            None => {
+                // A new environment: within the function's scaling rate.
+                self.admission
+                    .lock()
+                    .expect("admission")
+                    .scale_up(&key.function, Instant::now())
+                    .map_err(|t| InvokeError::Throttled { reason: t.reason() })?;
+                match self
+                    .cold_start(&req, &request_id, &mut log, InitType::OnDemand)
+                    .await?
+                {
+                    Ok(env) => env,
+                    Err((error_type, body, status)) => {
+                        // Init failed: report it as the invocation's error.
+                        log.push(logs::start_line(&request_id, &version));
+                        log.push(logs::end_line(&request_id));
+                        log.push(logs::report_line(&Report {
+                            request_id: &request_id,
+                            duration_ms: ms(started.elapsed()),
+                            memory_size_mb: config.memory_size,
+                            max_memory_used_mb: 0,
+                            init_duration_ms: None,
+                            status: status.map(|s| (s, Some(error_type.as_str()))),
+                        }));
+                        let stream = logs::stream_name(&version);
+                        return Ok(self.finish(&req, &stream, log, body, true, None, version));
+                    }
                 }
-            },
+            }
         };
 
         log.push(logs::start_line(&request_id, &version));
@@ -702,7 +800,9 @@ impl Invoker {
             status: status.as_ref().map(|(s, t)| (*s, t.as_deref())),
         }));
         let stream = env.stream.clone();
-        if healthy {
+        if let Some(lent) = lent {
+            self.return_provisioned(lent, env, healthy);
+        } else if healthy {
             // Frozen later by `freeze_idle` if it stays unused.
             if let Some(env) = self.give_back(key, env) {
                 tokio::spawn(env.destroy());
