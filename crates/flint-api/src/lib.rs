@@ -8,11 +8,13 @@
 //! `x-amzn-ErrorType`, `x-amzn-RequestId` and the JSON body of the model.
 
 mod body;
+mod concurrency;
 mod error;
 mod events;
 mod invoke;
 mod routes;
 
+pub use concurrency::restore_concurrency;
 pub use error::ApiResponseError;
 pub use events::ServerExecutor;
 pub use routes::{AppState, router};

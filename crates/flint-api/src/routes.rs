@@ -85,6 +85,12 @@ pub fn router(state: AppState) -> Router {
             get(get_concurrency),
         )
         .route(
+            "/2019-09-30/functions/{function}/provisioned-concurrency",
+            get(crate::concurrency::get_provisioned)
+                .put(crate::concurrency::put_provisioned)
+                .delete(crate::concurrency::delete_provisioned),
+        )
+        .route(
             "/2015-03-31/functions/{function}/invocations",
             post(crate::invoke::invoke),
         )
@@ -107,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route("/_flint/clock", post(crate::events::advance_clock))
         .route("/_flint/code/{blob}", get(download_code))
         .route("/_flint/logs/{function}", get(crate::invoke::read_logs))
+        .route(
+            "/_flint/concurrency",
+            get(crate::concurrency::concurrency_view),
+        )
         .fallback(unknown_operation)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
@@ -296,7 +306,14 @@ async fn delete_function(
 ) -> ApiResult {
     let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
     let whole_function = fref.qualifier.is_none().then(|| fref.name.clone());
+    let version = match &fref.qualifier {
+        Some(q @ flint_types::Qualifier::Version(_)) => Some((fref.name.clone(), q.to_string())),
+        _ => None,
+    };
     blocking(&s, move |c| c.delete_function(&fref)).await?;
+    if let Some((name, v)) = version {
+        crate::concurrency::unprovisioned(&s, &name, &v).await;
+    }
     if let (Some(name), Ok(invoker)) = (whole_function, &s.invoker) {
         // Nothing of a deleted function keeps running.
         invoker.drop_function(&name).await;
@@ -439,7 +456,10 @@ async fn update_alias(
     let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
     let bytes = read_limited(&headers, body, MAX_CONTROL_REQUEST, "UpdateAlias").await?;
     let req: UpdateAliasRequest = parse_json(&bytes)?;
+    let name = fref.name.clone();
     let alias = blocking(&s, move |c| c.update_alias(&fref, &alias, req)).await?;
+    // Its provisioned environments follow the alias to its new version.
+    crate::concurrency::reprovision(&s, &name, &alias.name).await;
     Ok(json_response(StatusCode::OK, &alias))
 }
 
@@ -448,7 +468,10 @@ async fn delete_alias(
     Path((function, alias)): Path<(String, String)>,
 ) -> ApiResult {
     let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
+    let name = fref.name.clone();
+    let alias_name = alias.clone();
     blocking(&s, move |c| c.delete_alias(&fref, &alias)).await?;
+    crate::concurrency::unprovisioned(&s, &name, &alias_name).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -505,7 +528,9 @@ async fn put_concurrency(
     let n = req.reserved_concurrent_executions.ok_or_else(|| {
         ApiError::InvalidParameterValue("ReservedConcurrentExecutions is required".into())
     })?;
+    let name = fref.name.clone();
     let n = blocking(&s, move |c| c.put_function_concurrency(&fref, n)).await?;
+    crate::concurrency::reserved_changed(&s, &name, Some(n));
     Ok(json_response(
         StatusCode::OK,
         &json!({ "ReservedConcurrentExecutions": n }),
@@ -524,7 +549,9 @@ async fn get_concurrency(State(s): State<AppState>, Path(function): Path<String>
 
 async fn delete_concurrency(State(s): State<AppState>, Path(function): Path<String>) -> ApiResult {
     let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
+    let name = fref.name.clone();
     blocking(&s, move |c| c.delete_function_concurrency(&fref)).await?;
+    crate::concurrency::reserved_changed(&s, &name, None);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -12,7 +12,11 @@ use flint_types::{ApiError, FunctionRef};
 const TOTAL_CODE_SIZE_LIMIT: u64 = 80_530_636_800;
 
 impl ControlPlane {
-    fn reserved_total(&self, tx: &mut dyn Transaction, except: Option<&str>) -> Result<i64> {
+    pub(crate) fn reserved_total(
+        &self,
+        tx: &mut dyn Transaction,
+        except: Option<&str>,
+    ) -> Result<i64> {
         let mut total = 0;
         let mut after: Option<String> = None;
         loop {
@@ -32,6 +36,9 @@ impl ControlPlane {
     pub fn account_settings(&self) -> Result<AccountSettings> {
         let mut tx = self.meta.begin()?;
         let reserved = self.reserved_total(&mut *tx, None)?;
+        // Provisioned concurrency of functions without a reservation is
+        // allocated from the unreserved pool too.
+        let provisioned = self.provisioned_unreserved_total(&mut *tx, None)?;
         let mut count = 0u64;
         let mut code = 0u64;
         let mut after: Option<String> = None;
@@ -64,7 +71,9 @@ impl ControlPlane {
                 code_size_unzipped: limits.max_unzipped_bytes,
                 code_size_zipped: limits.max_zipped_bytes,
                 concurrent_executions: self.settings.account_concurrency,
-                unreserved_concurrent_executions: self.settings.account_concurrency - reserved,
+                unreserved_concurrent_executions: self.settings.account_concurrency
+                    - reserved
+                    - provisioned,
             },
             account_usage: AccountUsage {
                 total_code_size: code,
@@ -82,8 +91,20 @@ impl ControlPlane {
         }
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;
+        let provisioned = self.provisioned_total(&mut *tx, &fref.name, None)?;
+        if reserved < provisioned {
+            return Err(ApiError::InvalidParameterValue(format!(
+                "ReservedConcurrentExecutions {reserved} should not be lower than function's total provisioned concurrency [{provisioned}]."
+            ))
+            .into());
+        }
         let others = self.reserved_total(&mut *tx, Some(&fref.name))?;
-        let unreserved = self.settings.account_concurrency - others - reserved;
+        // Provisioned concurrency of the other unreserved functions (this
+        // function's own moves inside its reservation).
+        let currently_reserved = tx.get(CONCURRENCY, &fref.name)?.is_some();
+        let others_provisioned = self.provisioned_unreserved_total(&mut *tx, None)?
+            - if currently_reserved { 0 } else { provisioned };
+        let unreserved = self.settings.account_concurrency - others - others_provisioned - reserved;
         if unreserved < self.settings.unreserved_minimum {
             return Err(ApiError::InvalidParameterValue(format!(
                 "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}].",

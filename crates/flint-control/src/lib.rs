@@ -15,6 +15,7 @@ mod aliases;
 mod code;
 mod event_config;
 mod functions;
+mod provisioned;
 mod records;
 mod tags;
 mod versions;
@@ -29,6 +30,7 @@ pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
 pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
 pub use functions::{FunctionList, VersionList};
+pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;
 
 /// Errors of the control plane: a rejection Lambda defines, or a failure

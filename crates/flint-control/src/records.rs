@@ -6,6 +6,7 @@
 //! | `version:<name>` | zero-padded number    | [`VersionRecord`]   |
 //! | `alias:<name>`   | alias name            | `AliasConfiguration`|
 //! | `concurrency`    | function name         | reserved executions |
+//! | `provisioned:<name>` | version or alias  | [`ProvisionedRecord`] |
 //! | `blobref`        | blob id               | reference count     |
 //! | `eventinvoke:<name>` | qualifier (`$LATEST`, number, alias) | `EventInvokeRecord` |
 
@@ -21,6 +22,17 @@ pub const BLOBREFS: &str = "blobref";
 
 pub fn versions_ns(function: &str) -> String {
     format!("version:{function}")
+}
+
+pub fn provisioned_ns(function: &str) -> String {
+    format!("provisioned:{function}")
+}
+
+/// A provisioned concurrency configuration of one version or alias.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProvisionedRecord {
+    pub requested: u32,
+    pub last_modified: String,
 }
 
 pub fn aliases_ns(function: &str) -> String {

@@ -27,6 +27,9 @@ pub enum ApiError {
     ResourceConflict(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// No provisioned concurrency configuration on that version or alias (404).
+    #[error("No Provisioned Concurrency Config found for this function")]
+    ProvisionedConcurrencyConfigNotFound,
     /// Oversized request bodies: AWS sends the unmodelled
     /// `RequestEntityTooLargeException`, not the modelled `RequestTooLargeException`.
     #[error("{0}")]
@@ -65,6 +68,9 @@ impl ApiError {
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
             ApiError::ResourceConflict(_) => "ResourceConflictException",
             ApiError::PreconditionFailed(_) => "PreconditionFailedException",
+            ApiError::ProvisionedConcurrencyConfigNotFound => {
+                "ProvisionedConcurrencyConfigNotFoundException"
+            }
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
             ApiError::TooManyRequests { .. } => "TooManyRequestsException",
             ApiError::InvalidRuntime(_) => "InvalidRuntimeException",
@@ -80,7 +86,9 @@ impl ApiError {
             | ApiError::InvalidParameterValue(_)
             | ApiError::InvalidRequestContent(_) => 400,
             ApiError::UnsupportedMediaType(_) => 415,
-            ApiError::ResourceNotFound(_) | ApiError::UnknownOperation(_) => 404,
+            ApiError::ResourceNotFound(_)
+            | ApiError::UnknownOperation(_)
+            | ApiError::ProvisionedConcurrencyConfigNotFound => 404,
             ApiError::ResourceConflict(_) => 409,
             ApiError::PreconditionFailed(_) => 412,
             ApiError::RequestEntityTooLarge(_) => 413,

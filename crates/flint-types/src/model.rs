@@ -264,6 +264,30 @@ pub struct PutFunctionConcurrencyRequest {
     pub reserved_concurrent_executions: Option<i64>,
 }
 
+/// PutProvisionedConcurrencyConfig's body.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutProvisionedConcurrencyConfigRequest {
+    pub provisioned_concurrent_executions: Option<i64>,
+}
+
+/// One provisioned concurrency configuration as Get/Put answer it; `List`
+/// entries add `FunctionArn`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProvisionedConcurrencyConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_arn: Option<String>,
+    pub requested_provisioned_concurrent_executions: u32,
+    pub available_provisioned_concurrent_executions: u32,
+    pub allocated_provisioned_concurrent_executions: u32,
+    /// `IN_PROGRESS`, `READY` or `FAILED`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub last_modified: String,
+}
+
 /// The `FunctionConfiguration` response object. Stored per version as the
 /// source of truth for that version's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

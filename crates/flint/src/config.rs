@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Account-wide concurrent executions [default: 1000]
     #[arg(long, env = "FLINT_ACCOUNT_CONCURRENCY")]
     pub account_concurrency: Option<i64>,
+    /// New execution environments one function may add per 10 seconds
+    /// (Lambda's scaling rate) [default: 1000]
+    #[arg(long, env = "FLINT_SCALING_RATE")]
+    pub scaling_rate: Option<u32>,
     /// Seconds an idle execution environment is kept warm [default: 600]
     #[arg(long, env = "FLINT_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
@@ -56,6 +60,7 @@ struct FileSettings {
     account_id: Option<String>,
     public_url: Option<String>,
     account_concurrency: Option<i64>,
+    scaling_rate: Option<u32>,
     idle_timeout: Option<u64>,
     allow_unlimited: Option<bool>,
     async_workers: Option<usize>,
@@ -71,6 +76,8 @@ pub struct Settings {
     pub account_id: String,
     pub public_url: Option<String>,
     pub account_concurrency: i64,
+    /// New environments per function per 10 s.
+    pub scaling_rate: u32,
     pub idle_timeout_secs: u64,
     pub allow_unlimited: bool,
     pub async_workers: usize,
@@ -106,6 +113,7 @@ impl Settings {
                 .account_concurrency
                 .or(file.account_concurrency)
                 .unwrap_or(1000),
+            scaling_rate: args.scaling_rate.or(file.scaling_rate).unwrap_or(1000),
             idle_timeout_secs: args.idle_timeout.or(file.idle_timeout).unwrap_or(600),
             allow_unlimited: args
                 .allow_unlimited
@@ -133,6 +141,9 @@ impl Settings {
             })?;
         if self.async_workers == 0 {
             bail!("async workers must be at least 1");
+        }
+        if self.scaling_rate == 0 {
+            bail!("scaling rate must be at least 1 environment per 10 seconds");
         }
         if self.account_concurrency < 100 {
             bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");

@@ -120,6 +120,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
 
     let invoker = start_invoker(&settings);
+    if let Ok(invoker) = &invoker {
+        // Reserved caps and provisioned environments survive a restart.
+        match flint_api::restore_concurrency(&control, invoker) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(configs = n, "re-creating provisioned concurrency"),
+            Err(e) => tracing::error!(error = %e, "could not restore concurrency settings"),
+        }
+    }
     let control = Arc::new(control);
     let (events, test_clock) = start_events(&settings, &control, &invoker)?;
     let app = router(AppState {
@@ -221,6 +229,10 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
     invoke_settings.region = settings.region.clone();
     invoke_settings.account_concurrency = settings.account_concurrency.max(1) as usize;
     invoke_settings.idle_timeout = std::time::Duration::from_secs(settings.idle_timeout_secs);
+    invoke_settings.scaling_rate = flint_invoke::admission::ScalingRate {
+        environments: settings.scaling_rate,
+        per: std::time::Duration::from_secs(10),
+    };
     match flint_invoke::Invoker::start(Arc::new(sandboxer), invoke_settings) {
         Ok(invoker) => {
             tracing::info!(runtimes = %invoker.host_runtimes().describe(), "managed runtimes");
