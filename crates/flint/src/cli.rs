@@ -207,6 +207,49 @@ pub fn events(cmd: EventsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+#[derive(clap::Args, Debug)]
+pub struct ConcurrencyArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// `flint concurrency`: in-flight invocations, reservations, provisioned
+/// environments and throttles per function, and the account's totals.
+pub fn concurrency(args: ConcurrencyArgs) -> anyhow::Result<()> {
+    let c = Client::new(&args.client)?;
+    let view = c.send(c.http.get(c.url("/_flint/concurrency")))?;
+    if args.client.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(());
+    }
+    let num = |v: &Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "function",
+        "in flight",
+        "reserved",
+        "provisioned ready/requested",
+        "throttles",
+    ]);
+    for f in view["Functions"].as_array().cloned().unwrap_or_default() {
+        table.add_row(vec![
+            f["FunctionName"].as_str().unwrap_or_default().to_string(),
+            num(&f["InFlight"]),
+            num(&f["Reserved"]),
+            format!("{}/{}", num(&f["ProvisionedReady"]), num(&f["Provisioned"])),
+            num(&f["Throttles"]),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "account: {} in flight of {} ({} of {} unreserved in use), {} throttles",
+        num(&view["InFlight"]),
+        num(&view["AccountLimit"]),
+        num(&view["UnreservedInFlight"]),
+        num(&view["UnreservedCapacity"]),
+        num(&view["Throttles"]),
+    );
+    Ok(())
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -30,6 +30,8 @@ enum Command {
     /// Asynchronous invocations: queue depth, oldest event, undelivered records.
     #[command(subcommand)]
     Events(cli::EventsCommand),
+    /// Show current concurrency and throttles per function and for the account.
+    Concurrency(cli::ConcurrencyArgs),
 }
 
 fn main() {
@@ -58,5 +60,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Function(cmd) => cli::run(cmd),
         Command::Logs(args) => cli::logs(args),
         Command::Events(cmd) => cli::events(cmd),
+        Command::Concurrency(args) => cli::concurrency(args),
     }
 }
