@@ -207,6 +207,8 @@ pub fn events(cmd: EventsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ConcurrencyArgs {
     #[command(flatten)]
