@@ -43,6 +43,16 @@ impl Conn {
 
     /// Sends one request and reads the whole response body.
     pub async fn send(&mut self, req: &Op) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (status, _, body) = self.send_with_headers(req, &[]).await?;
+        Ok((status, body))
+    }
+
+    /// Sends one request with `extra` headers; returns the response headers too.
+    pub async fn send_with_headers(
+        &mut self,
+        req: &Op,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<(StatusCode, hyper::HeaderMap, Bytes)> {
         let mut builder = Request::builder()
             .method(req.method.clone())
             .uri(req.path.as_str())
@@ -53,12 +63,16 @@ impl Conn {
         if let Some(t) = req.invocation_type {
             builder = builder.header("X-Amz-Invocation-Type", t);
         }
+        for (name, value) in extra {
+            builder = builder.header(*name, *value);
+        }
         let request = builder.body(Full::new(req.body.clone()))?;
         self.sender.ready().await?;
         let resp = self.sender.send_request(request).await?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        Ok((status, headers, body))
     }
 }
 

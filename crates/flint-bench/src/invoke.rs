@@ -26,8 +26,9 @@ struct BenchFunction {
     zip: Vec<u8>,
 }
 
-/// The functions the invoke sections use.
-fn functions() -> anyhow::Result<Vec<BenchFunction>> {
+/// A zip whose `bootstrap` is the no-op Runtime API client built next to
+/// this binary.
+pub(crate) fn noop_provided_zip() -> anyhow::Result<Vec<u8>> {
     let bootstrap = std::env::current_exe()?
         .parent()
         .context("bench binary has a directory")?
@@ -42,7 +43,13 @@ fn functions() -> anyhow::Result<Vec<BenchFunction>> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     w.start_file("bootstrap", opts.unix_permissions(0o755))?;
     w.write_all(&bin)?;
-    let provided = w.finish()?.into_inner();
+    Ok(w.finish()?.into_inner())
+}
+
+/// The functions the invoke sections use.
+fn functions() -> anyhow::Result<Vec<BenchFunction>> {
+    let provided = noop_provided_zip()?;
+    let opts = zip::write::SimpleFileOptions::default();
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     w.start_file("app.py", opts.unix_permissions(0o644))?;
     w.write_all(b"def handler(event, context):\n    return event\n")?;

@@ -6,6 +6,7 @@
 //!
 //! Output: a Markdown table (default) or JSON (`--json`).
 
+mod burst;
 mod http;
 mod invoke;
 mod report;
@@ -50,6 +51,9 @@ struct Args {
     /// Cold starts measured per function.
     #[arg(long, default_value_t = 20)]
     cold_iterations: usize,
+    /// Concurrent cold invocations in the burst section.
+    #[arg(long, default_value_t = 200)]
+    burst: usize,
     /// Sections to run (default: all), e.g. `--section floors`.
     #[arg(long = "section", value_enum)]
     sections: Vec<Section>,
@@ -68,8 +72,10 @@ fn main() -> anyhow::Result<()> {
         args.create_iterations = args.create_iterations.min(5);
         args.warmup = args.warmup.min(2);
         args.cold_iterations = args.cold_iterations.min(3);
+        args.burst = args.burst.min(10);
     }
     anyhow::ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
+    anyhow::ensure!(args.burst >= 1, "--burst must be at least 1");
     anyhow::ensure!(args.iterations >= 1, "--iterations must be at least 1");
     anyhow::ensure!(
         args.create_iterations >= 1,
@@ -94,6 +100,7 @@ fn main() -> anyhow::Result<()> {
         warmup: args.warmup,
         package_bytes: args.package_bytes,
         cold_iterations: args.cold_iterations.max(1),
+        burst: args.burst,
     };
     let needs_flint = sections.iter().any(|s| *s != Section::Floors);
     if needs_flint && !settings.flint_bin.exists() {

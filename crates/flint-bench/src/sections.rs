@@ -60,6 +60,8 @@ pub struct Settings {
     pub package_bytes: usize,
     /// Cold starts measured per function.
     pub cold_iterations: usize,
+    /// Concurrent cold invocations in the burst section.
+    pub burst: usize,
 }
 
 impl Settings {
@@ -169,6 +171,8 @@ pub enum Section {
     ColdStart,
     /// Asynchronous invocation: enqueue latency, events run per second.
     AsyncInvoke,
+    /// A burst of concurrent cold invocations: environments started per second.
+    Burst,
 }
 
 impl Section {
@@ -178,6 +182,7 @@ impl Section {
         Section::WarmInvoke,
         Section::ColdStart,
         Section::AsyncInvoke,
+        Section::Burst,
     ];
 
     pub fn title(self) -> &'static str {
@@ -187,6 +192,7 @@ impl Section {
             Section::WarmInvoke => "Warm invoke",
             Section::ColdStart => "Cold start",
             Section::AsyncInvoke => "Asynchronous invoke",
+            Section::Burst => "Burst scaling",
         }
     }
 
@@ -198,6 +204,7 @@ impl Section {
             Section::WarmInvoke => crate::invoke::run_warm(ctx).await,
             Section::ColdStart => crate::invoke::run_cold(ctx).await,
             Section::AsyncInvoke => crate::invoke::run_async(ctx).await,
+            Section::Burst => crate::burst::run_burst(ctx).await,
         }
     }
 }

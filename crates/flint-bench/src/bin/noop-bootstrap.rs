@@ -2,6 +2,10 @@
 //! keep-alive connection, std only, that answers every event with `{}`.
 //! The invoke benchmark packages it as `bootstrap` so that warm invoke and
 //! cold start figures measure flint, not a runtime client's own overhead.
+//!
+//! `BENCH_HOLD_MS` (a function environment variable) makes it hold each
+//! event that long before answering, so that a burst of concurrent invokes
+//! cannot be served by fewer environments than invokes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -18,12 +22,19 @@ fn main() {
     // as its own segment, which made this "no-op" client cost several extra
     // wake-ups of the Runtime API server per request.
     let next = format!("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api}\r\n\r\n");
+    let hold = std::env::var("BENCH_HOLD_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
     let mut request = Vec::with_capacity(256);
     loop {
         writer.write_all(next.as_bytes()).expect("send next");
         let (id, len) = read_head(&mut reader);
         let mut body = vec![0u8; len];
         reader.read_exact(&mut body).expect("read event");
+        if let Some(hold) = hold {
+            std::thread::sleep(hold);
+        }
         request.clear();
         write!(
             request,
