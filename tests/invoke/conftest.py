@@ -48,8 +48,8 @@ def make_server(tmp_path_factory):
     """Factory of private servers (`make(cgroup_tag=None)`), stopped at teardown."""
     servers = []
 
-    def make(cgroup_tag=None):
-        s = new_server(tmp_path_factory, "flint-private", cgroup_tag)
+    def make(cgroup_tag=None, extra_args=(), extra_env=None):
+        s = new_server(tmp_path_factory, "flint-private", cgroup_tag, extra_args, extra_env)
         servers.append(s)
         return s
 

@@ -204,7 +204,9 @@ def rescue_environments(parents, timeout=15):
 class FlintServer:
     """One `flint serve` on a free loopback port with its own data dir."""
 
-    def __init__(self, data_dir, log_path, cgroup_tag=None):
+    def __init__(self, data_dir, log_path, cgroup_tag=None, extra_args=(), extra_env=None):
+        self.extra_args = list(extra_args)
+        self.extra_env = dict(extra_env or {})
         self.data_dir = data_dir
         self.log_path = log_path
         self.proc = None
@@ -223,7 +225,9 @@ class FlintServer:
         for k in ("FLINT_LISTEN", "FLINT_DATA_DIR", "FLINT_CONFIG", "FLINT_PUBLIC_URL",
                   "FLINT_REGION", "FLINT_ACCOUNT_ID", "FLINT_ACCOUNT_CONCURRENCY"):
             env.pop(k, None)
-        argv = [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        env.update(self.extra_env)
+        argv = [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+                *self.extra_args]
         if self.cgroup_tag:
             argv = isolated_command(argv, self.cgroup_tag)
         self.proc = subprocess.Popen(
@@ -278,11 +282,12 @@ class FlintServer:
         return lambda_client(self.endpoint)
 
 
-def new_server(tmp_path_factory, name="flint-invoke", cgroup_tag=None):
+def new_server(tmp_path_factory, name="flint-invoke", cgroup_tag=None, extra_args=(),
+               extra_env=None):
     root = tmp_path_factory.mktemp(name)
     data = root / "data"
     data.mkdir()
-    s = FlintServer(str(data), str(root / "server.log"), cgroup_tag)
+    s = FlintServer(str(data), str(root / "server.log"), cgroup_tag, extra_args, extra_env)
     s.start()
     return s
 

@@ -199,6 +199,7 @@ mod error;
 mod helper;
 mod host;
 mod netns;
+mod plain;
 mod rootfs;
 mod sandbox;
 pub mod seccomp;

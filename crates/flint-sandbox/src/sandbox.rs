@@ -18,6 +18,7 @@ use crate::error::{Result, SandboxError};
 use crate::helper::{HelperConn, MountData, PlanData};
 use crate::host::{CgroupFlavor, HostSupport, probe_host};
 use crate::netns::NetnsPool;
+use crate::plain;
 use crate::rootfs::{self, HostFacts};
 use crate::seccomp;
 use crate::spec::{NetworkMode, SandboxSpec};
@@ -57,6 +58,10 @@ pub struct SandboxerConfig {
     /// Spawn through a helper process (`program`, `args`) instead of cloning from flint
     /// itself; see [`crate::helper_main`] for why. `None` (default): clone in-process.
     pub spawn_helper: Option<(PathBuf, Vec<OsString>)>,
+    /// Unisolated development mode: environments are plain child processes (see
+    /// `plain.rs`) with no namespaces, cgroups or seccomp. Only for hosts that cannot
+    /// sandbox, when the operator explicitly asks for it; never for untrusted code.
+    pub unisolated: bool,
 }
 
 impl Default for SandboxerConfig {
@@ -78,6 +83,7 @@ impl Default for SandboxerConfig {
             nofile: 1024,
             netns_pool: 4,
             spawn_helper: None,
+            unisolated: false,
         }
     }
 }
@@ -110,6 +116,9 @@ impl Sandboxer {
 
     /// Like [`Sandboxer::new`] with an already probed (or, in tests, adjusted) [`HostSupport`].
     pub fn with_host(host: HostSupport, config: SandboxerConfig) -> Result<Self> {
+        if config.unisolated {
+            return Self::unisolated(host, config);
+        }
         if !host.namespaces {
             return Err(SandboxError::Unsupported("namespaces".into()));
         }
@@ -196,6 +205,34 @@ impl Sandboxer {
         })
     }
 
+    /// The unisolated development mode's factory: nothing to probe or prepare but the
+    /// directory that holds the environments' `/tmp` stand-ins.
+    fn unisolated(host: HostSupport, config: SandboxerConfig) -> Result<Self> {
+        if !host.pidfd {
+            return Err(SandboxError::Unsupported("pidfd (Linux >= 5.3)".into()));
+        }
+        let tmp_root = config.state_dir.join("tmp");
+        std::fs::create_dir_all(&tmp_root).map_err(|e| SandboxError::io("mkdir", &tmp_root, e))?;
+        check_private_dir(&config.state_dir)?;
+        Ok(Self {
+            facts: HostFacts::gather(),
+            host,
+            config,
+            filters: Vec::new(),
+            use_userns: false,
+            cgroups_usable: false,
+            cgroup_problems: vec!["unisolated development mode".into()],
+            skeletons: Mutex::default(),
+            helper: None,
+            netns_pool: None,
+        })
+    }
+
+    /// Whether environments are plain, unisolated processes (development mode).
+    pub fn is_unisolated(&self) -> bool {
+        self.config.unisolated
+    }
+
     /// What the host supports.
     pub fn host(&self) -> &HostSupport {
         &self.host
@@ -225,6 +262,9 @@ impl Sandboxer {
     /// Starts one execution environment and returns once the function has been `execve`d
     /// (or the set-up failed, in which case nothing is left behind).
     pub fn spawn(&self, spec: SandboxSpec) -> Result<Sandbox> {
+        if self.config.unisolated {
+            return self.spawn_plain(spec);
+        }
         spec.validate()?;
         for (what, p) in [
             ("task_dir", Some(&spec.task_dir)),
@@ -347,6 +387,7 @@ impl Sandboxer {
             status_r: File::from(status_r),
             cgroup: cg,
             listener: None,
+            plain: None,
             exit: None,
             torn_down: false,
         };
@@ -369,6 +410,29 @@ impl Sandboxer {
     /// The cached skeleton for this spec's shape. The skeleton depends only on the host facts
     /// (fixed per `Sandboxer`), uid/gid and the extra bind targets, so that is the key; this
     /// saves hashing the skeleton's content (ld.so.cache, ...) on every spawn.
+    /// Unisolated development mode: the spec's command as a plain child process.
+    fn spawn_plain(&self, spec: SandboxSpec) -> Result<Sandbox> {
+        let id = spec.id.clone();
+        let tmp_root = self.config.state_dir.join("tmp");
+        // On the spawner thread: the parent-death signal follows the thread that forked.
+        let spawned = on_spawner_thread(move || plain::spawn(spec, &tmp_root))??;
+        // No init reports the function's status: the read end of a pipe whose write end is
+        // already closed reads EOF, and `wait_inner` falls back to waitid's own status.
+        let (status_r, status_w) = pipe()?;
+        drop(status_w);
+        Ok(Sandbox {
+            id,
+            pid: spawned.pid,
+            pidfd: spawned.pidfd,
+            status_r: File::from(status_r),
+            cgroup: None,
+            listener: spawned.listener,
+            plain: Some(spawned.parts),
+            exit: None,
+            torn_down: false,
+        })
+    }
+
     fn skeleton(
         &self,
         spec: &SandboxSpec,
@@ -552,6 +616,8 @@ pub struct Sandbox {
     status_r: File,
     cgroup: Option<CgroupHandle>,
     listener: Option<TcpListener>,
+    /// Set in unisolated development mode: the process group and `/tmp` stand-in to clean.
+    plain: Option<plain::PlainParts>,
     exit: Option<ExitStatus>,
     torn_down: bool,
 }
@@ -663,6 +729,11 @@ impl Sandbox {
     /// the kernel kill the whole pid namespace. Frozen environments are thawed first (a v1
     /// frozen task does not die until thawed).
     pub fn kill(&self) -> Result<()> {
+        if let Some(parts) = &self.plain {
+            // No pid namespace: the function's process group is what belongs to it. Killed
+            // even after the leader exited, since what it started may still run.
+            return parts.kill_group();
+        }
         if self.exit.is_some() {
             return Ok(());
         }
@@ -702,6 +773,9 @@ impl Sandbox {
 
     /// Peak memory use of the environment in bytes (Lambda's "Max Memory Used").
     pub fn memory_peak_bytes(&self) -> Result<u64> {
+        if self.plain.is_some() {
+            return plain::peak_rss_bytes(self.pid);
+        }
         self.cg()?.memory_peak()
     }
 
@@ -726,7 +800,11 @@ impl Sandbox {
         let kill = self.kill();
         let wait = self.wait().map(|_| ());
         let rm = self.cgroup.as_ref().map_or(Ok(()), CgroupHandle::remove);
-        kill.and(wait).and(rm)
+        let tmp = self
+            .plain
+            .as_ref()
+            .map_or(Ok(()), plain::PlainParts::remove_tmp);
+        kill.and(wait).and(rm).and(tmp)
     }
 }
 

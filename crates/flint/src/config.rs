@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// CPU, processes) cannot be enforced. Namespaces and seccomp stay on.
     #[arg(long, env = "FLINT_ALLOW_UNLIMITED", num_args = 0..=1, default_missing_value = "true")]
     pub allow_unlimited: Option<bool>,
+    /// Development only: run functions as plain processes with flint's own
+    /// user and privileges, no namespaces, cgroups or seccomp. For hosts
+    /// that cannot sandbox; never for untrusted code.
+    #[arg(long, env = "FLINT_UNISOLATED", num_args = 0..=1, default_missing_value = "true")]
+    pub unisolated: Option<bool>,
     /// Asynchronous (Event) invocations run at most this many at a time [default: 16]
     #[arg(long, env = "FLINT_ASYNC_WORKERS")]
     pub async_workers: Option<usize>,
@@ -63,6 +68,7 @@ struct FileSettings {
     scaling_rate: Option<u32>,
     idle_timeout: Option<u64>,
     allow_unlimited: Option<bool>,
+    unisolated: Option<bool>,
     async_workers: Option<usize>,
     test_clock: Option<bool>,
 }
@@ -80,6 +86,7 @@ pub struct Settings {
     pub scaling_rate: u32,
     pub idle_timeout_secs: u64,
     pub allow_unlimited: bool,
+    pub unisolated: bool,
     pub async_workers: usize,
     pub test_clock: bool,
 }
@@ -119,6 +126,7 @@ impl Settings {
                 .allow_unlimited
                 .or(file.allow_unlimited)
                 .unwrap_or(false),
+            unisolated: args.unisolated.or(file.unisolated).unwrap_or(false),
             async_workers: args.async_workers.or(file.async_workers).unwrap_or(16),
             test_clock: args.test_clock.or(file.test_clock).unwrap_or(false),
         };

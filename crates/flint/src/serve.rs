@@ -191,6 +191,9 @@ fn start_events(
     Ok((queue, test_clock))
 }
 
+/// Testing only: when set, flint treats the host as one without namespaces.
+const TEST_NO_ISOLATION_ENV: &str = "FLINT_TEST_NO_ISOLATION";
+
 /// Sets up execution environments, or says loudly why functions cannot run
 /// here (the control plane is served either way).
 fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, String> {
@@ -199,6 +202,7 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
     let defaults = SandboxerConfig::default();
     let config = SandboxerConfig {
         require_cgroups: !settings.allow_unlimited,
+        unisolated: settings.unisolated,
         cgroup_parent: format!("flint/{instance}"),
         state_dir: defaults.state_dir.join(&instance),
         spawn_helper: std::env::current_exe()
@@ -206,17 +210,35 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
             .map(|exe| (exe, vec![SANDBOX_HELPER_ARG.into()])),
         ..defaults
     };
-    let sandboxer = match Sandboxer::new(config) {
+    let mut host = flint_sandbox::probe_host();
+    if std::env::var_os(TEST_NO_ISOLATION_ENV).is_some() {
+        // Lets the test suite see what a host without namespaces gets, on a host that has them.
+        host.namespaces = false;
+        host.user_namespaces = false;
+    }
+    let sandboxer = match Sandboxer::with_host(host, config) {
         Ok(s) => s,
         Err(e) => {
-            let why = format!("this host cannot isolate functions ({e}); invocations are refused");
+            let why = format!(
+                "this host cannot isolate functions ({e}); invocations are refused. \
+                 For development only, `--unisolated` runs functions without any isolation"
+            );
             tracing::error!("{why}");
             eprintln!("flint: WARNING: {why}");
             return Err(why);
         }
     };
-    tracing::info!(isolation = %sandboxer.host(), "execution environments are sandboxed");
-    if !sandboxer.cgroups_enforced() {
+    if sandboxer.is_unisolated() {
+        eprintln!(
+            "flint: WARNING: UNISOLATED DEVELOPMENT MODE: functions run as plain processes with \
+             flint's own user and privileges: no namespaces, no memory/CPU/process limits, no \
+             seccomp. Never run untrusted code like this. (host: {})",
+            sandboxer.host()
+        );
+    } else {
+        tracing::info!(isolation = %sandboxer.host(), "execution environments are sandboxed");
+    }
+    if !sandboxer.cgroups_enforced() && !sandboxer.is_unisolated() {
         eprintln!(
             "flint: WARNING: development mode: memory, CPU and process limits are NOT enforced ({})",
             sandboxer.cgroup_problems().join("; ")
