@@ -104,3 +104,28 @@ def test_event_payload_limit_is_lambdas(lam, fn):
     assert err["Error"]["Message"] == (
         "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)"
     )
+
+
+PRINTER = "def handler(event, context):\n    print('GOT ' + repr(event))\n    return {}\n"
+
+
+def test_invoke_async_the_deprecated_api_queues_the_event(server, lam, fn):
+    name = fn("legacy", {"index.py": PRINTER})
+    resp = lam.invoke_async(FunctionName=name, InvokeArgs=b'{"legacy": true}')
+    assert resp["Status"] == 202
+    request_id = resp["ResponseMetadata"]["RequestId"]
+    deadline = time.time() + 60
+    while not any("GOT {'legacy': True}" in m for m in log_messages(server, name)):
+        assert time.time() < deadline, "the InvokeAsync event never ran"
+        time.sleep(0.1)
+    assert any(request_id in m for m in log_messages(server, name) if m.startswith("START"))
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke_async(FunctionName=name, InvokeArgs=b"{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke_async(FunctionName=name, InvokeArgs=b'"' + b"x" * 262_144 + b'"')
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.invoke_async(FunctionName=name + "-missing", InvokeArgs=b"{}")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

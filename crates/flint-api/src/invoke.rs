@@ -19,6 +19,8 @@ use serde_json::json;
 pub const MAX_INVOKE_REQUEST: usize = 6_291_456;
 /// Largest asynchronous (`Event`) payload: 1 MB in Lambda's current model.
 pub const MAX_EVENT_PAYLOAD: usize = 1_048_576;
+/// Largest `InvokeAsync` (2014-11-13) payload: 256 KB, that API's historical limit.
+pub const MAX_INVOKE_ASYNC_ARGS: usize = 262_144;
 /// Largest `X-Amz-Client-Context` (base64).
 const MAX_CLIENT_CONTEXT: usize = 3583;
 
@@ -47,6 +49,45 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseErro
     let text = String::from_utf8(decoded).map_err(|_| invalid())?;
     serde_json::from_str::<serde_json::Value>(&text).map_err(|_| invalid())?;
     Ok(Some(text))
+}
+
+/// The payload a function receives: JSON as sent, or `{}` for an empty body.
+fn json_payload(payload: Bytes) -> Result<Bytes, ApiResponseError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        // An empty payload reaches the function as an empty JSON object.
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ApiError::InvalidRequestContent(format!(
+            "Could not parse request body into json: Could not parse payload into json: {e}"
+        ))
+        .into());
+    }
+    Ok(payload)
+}
+
+/// `InvokeAsync` (`POST /2014-11-13/functions/{name}/invoke-async/`), Lambda's deprecated
+/// asynchronous API: the body is the event, queued exactly as an `Event` invoke of the
+/// unqualified function (`$LATEST`), answered `202` once durable.
+pub async fn invoke_async(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 170, &Query(vec![]))?;
+    let payload = read_limited(&headers, body, MAX_INVOKE_ASYNC_ARGS, "InvokeAsync").await?;
+    let payload = json_payload(payload)?;
+    // 404 for a function (or version) that does not exist, before anything is queued.
+    let roll: f64 = rand::random();
+    let check = fref.clone();
+    blocking(&s, move |c| c.resolve_invocation(&check, roll)).await?;
+    let id = crate::events::enqueue(&s, &fref, payload).await?;
+    let mut resp = json_response(StatusCode::ACCEPTED, &json!({"Status": 202}));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    Ok(resp)
 }
 
 pub async fn invoke(
@@ -85,18 +126,7 @@ pub async fn invoke(
         ))
         .into());
     }
-    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
-        // An empty payload reaches the function as an empty JSON object.
-        Bytes::from_static(b"{}")
-    } else {
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-            return Err(ApiError::InvalidRequestContent(format!(
-                "Could not parse request body into json: Could not parse payload into json: {e}"
-            ))
-            .into());
-        }
-        payload
-    };
+    let payload = json_payload(payload)?;
 
     let roll: f64 = rand::random();
     let target = fref.clone();

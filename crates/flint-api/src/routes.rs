@@ -95,6 +95,14 @@ pub fn router(state: AppState) -> Router {
             post(crate::invoke::invoke),
         )
         .route(
+            "/2014-11-13/functions/{function}/invoke-async/",
+            post(crate::invoke::invoke_async),
+        )
+        .route(
+            "/2014-11-13/functions/{function}/invoke-async",
+            post(crate::invoke::invoke_async),
+        )
+        .route(
             "/2019-09-25/functions/{function}/event-invoke-config",
             put(crate::events::put_config)
                 .post(crate::events::update_config)
