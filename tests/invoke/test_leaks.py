@@ -109,3 +109,28 @@ def test_second_server_leaves_first_servers_environments_alone(make_server):
         assert r.json == 2 and "Init Duration" not in report_fields(r.log), r
     finally:
         b.stop()
+
+
+def test_kill_9_of_the_server_leaves_no_environment_even_a_frozen_one(make_server):
+    """SIGKILL gives flint no chance to clean up, and a process in a frozen cgroup does not
+    die of its parent-death signal until thawed: flint's spawn helper, which outlives flint
+    for that moment, kills and removes what flint left."""
+    srv = make_server()
+    lam = srv.client()
+    names = []
+    deploy_and_warm(lam, names)
+    time.sleep(1.0)  # idle environments are frozen after 200 ms
+    frozen = []
+    for d in env_cgroups(srv):
+        state = os.path.join(d, "freezer.state")
+        if os.path.exists(state):
+            with open(state) as f:
+                frozen.append(f.read().strip())
+        elif os.path.exists(os.path.join(d, "cgroup.freeze")):
+            with open(os.path.join(d, "cgroup.freeze")) as f:
+                frozen.append("FROZEN" if f.read().strip() == "1" else "THAWED")
+    assert "FROZEN" in frozen, f"expected frozen idle environments: {frozen}"
+    srv.kill()
+    assert wait_until(lambda: not function_processes(names), timeout=10), \
+        f"environments outlived a kill -9 of flint: {function_processes(names)}"
+    assert wait_until(lambda: not env_cgroups(srv), timeout=10), env_cgroups(srv)

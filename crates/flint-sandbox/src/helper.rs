@@ -29,6 +29,9 @@ pub const HELPER_FD_ENV: &str = "FLINT_SANDBOX_HELPER_FD";
 /// Environment variable carrying flint's pid, to detect that flint died before the helper
 /// armed its parent-death signal.
 const HELPER_PARENT_ENV: &str = "FLINT_SANDBOX_HELPER_PARENT";
+/// Environment variable naming the cgroup parent whose environments the helper kills when
+/// flint dies (see [`helper_main`]).
+const HELPER_CGROUP_PARENT_ENV: &str = "FLINT_SANDBOX_HELPER_CGROUP_PARENT";
 
 /// Everything the child needs, in owned, serializable form (no pointers, no fds).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -351,25 +354,47 @@ pub(crate) fn recv_msg(sock: RawFd, max_fds: usize) -> io::Result<Option<(Vec<u8
 /// Entry point of the helper process; call it from `main` when flint is started in its
 /// hidden helper mode (or use the crate's `flint-sandbox-helper` binary). Never returns:
 /// exits when flint closes the socket (or dies).
+///
+/// The helper outlives flint on purpose, for a moment: it has no parent-death signal, and
+/// when its socket reads end-of-file (flint exited, however it died, `kill -9` included) it
+/// kills every environment left in flint's cgroup parent before it exits. A sandbox's own
+/// parent-death signal is not enough for that: a process in a frozen cgroup does not die of
+/// a `SIGKILL` until it is thawed, so an environment frozen while idle would otherwise
+/// outlive a crashed flint for ever.
 pub fn helper_main() -> ! {
-    // SAFETY: prctl/getppid have no memory arguments.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
+    let flint: Option<i32> = std::env::var(HELPER_PARENT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
     let code = match run_helper() {
-        Ok(()) => 0,
+        // End of file: flint closed its end, because it exited or dropped its Sandboxer.
+        Ok(()) => {
+            remove_orphaned_environments();
+            0
+        }
         Err(e) => {
             eprintln!("flint-sandbox-helper: {e}");
+            // Only when flint is gone (we were reparented): a live flint replaces a failed
+            // helper and keeps its environments.
+            // SAFETY: getppid has no failure mode.
+            if flint != Some(unsafe { libc::getppid() }) {
+                remove_orphaned_environments();
+            }
             1
         }
     };
     std::process::exit(code)
+}
+
+/// Kills and removes what is left under flint's cgroup parent (nothing after a clean
+/// shutdown, where flint destroyed every environment itself).
+fn remove_orphaned_environments() {
+    let Ok(parent) = std::env::var(HELPER_CGROUP_PARENT_ENV) else {
+        return;
+    };
+    let host = crate::host::probe_host();
+    if let Err(e) = crate::cgroup::remove_stale(&host.cgroup, &parent) {
+        eprintln!("flint-sandbox-helper: removing environments left by flint: {e}");
+    }
 }
 
 fn run_helper() -> Result<()> {
@@ -454,11 +479,18 @@ pub(crate) struct HelperConn {
     child: std::process::Child,
     program: std::path::PathBuf,
     args: Vec<std::ffi::OsString>,
+    cgroup_parent: Option<String>,
 }
 
 impl HelperConn {
     /// Starts the helper (`program args...`) with one end of a fresh socketpair.
-    pub(crate) fn start(program: &std::path::Path, args: &[std::ffi::OsString]) -> Result<Self> {
+    /// `cgroup_parent`: where flint's environments live, cleaned by the helper once flint
+    /// is gone (`None`: environments have no cgroups).
+    pub(crate) fn start(
+        program: &std::path::Path,
+        args: &[std::ffi::OsString],
+        cgroup_parent: Option<String>,
+    ) -> Result<Self> {
         let mut fds = [0; 2];
         // SAFETY: socketpair fills the array; our end is close-on-exec, the helper's is not
         // (it must survive the exec) and is closed in flint right after the spawn.
@@ -478,11 +510,16 @@ impl HelperConn {
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         // SAFETY: clearing FD_CLOEXEC on the helper's end.
         unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFD, 0) };
-        let child = std::process::Command::new(program)
+        let mut command = std::process::Command::new(program);
+        command
             .args(args)
             .env(HELPER_FD_ENV, theirs.as_raw_fd().to_string())
             .env(HELPER_PARENT_ENV, std::process::id().to_string())
-            .stdin(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null());
+        if let Some(parent) = &cgroup_parent {
+            command.env(HELPER_CGROUP_PARENT_ENV, parent);
+        }
+        let child = command
             .spawn()
             .map_err(|e| SandboxError::io("spawn helper", program, e))?;
         drop(theirs);
@@ -491,6 +528,7 @@ impl HelperConn {
             child,
             program: program.to_path_buf(),
             args: args.to_vec(),
+            cgroup_parent,
         })
     }
 
@@ -500,8 +538,12 @@ impl HelperConn {
     }
 
     /// Program and arguments, to start a replacement.
-    pub(crate) fn command(&self) -> (std::path::PathBuf, Vec<std::ffi::OsString>) {
-        (self.program.clone(), self.args.clone())
+    pub(crate) fn command(&self) -> (std::path::PathBuf, Vec<std::ffi::OsString>, Option<String>) {
+        (
+            self.program.clone(),
+            self.args.clone(),
+            self.cgroup_parent.clone(),
+        )
     }
 
     /// Asks the helper to clone the child; returns its pid and pidfd.

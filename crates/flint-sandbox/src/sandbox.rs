@@ -178,9 +178,12 @@ impl Sandboxer {
             )));
         }
         let helper = match config.spawn_helper.clone() {
-            Some((program, args)) => Some(Mutex::new(on_spawner_thread(move || {
-                HelperConn::start(&program, &args)
-            })??)),
+            Some((program, args)) => {
+                let parent = cgroups_usable.then(|| config.cgroup_parent.clone());
+                Some(Mutex::new(on_spawner_thread(move || {
+                    HelperConn::start(&program, &args, parent)
+                })??))
+            }
             None => None,
         };
         std::fs::create_dir_all(&config.state_dir)
@@ -347,8 +350,8 @@ impl Sandboxer {
                 // A helper that died (killed by an operator, OOM, ...) is replaced, again
                 // from the spawner thread.
                 if !conn.alive() {
-                    let (program, args) = conn.command();
-                    match on_spawner_thread(move || HelperConn::start(&program, &args)) {
+                    let (program, args, parent) = conn.command();
+                    match on_spawner_thread(move || HelperConn::start(&program, &args, parent)) {
                         Ok(Ok(fresh)) => *conn = fresh,
                         Ok(Err(e)) | Err(e) => {
                             if let Some(cg) = &cg {
