@@ -165,7 +165,9 @@ impl CgroupHandle {
         Ok(handle)
     }
 
-    fn apply(&self, limits: &Limits) -> Result<()> {
+    /// Writes `limits` (also to change them on a live cgroup, e.g. when a pre-spawned
+    /// environment is claimed).
+    pub(crate) fn apply(&self, limits: &Limits) -> Result<()> {
         let write = |dir: &Path, file: &'static str, v: &str| -> Result<()> {
             let p = dir.join(file);
             match write_file(&p, v) {

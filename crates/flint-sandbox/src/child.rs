@@ -52,6 +52,8 @@ pub(crate) enum Step {
     Chdir,
     Exec,
     JoinNetns,
+    Specialize,
+    AttachCode,
 }
 
 impl Step {
@@ -80,6 +82,8 @@ impl Step {
             Chdir,
             Exec,
             JoinNetns,
+            Specialize,
+            AttachCode,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -109,6 +113,8 @@ impl Step {
             Step::Chdir => "chdir",
             Step::Exec => "execve",
             Step::JoinNetns => "joining the pooled network namespace",
+            Step::Specialize => "receiving the function of a pre-spawned environment",
+            Step::AttachCode => "attaching the function's code (move_mount)",
         }
     }
 }
@@ -121,6 +127,18 @@ pub(crate) const MSG_USERNS: u8 = b'U';
 pub(crate) const MSG_GO: u8 = b'G';
 /// Byte accompanying the listener fd.
 pub(crate) const MSG_LISTENER: u8 = b'L';
+/// First byte of the message that specialises a pre-spawned environment (see
+/// [`parse_specialization`] for the layout).
+pub(crate) const MSG_SPECIALIZE: u8 = b'S';
+/// Bytes of a specialisation message a pre-spawned child can receive (argv, environment,
+/// cwd, exec candidates and mount targets; Lambda caps the environment at 4 KB).
+pub(crate) const SPEC_BUF: usize = 32 * 1024;
+/// Pointer slots for argv + environment + exec candidates (with their NUL terminators).
+pub(crate) const SPEC_PTRS: usize = 512;
+/// Detached mounts (code, layers) a specialisation may attach.
+pub(crate) const SPEC_MOUNTS: usize = 4;
+/// Size of the message header: the tag and four little-endian u32 counts.
+pub(crate) const SPEC_HEADER: usize = 17;
 
 /// One prepared `mount(2)` call.
 pub(crate) struct RawMount {
@@ -159,7 +177,10 @@ pub(crate) struct ChildPlan {
     pub dev_null: CString,
     pub hostname: CString,
     pub cwd: CString,
-    pub exec_candidates: Vec<CString>,
+    /// Owner of the memory `exec_candidate_ptrs` point into.
+    pub _exec_candidates: Vec<CString>,
+    /// Pointers to `exec_candidates` (not NULL-terminated).
+    pub exec_candidate_ptrs: Vec<*const c_char>,
     pub argv_ptrs: Vec<*const c_char>,
     pub envp_ptrs: Vec<*const c_char>,
     pub uid: u32,
@@ -171,6 +192,9 @@ pub(crate) struct ChildPlan {
     pub lo_up: bool,
     pub listen_port: Option<u16>,
     pub nofile: u64,
+    /// Pre-spawned: after the root and the listener are ready, wait for a specialisation
+    /// message (code mounts, argv, environment) instead of "go" (see `prespawn.rs`).
+    pub prespawned: bool,
     pub fds: ChildFds,
     /// `[arg_start, arg_end)` of the cloning process (see [`argv_area`]).
     pub argv_area: Option<(usize, usize)>,
@@ -240,6 +264,151 @@ fn fail(err_fd: RawFd, step: Step, index: u32) -> ! {
 
 fn opt_ptr(c: &Option<CString>) -> *const c_char {
     c.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+/// What the function's process executes: from the plan, or from a specialisation message.
+#[derive(Clone, Copy)]
+pub(crate) struct ExecArgs {
+    pub cwd: *const c_char,
+    pub candidates: *const *const c_char,
+    pub n_candidates: usize,
+    pub argv: *const *const c_char,
+    pub envp: *const *const c_char,
+}
+
+/// A parsed specialisation message: exec arguments plus the mount targets (pointers into the
+/// message buffer).
+pub(crate) struct Specialization {
+    pub exec: ExecArgs,
+    pub targets: [*const c_char; SPEC_MOUNTS],
+    pub n_mounts: usize,
+}
+
+/// Parses a specialisation message in place, without allocating (it runs in the child).
+///
+/// Layout: `MSG_SPECIALIZE`, then `n_argv`, `n_env`, `n_candidates`, `n_mounts` as
+/// little-endian u32, then NUL-terminated strings: cwd, argv…, env…, candidates…, mount
+/// targets…; nothing after the last one. The mounts' fds travel as `SCM_RIGHTS` in the same
+/// message, in the order of their targets. `ptrs` receives argv + NULL, env + NULL,
+/// candidates. `None` for anything malformed.
+pub(crate) fn parse_specialization(
+    msg: &[u8],
+    ptrs: &mut [*const c_char; SPEC_PTRS],
+) -> Option<Specialization> {
+    if msg.len() < SPEC_HEADER || msg[0] != MSG_SPECIALIZE {
+        return None;
+    }
+    let count = |i: usize| -> usize {
+        let b = [msg[1 + 4 * i], msg[2 + 4 * i], msg[3 + 4 * i], msg[4 + 4 * i]];
+        u32::from_le_bytes(b) as usize
+    };
+    let (n_argv, n_env, n_cand, n_mounts) = (count(0), count(1), count(2), count(3));
+    if n_argv == 0
+        || n_mounts > SPEC_MOUNTS
+        || n_argv.checked_add(n_env)?.checked_add(n_cand)?.checked_add(2)? > SPEC_PTRS
+    {
+        return None;
+    }
+    // Walks the NUL-terminated strings one by one.
+    let mut pos = SPEC_HEADER;
+    let mut next = || -> Option<*const c_char> {
+        let rest = msg.get(pos..)?;
+        let len = rest.iter().position(|&b| b == 0)?;
+        let p = rest.as_ptr().cast::<c_char>();
+        pos += len + 1;
+        Some(p)
+    };
+    let cwd = next()?;
+    let mut slot = 0;
+    for _ in 0..n_argv {
+        ptrs[slot] = next()?;
+        slot += 1;
+    }
+    ptrs[slot] = ptr::null();
+    slot += 1;
+    let env_start = slot;
+    for _ in 0..n_env {
+        ptrs[slot] = next()?;
+        slot += 1;
+    }
+    ptrs[slot] = ptr::null();
+    slot += 1;
+    let cand_start = slot;
+    for _ in 0..n_cand {
+        ptrs[slot] = next()?;
+        slot += 1;
+    }
+    let mut targets = [ptr::null(); SPEC_MOUNTS];
+    for t in targets.iter_mut().take(n_mounts) {
+        *t = next()?;
+    }
+    if pos != msg.len() {
+        return None;
+    }
+    let base = ptrs.as_ptr();
+    Some(Specialization {
+        exec: ExecArgs {
+            cwd,
+            // SAFETY: both offsets are within `ptrs` (checked against SPEC_PTRS above).
+            candidates: unsafe { base.add(cand_start) },
+            n_candidates: n_cand,
+            argv: base,
+            // SAFETY: see above.
+            envp: unsafe { base.add(env_start) },
+        },
+        targets,
+        n_mounts,
+    })
+}
+
+/// Receives one specialisation message and its fds into `buf`/`fds`. Raw syscalls only.
+/// Returns the message length and the number of fds, or `None` on EOF or error.
+fn recv_specialization(
+    sock: RawFd,
+    buf: &mut [u8; SPEC_BUF],
+    fds: &mut [RawFd; SPEC_MOUNTS],
+) -> Option<(usize, usize)> {
+    // SAFETY: recvmsg into stack buffers sized here; the fds it returns are ours.
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: SPEC_BUF,
+        };
+        // Room for SPEC_MOUNTS fds (CMSG_SPACE(16) = 32 bytes), 8-byte aligned.
+        let mut control = [0u64; 8];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of_val(&control);
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n >= 0 || errno() != libc::EINTR {
+                break n;
+            }
+        };
+        if n <= 0 || msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+            return None;
+        }
+        let mut got = 0;
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
+                for i in 0..count {
+                    let fd = ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>().add(i));
+                    if got < SPEC_MOUNTS {
+                        fds[got] = fd;
+                        got += 1;
+                    } else {
+                        libc::close(fd);
+                    }
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Some((n as usize, got))
+    }
 }
 
 /// Entry point of the cloned child (pid 1 of the new pid namespace).
@@ -403,8 +572,52 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         }
         libc::prctl(libc::PR_SET_NAME, INIT_CMDLINE.as_ptr() as c_ulong, 0, 0, 0);
 
-        // 6. Wait until flint attached the cgroups and holds the listener.
-        read_byte(Step::WaitGo, MSG_GO);
+        // 6. Wait until flint attached the cgroups and holds the listener. A pre-spawned
+        //    environment waits here, unspecialised, until flint claims it for a function:
+        //    then the message brings the function's code as detached mounts (attached now,
+        //    while init still has the privileges to mount) and what to execute.
+        let mut spec_buf = [0u8; SPEC_BUF];
+        let mut spec_ptrs = [ptr::null::<c_char>(); SPEC_PTRS];
+        let exec = if p.prespawned {
+            let mut mount_fds = [-1; SPEC_MOUNTS];
+            let Some((len, n_fds)) = recv_specialization(sync, &mut spec_buf, &mut mount_fds)
+            else {
+                *libc::__errno_location() = libc::EPIPE;
+                fail(err_w, Step::Specialize, 0)
+            };
+            let Some(sp) = parse_specialization(&spec_buf[..len], &mut spec_ptrs) else {
+                *libc::__errno_location() = libc::EINVAL;
+                fail(err_w, Step::Specialize, 1)
+            };
+            if n_fds != sp.n_mounts {
+                *libc::__errno_location() = libc::EINVAL;
+                fail(err_w, Step::Specialize, 2);
+            }
+            for i in 0..sp.n_mounts {
+                if libc::syscall(
+                    libc::SYS_move_mount,
+                    mount_fds[i],
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    sp.targets[i],
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                ) != 0
+                {
+                    fail(err_w, Step::AttachCode, i as u32);
+                }
+                libc::close(mount_fds[i]);
+            }
+            sp.exec
+        } else {
+            read_byte(Step::WaitGo, MSG_GO);
+            ExecArgs {
+                cwd: p.cwd.as_ptr(),
+                candidates: p.exec_candidate_ptrs.as_ptr(),
+                n_candidates: p.exec_candidate_ptrs.len(),
+                argv: p.argv_ptrs.as_ptr(),
+                envp: p.envp_ptrs.as_ptr(),
+            }
+        };
 
         // 7. Drop privileges: bounding set (needs CAP_SETPCAP, so first), ambient, groups,
         //    gid, uid (which clears permitted/effective), then inheritable via capset.
@@ -468,7 +681,7 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         libc::sigaction(libc::SIGCHLD, &dfl, ptr::null_mut());
         let mut stack = std::mem::MaybeUninit::<FnStack>::uninit();
         let top = stack.as_mut_ptr().cast::<u8>().add(size_of::<FnStack>());
-        let args = FnArgs { plan: p, err_w };
+        let args = FnArgs { exec, err_w };
         let pid = libc::clone(
             function_entry,
             top.cast(),
@@ -501,8 +714,8 @@ static INIT_CMDLINE: &[u8] = b"init\0";
 #[repr(C, align(16))]
 struct FnStack([u8; 64 * 1024]);
 
-struct FnArgs<'a> {
-    plan: &'a ChildPlan,
+struct FnArgs {
+    exec: ExecArgs,
     err_w: RawFd,
 }
 
@@ -510,14 +723,15 @@ extern "C" fn function_entry(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` points to the FnArgs in the suspended parent's frame (CLONE_VFORK keeps
     // it alive until we exec or exit); exec_function never returns.
     unsafe {
-        let a = &*arg.cast::<FnArgs<'_>>();
-        exec_function(a.plan, a.err_w)
+        let a = &*arg.cast::<FnArgs>();
+        exec_function(&a.exec, a.err_w)
     }
 }
 
 /// The function's process: new session, default signal handling, then `execve`.
-unsafe fn exec_function(p: &ChildPlan, err_w: RawFd) -> ! {
-    // SAFETY: raw syscalls on the plan's memory, see child_main.
+unsafe fn exec_function(p: &ExecArgs, err_w: RawFd) -> ! {
+    // SAFETY: raw syscalls on the plan's (or the specialisation message's) memory, see
+    // child_main; `candidates` points to `n_candidates` valid C strings.
     unsafe {
         libc::setsid();
         let mut dfl: libc::sigaction = std::mem::zeroed();
@@ -532,12 +746,12 @@ unsafe fn exec_function(p: &ChildPlan, err_w: RawFd) -> ! {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
-        if libc::chdir(p.cwd.as_ptr()) != 0 {
+        if libc::chdir(p.cwd) != 0 {
             fail(err_w, Step::Chdir, 0);
         }
         let mut last = libc::ENOENT;
-        for (i, c) in p.exec_candidates.iter().enumerate() {
-            libc::execve(c.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+        for i in 0..p.n_candidates {
+            libc::execve(*p.candidates.add(i), p.argv, p.envp);
             let e = errno();
             // Like execvp: keep looking on ENOENT/ENOTDIR, remember EACCES.
             if e != libc::ENOENT && e != libc::ENOTDIR && e != libc::EACCES {
@@ -602,6 +816,7 @@ struct CapData {
 }
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const SECCOMP_SET_MODE_FILTER: u32 = 1;
 
 /// `struct ifreq` reduced to the name and the flags member of the union (40 bytes total).
@@ -718,13 +933,13 @@ mod tests {
 
     #[test]
     fn steps_round_trip() {
-        for v in 1..=22 {
+        for v in 1..=24 {
             let s = Step::from_u32(v).unwrap();
             assert_eq!(s as u32, v);
             assert!(!s.name().is_empty());
         }
         assert_eq!(Step::from_u32(0), None);
-        assert_eq!(Step::from_u32(23), None);
+        assert_eq!(Step::from_u32(25), None);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub(crate) struct PlanData {
     pub nofile: u64,
     /// fds[5] of the request is a pooled network namespace to join.
     pub pooled_netns: bool,
+    /// Wait for a specialisation message instead of "go" (pre-spawned environment).
+    pub prespawned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -94,6 +96,7 @@ impl PlanData {
         let list = |v: &[Vec<u8>]| v.iter().map(|s| cs(s)).collect::<Result<Vec<_>>>();
         let argv = list(&self.argv)?;
         let env = list(&self.env)?;
+        let exec_candidates = list(&self.exec_candidates)?;
         Ok(ChildPlan {
             mounts,
             root: cs(&self.root)?,
@@ -103,7 +106,8 @@ impl PlanData {
             dev_null: cs(b"/dev/null")?,
             hostname: cs(&self.hostname)?,
             cwd: cs(&self.cwd)?,
-            exec_candidates: list(&self.exec_candidates)?,
+            exec_candidate_ptrs: exec_candidates.iter().map(|c| c.as_ptr()).collect(),
+            _exec_candidates: exec_candidates,
             argv_ptrs: ChildPlan::pointers(&argv),
             envp_ptrs: ChildPlan::pointers(&env),
             uid: self.uid,
@@ -115,6 +119,7 @@ impl PlanData {
             lo_up: self.lo_up,
             listen_port: self.listen_port,
             nofile: self.nofile,
+            prespawned: self.prespawned,
             fds,
             argv_area: crate::child::argv_area(),
             _argv: argv,
@@ -153,6 +158,7 @@ impl PlanData {
         e.u64(self.listen_port.map_or(u64::MAX, u64::from));
         e.u64(self.nofile);
         e.u64(u64::from(self.pooled_netns));
+        e.u64(u64::from(self.prespawned));
         e.0
     }
 
@@ -205,6 +211,7 @@ impl PlanData {
             listen_port: u16::try_from(d.u64()?).ok(),
             nofile: d.u64()?,
             pooled_netns: d.u64()? != 0,
+            prespawned: d.u64()? != 0,
         };
         d.0.is_empty().then_some(p)
     }
@@ -620,6 +627,7 @@ mod tests {
             listen_port: Some(9001),
             nofile: 1024,
             pooled_netns: true,
+            prespawned: true,
         }
     }
 

@@ -200,6 +200,7 @@ mod helper;
 mod host;
 mod netns;
 mod plain;
+mod prespawn;
 mod rootfs;
 mod sandbox;
 pub mod seccomp;
@@ -208,6 +209,7 @@ mod spec;
 pub use error::{Result, SandboxError};
 pub use helper::{HELPER_FD_ENV, helper_main};
 pub use host::{CgroupFlavor, HostSupport, probe_host};
+pub use prespawn::{Prespawned, SandboxShape};
 pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{
     DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, RUNTIME_API_PORT,

@@ -94,11 +94,11 @@ impl Default for SandboxerConfig {
 /// async code call it inside `spawn_blocking`.
 #[derive(Debug)]
 pub struct Sandboxer {
-    host: HostSupport,
-    config: SandboxerConfig,
+    pub(crate) host: HostSupport,
+    pub(crate) config: SandboxerConfig,
     facts: HostFacts,
     filters: Vec<seccompiler::BpfProgram>,
-    use_userns: bool,
+    pub(crate) use_userns: bool,
     cgroups_usable: bool,
     cgroup_problems: Vec<String>,
     skeletons: Mutex<HashMap<SkeletonKey, PathBuf>>,
@@ -268,6 +268,17 @@ impl Sandboxer {
         if self.config.unisolated {
             return self.spawn_plain(spec);
         }
+        self.spawn_inner(spec, false).map(|(sb, _)| sb)
+    }
+
+    /// The spawn sequence. `prespawn`: leave out the code mounts (`/var/task`, `/opt`) and
+    /// return as soon as the child's root and listener are ready, with the child waiting for
+    /// its specialisation on the returned (sync socket, error pipe); see `prespawn.rs`.
+    pub(crate) fn spawn_inner(
+        &self,
+        spec: SandboxSpec,
+        prespawn: bool,
+    ) -> Result<(Sandbox, Option<(OwnedFd, OwnedFd)>)> {
         spec.validate()?;
         for (what, p) in [
             ("task_dir", Some(&spec.task_dir)),
@@ -288,7 +299,12 @@ impl Sandboxer {
             let md = std::fs::metadata(src).map_err(|e| SandboxError::io("stat", src, e))?;
             extra_is_file.push(!md.is_dir());
         }
-        let plan = rootfs::plan_root(&self.facts, &spec, &extra_is_file);
+        let mut plan = rootfs::plan_root(&self.facts, &spec, &extra_is_file);
+        if prespawn {
+            // Attached at claim time as detached mounts (prespawn.rs).
+            plan.ro_binds
+                .retain(|b| b.dst != Path::new("/var/task") && b.dst != Path::new("/opt"));
+        }
         let skel = self.skeleton(&spec, &extra_is_file, &plan)?;
         let steps = rootfs::mount_steps(&plan, &skel, spec.tmp_size_mb, rootfs::locked_flags);
 
@@ -323,6 +339,7 @@ impl Sandboxer {
         }
         let mut data = self.plan_data(&spec, &steps, &skel, flags as u64);
         data.pooled_netns = pooled_netns.is_some();
+        data.prespawned = prespawn;
         let fds = ChildFds {
             sync: sync_child.as_raw_fd(),
             err_w: err_w.as_raw_fd(),
@@ -394,6 +411,15 @@ impl Sandboxer {
             exit: None,
             torn_down: false,
         };
+        if prespawn {
+            return match self.finish_prespawn(&mut sb, &sync_parent, err_r, spec.uid, spec.gid) {
+                Ok(err_r) => Ok((sb, Some((sync_parent, err_r)))),
+                Err(e) => {
+                    let _ = sb.teardown();
+                    Err(e)
+                }
+            };
+        }
         match self.finish_start(
             &mut sb,
             &sync_parent,
@@ -402,11 +428,53 @@ impl Sandboxer {
             spec.uid,
             spec.gid,
         ) {
-            Ok(()) => Ok(sb),
+            Ok(()) => Ok((sb, None)),
             Err(e) => {
                 let _ = sb.teardown();
                 Err(e)
             }
+        }
+    }
+
+    /// The parent's half of a pre-spawn: maps, cgroups, then the listener, which the child
+    /// sends once its root is ready; no "go" (the child waits for its specialisation).
+    fn finish_prespawn(
+        &self,
+        sb: &mut Sandbox,
+        sync: &OwnedFd,
+        err_r: OwnedFd,
+        uid: u32,
+        gid: u32,
+    ) -> Result<OwnedFd> {
+        if self.use_userns {
+            write_id_maps(sb.pid, uid, gid)?;
+            let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
+                op: "dup",
+                source: e,
+            })?);
+            let _ = sync_f.write_all(&[child::MSG_USERNS]);
+        }
+        if let Some(cg) = &sb.cgroup {
+            cg.attach(sb.pid)?;
+        }
+        match recv_fd(sync.as_fd()) {
+            Ok(Some(fd)) => {
+                sb.listener = Some(TcpListener::from(fd));
+                Ok(err_r)
+            }
+            // The child failed before sending it: its error record says why.
+            Ok(None) => {
+                let mut err_f = File::from(err_r);
+                Err(read_child_error(&mut err_f).unwrap_or(SandboxError::ChildSetup {
+                    step: "start",
+                    detail: String::new(),
+                    source: io::Error::other("pre-spawned child exited without its listener"),
+                }))
+            }
+            Err(e) => Err(SandboxError::Sys {
+                op: "recvmsg",
+                source: e,
+            }),
         }
     }
 
@@ -567,6 +635,7 @@ impl Sandboxer {
             listen_port: spec.runtime_api_port,
             nofile: self.config.nofile,
             pooled_netns: false,
+            prespawned: false,
         }
     }
 }
@@ -617,7 +686,7 @@ pub struct Sandbox {
     pid: i32,
     pidfd: OwnedFd,
     status_r: File,
-    cgroup: Option<CgroupHandle>,
+    pub(crate) cgroup: Option<CgroupHandle>,
     listener: Option<TcpListener>,
     /// Set in unisolated development mode: the process group and `/tmp` stand-in to clean.
     plain: Option<plain::PlainParts>,
@@ -1068,7 +1137,7 @@ fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
 }
 
 /// Reads the error pipe to EOF: `None` means the function was exec'd.
-fn read_child_error(f: &mut File) -> Option<SandboxError> {
+pub(crate) fn read_child_error(f: &mut File) -> Option<SandboxError> {
     let mut rec = [0u8; child::ERR_RECORD];
     let mut got = 0;
     while got < rec.len() {

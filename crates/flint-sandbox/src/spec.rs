@@ -18,7 +18,7 @@ pub const RUNTIME_API_PORT: u16 = 9001;
 pub const SANDBOX_USER: &str = "sbx_user1051";
 
 /// Network set-up of an execution environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum NetworkMode {
     /// A private network namespace that only has `lo` (up). The function cannot reach the
     /// host's loopback (where the flint API listens) nor any other network. Default.
