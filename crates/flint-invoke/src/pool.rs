@@ -262,10 +262,19 @@ impl Invoker {
         let code = CodeCache::new(settings.data_dir.join("code"))?;
         code.sweep_partial()?;
         let logs = LogStore::open(settings.data_dir.join("logs"), settings.log_retention_bytes)?;
+        let host = flint_runtimes::detect_host();
+        // The Python client's bytecode, compiled in the background: until it
+        // exists (or if compiling fails) Python compiles the client itself.
+        let (dir, interpreters) = (runtime_dir.clone(), host.clone());
+        std::thread::spawn(move || {
+            if let Err(e) = flint_runtimes::precompile_python(&dir, &interpreters) {
+                tracing::warn!(error = %e, "could not precompile the Python runtime client");
+            }
+        });
         let invoker = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             sandboxer,
-            host: flint_runtimes::detect_host(),
+            host,
             code: Arc::new(code),
             runtime_dir,
             logs,
