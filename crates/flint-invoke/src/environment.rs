@@ -150,9 +150,33 @@ impl Environment {
         stream: String,
     ) -> Result<Self, InvokeError> {
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
-        let mut sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
+        let sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
+        Self::serve(sandbox, log_read, stream)
+    }
+
+    /// Like [`Environment::start`], on a pre-spawned environment of `spec`'s shape (see
+    /// `prewarm.rs`); its output arrives on `log_read`, the pipe it was pre-spawned with.
+    pub async fn start_prespawned(
+        sandboxer: Arc<Sandboxer>,
+        pre: flint_sandbox::Prespawned,
+        spec: SandboxSpec,
+        log_read: std::io::PipeReader,
+        stream: String,
+    ) -> Result<Self, InvokeError> {
+        let sandbox = tokio::task::spawn_blocking(move || sandboxer.specialize(pre, spec))
+            .await
+            .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
+        Self::serve(sandbox, log_read, stream)
+    }
+
+    /// Starts serving the Runtime API of a started sandbox.
+    fn serve(
+        mut sandbox: Sandbox,
+        log_read: std::io::PipeReader,
+        stream: String,
+    ) -> Result<Self, InvokeError> {
         let listener = sandbox.take_runtime_api_listener().ok_or_else(|| {
             InvokeError::Unavailable("sandbox gave no Runtime API listener".into())
         })?;

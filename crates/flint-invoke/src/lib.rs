@@ -16,6 +16,7 @@ mod environment;
 mod logs;
 mod outcome;
 mod pool;
+mod prewarm;
 mod provisioned;
 
 pub use logs::{LogRecord, LogStore};

@@ -6,11 +6,12 @@ use crate::code::CodeCache;
 use crate::environment::{Environment, InitState, RunState};
 use crate::logs::{self, LogStore, Report};
 use crate::outcome::{InvokeOutput, log_tail, platform_error_body};
+use crate::prewarm::Prewarm;
 use crate::provisioned::Provisioned;
 use bytes::Bytes;
 use flint_runtime_api::{Invocation, InvokeOutcome};
 use flint_runtimes::{HostRuntimes, ManagedRuntime};
-use flint_sandbox::{NetworkMode, SandboxSpec, Sandboxer};
+use flint_sandbox::{NetworkMode, SandboxShape, SandboxSpec, Sandboxer};
 use flint_types::model::FunctionConfiguration;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,9 @@ pub struct InvokerSettings {
     pub scaling_rate: ScalingRate,
     /// Network of the environments (private by default).
     pub network: NetworkMode,
+    /// Pre-spawned, unspecialised environments kept ready per sandbox shape (runtime
+    /// kind, `/tmp` size) once a cold start needed that shape; 0 disables them.
+    pub prewarm_environments: usize,
 }
 
 impl InvokerSettings {
@@ -54,6 +58,7 @@ impl InvokerSettings {
             account_concurrency: 1000,
             scaling_rate: ScalingRate::default(),
             network: NetworkMode::Private,
+            prewarm_environments: 2,
         }
     }
 }
@@ -123,6 +128,7 @@ pub struct Invoker {
     pub(crate) admission: Mutex<Admission>,
     /// Provisioned concurrency sets, apart from the on-demand pools.
     pub(crate) provisioned: Mutex<Provisioned>,
+    prewarm: Arc<Prewarm>,
     env_seq: AtomicU64,
     settings: InvokerSettings,
 }
@@ -271,9 +277,11 @@ impl Invoker {
                 tracing::warn!(error = %e, "could not precompile the Python runtime client");
             }
         });
+        let prewarm = Prewarm::new(sandboxer.clone(), settings.prewarm_environments);
         let invoker = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             sandboxer,
+            prewarm,
             host,
             code: Arc::new(code),
             runtime_dir,
@@ -339,6 +347,11 @@ impl Invoker {
             .sum()
     }
 
+    /// Number of pre-spawned environments waiting to be claimed (all shapes).
+    pub fn prewarmed_environments(&self) -> usize {
+        self.prewarm.ready()
+    }
+
     pub(crate) async fn destroy_all(envs: Vec<Environment>) {
         for env in envs {
             env.destroy().await;
@@ -347,6 +360,7 @@ impl Invoker {
 
     async fn reap_idle(&self) {
         let cutoff = self.settings.idle_timeout;
+        self.prewarm.reap(cutoff);
         let expired: Vec<Environment> = {
             let mut pools = self.pools.lock().expect("pools");
             let mut out = Vec::new();
@@ -452,6 +466,7 @@ impl Invoker {
             let mut pools = self.pools.lock().expect("pools");
             pools.idle.drain().flat_map(|(_, v)| v).collect()
         };
+        self.prewarm.shutdown().await;
         Self::destroy_all(envs).await;
         Self::destroy_all(self.remove_all_provisioned()).await;
         self.logs.flush().await;
@@ -653,6 +668,7 @@ impl Invoker {
         spec.tmp_size_mb = config.ephemeral_storage.size as u64;
         spec.network = self.settings.network;
         spec.env = self.environment_variables(config, &stream, &runtime_env, init_type);
+        spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
         // Provisioned environments may take longer: Lambda allows them
         // max(130 s, function timeout) (up to 15 minutes).
         let init_timeout = match init_type {
@@ -662,7 +678,18 @@ impl Invoker {
                 .max(self.settings.init_timeout),
         };
 
-        let mut env = Environment::start(self.sandboxer.clone(), spec, log_read, stream).await?;
+        // A pre-spawned environment of this shape skips the sandbox spawn (prewarm.rs).
+        let shape = SandboxShape::of(&spec);
+        let started = match self.prewarm.claim(&shape) {
+            Some(ready) => {
+                let sandboxer = self.sandboxer.clone();
+                Environment::start_prespawned(sandboxer, ready.env, spec, ready.log_read, stream)
+                    .await
+            }
+            None => Environment::start(self.sandboxer.clone(), spec, log_read, stream).await,
+        };
+        self.prewarm.replenish(&shape);
+        let mut env = started?;
         let state = env.wait_init(init_timeout).await;
         log.extend(env.take_output());
         match state {

@@ -1058,7 +1058,11 @@ mod tests {
                 .arg(dir)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .find(|l| l.contains("_flint_bootstrap") && l.contains("code object from"))
@@ -1066,13 +1070,19 @@ mod tests {
                 .unwrap_or_default()
         };
         let line = probe(&dir);
-        assert!(line.contains("__pycache__") && line.ends_with(".pyc'"), "{line}");
+        assert!(
+            line.contains("__pycache__") && line.ends_with(".pyc'"),
+            "{line}"
+        );
         // A client that no longer matches its bytecode is compiled from
         // source, never run from the stale pyc (checked-hash pycs).
         let client = dir.join(PYTHON_CLIENT_FILE);
         fs::write(&client, format!("{PYTHON_CLIENT}\n# changed\n")).unwrap();
         let line = probe(&dir);
-        assert!(line.ends_with("_flint_bootstrap.py") && !line.contains(".pyc"), "{line}");
+        assert!(
+            line.ends_with("_flint_bootstrap.py") && !line.contains(".pyc"),
+            "{line}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

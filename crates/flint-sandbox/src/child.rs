@@ -299,13 +299,22 @@ pub(crate) fn parse_specialization(
         return None;
     }
     let count = |i: usize| -> usize {
-        let b = [msg[1 + 4 * i], msg[2 + 4 * i], msg[3 + 4 * i], msg[4 + 4 * i]];
+        let b = [
+            msg[1 + 4 * i],
+            msg[2 + 4 * i],
+            msg[3 + 4 * i],
+            msg[4 + 4 * i],
+        ];
         u32::from_le_bytes(b) as usize
     };
     let (n_argv, n_env, n_cand, n_mounts) = (count(0), count(1), count(2), count(3));
     if n_argv == 0
         || n_mounts > SPEC_MOUNTS
-        || n_argv.checked_add(n_env)?.checked_add(n_cand)?.checked_add(2)? > SPEC_PTRS
+        || n_argv
+            .checked_add(n_env)?
+            .checked_add(n_cand)?
+            .checked_add(2)?
+            > SPEC_PTRS
     {
         return None;
     }
@@ -593,19 +602,24 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
                 *libc::__errno_location() = libc::EINVAL;
                 fail(err_w, Step::Specialize, 2);
             }
-            for i in 0..sp.n_mounts {
+            for (i, (&fd, &target)) in mount_fds
+                .iter()
+                .zip(sp.targets.iter())
+                .take(sp.n_mounts)
+                .enumerate()
+            {
                 if libc::syscall(
                     libc::SYS_move_mount,
-                    mount_fds[i],
+                    fd,
                     c"".as_ptr(),
                     libc::AT_FDCWD,
-                    sp.targets[i],
+                    target,
                     MOVE_MOUNT_F_EMPTY_PATH,
                 ) != 0
                 {
                     fail(err_w, Step::AttachCode, i as u32);
                 }
-                libc::close(mount_fds[i]);
+                libc::close(fd);
             }
             sp.exec
         } else {

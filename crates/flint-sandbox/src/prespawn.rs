@@ -402,14 +402,22 @@ mod tests {
         // Encoder: empty argv, NUL bytes, too many mounts, too many strings, too many bytes.
         assert!(encode_specialization(b"/", &[], &[], &[], &[]).is_none());
         assert!(encode_specialization(b"/", &v(&["a\0b"]), &[], &[], &[]).is_none());
-        assert!(encode_specialization(b"/", &v(&["a"]), &[], &[], &[b"/t".as_slice(); 5]).is_none());
+        assert!(
+            encode_specialization(b"/", &v(&["a"]), &[], &[], &[b"/t".as_slice(); 5]).is_none()
+        );
         let many = vec![b"A=1".to_vec(); SPEC_PTRS];
         assert!(encode_specialization(b"/", &v(&["a"]), &many, &[], &[]).is_none());
         let big = vec![vec![b'x'; SPEC_BUF]];
         assert!(encode_specialization(b"/", &v(&["a"]), &big, &[], &[]).is_none());
         // Parser: every truncation and any trailing byte of a good message.
-        let good = encode_specialization(b"/", &v(&["a"]), &v(&["B=2"]), &v(&["/a"]), &[b"/t".as_slice()])
-            .unwrap();
+        let good = encode_specialization(
+            b"/",
+            &v(&["a"]),
+            &v(&["B=2"]),
+            &v(&["/a"]),
+            &[b"/t".as_slice()],
+        )
+        .unwrap();
         let mut ptrs = [std::ptr::null(); SPEC_PTRS];
         assert!(child::parse_specialization(&good, &mut ptrs).is_some());
         for cut in 0..good.len() {

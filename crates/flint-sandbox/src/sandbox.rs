@@ -465,11 +465,13 @@ impl Sandboxer {
             // The child failed before sending it: its error record says why.
             Ok(None) => {
                 let mut err_f = File::from(err_r);
-                Err(read_child_error(&mut err_f).unwrap_or(SandboxError::ChildSetup {
-                    step: "start",
-                    detail: String::new(),
-                    source: io::Error::other("pre-spawned child exited without its listener"),
-                }))
+                Err(
+                    read_child_error(&mut err_f).unwrap_or(SandboxError::ChildSetup {
+                        step: "start",
+                        detail: String::new(),
+                        source: io::Error::other("pre-spawned child exited without its listener"),
+                    }),
+                )
             }
             Err(e) => Err(SandboxError::Sys {
                 op: "recvmsg",

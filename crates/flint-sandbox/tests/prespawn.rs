@@ -138,8 +138,8 @@ fn specialized_environment_runs_the_function_like_a_normal_spawn() {
     assert_eq!(listener.local_addr().unwrap().to_string(), "127.0.0.1:9001");
     // The function's limits, not the pre-spawn's.
     if let CgroupFlavor::V1 { .. } = sandboxer().host().cgroup {
-        let mem = std::fs::read_to_string(cgroup_dirs(&id)[0].join("memory.limit_in_bytes"))
-            .unwrap();
+        let mem =
+            std::fs::read_to_string(cgroup_dirs(&id)[0].join("memory.limit_in_bytes")).unwrap();
         assert_eq!(mem.trim(), (256u64 << 20).to_string());
     }
     let st = sb
@@ -155,13 +155,18 @@ fn specialized_environment_runs_the_function_like_a_normal_spawn() {
     assert!(out.contains("FN=from-the-claim"), "{out}");
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
     assert!(out.contains("CapBnd:\t0000000000000000"), "{out}");
-    assert!(out.contains("NoNewPrivs:\t1") && out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("NoNewPrivs:\t1") && out.contains("Seccomp:\t2"),
+        "{out}"
+    );
     let task_mount = out
         .lines()
         .find(|l| l.contains(" /var/task "))
         .expect("/var/task is a mount");
     assert!(
-        task_mount.contains(" ro,") && task_mount.contains("nosuid") && task_mount.contains("nodev"),
+        task_mount.contains(" ro,")
+            && task_mount.contains("nosuid")
+            && task_mount.contains("nodev"),
         "{task_mount}"
     );
     assert!(out.trim_end().ends_with("/var/task"), "{out}");
@@ -189,7 +194,10 @@ fn unclaimed_environment_is_torn_down_on_drop() {
         assert!(!d.exists(), "{} survived", d.display());
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(task.to_str().unwrap()), "the code mount leaked");
+    assert!(
+        !mounts.contains(task.to_str().unwrap()),
+        "the code mount leaked"
+    );
 }
 
 #[test]

@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Seconds an idle execution environment is kept warm [default: 600]
     #[arg(long, env = "FLINT_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
+    /// Pre-spawned, unspecialised execution environments kept ready per
+    /// runtime kind once one was used, so cold starts skip the sandbox
+    /// spawn; 0 disables them [default: 2]
+    #[arg(long, env = "FLINT_PREWARM_ENVIRONMENTS")]
+    pub prewarm_environments: Option<usize>,
     /// Development only: run functions even where cgroup limits (memory,
     /// CPU, processes) cannot be enforced. Namespaces and seccomp stay on.
     #[arg(long, env = "FLINT_ALLOW_UNLIMITED", num_args = 0..=1, default_missing_value = "true")]
@@ -67,6 +72,7 @@ struct FileSettings {
     account_concurrency: Option<i64>,
     scaling_rate: Option<u32>,
     idle_timeout: Option<u64>,
+    prewarm_environments: Option<usize>,
     allow_unlimited: Option<bool>,
     unisolated: Option<bool>,
     async_workers: Option<usize>,
@@ -85,6 +91,7 @@ pub struct Settings {
     /// New environments per function per 10 s.
     pub scaling_rate: u32,
     pub idle_timeout_secs: u64,
+    pub prewarm_environments: usize,
     pub allow_unlimited: bool,
     pub unisolated: bool,
     pub async_workers: usize,
@@ -122,6 +129,10 @@ impl Settings {
                 .unwrap_or(1000),
             scaling_rate: args.scaling_rate.or(file.scaling_rate).unwrap_or(1000),
             idle_timeout_secs: args.idle_timeout.or(file.idle_timeout).unwrap_or(600),
+            prewarm_environments: args
+                .prewarm_environments
+                .or(file.prewarm_environments)
+                .unwrap_or(2),
             allow_unlimited: args
                 .allow_unlimited
                 .or(file.allow_unlimited)
@@ -152,6 +163,9 @@ impl Settings {
         }
         if self.scaling_rate == 0 {
             bail!("scaling rate must be at least 1 environment per 10 seconds");
+        }
+        if self.prewarm_environments > 64 {
+            bail!("prewarm environments must be at most 64 per runtime kind");
         }
         if self.account_concurrency < 100 {
             bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");

@@ -255,6 +255,7 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
         environments: settings.scaling_rate,
         per: std::time::Duration::from_secs(10),
     };
+    invoke_settings.prewarm_environments = settings.prewarm_environments;
     match flint_invoke::Invoker::start(Arc::new(sandboxer), invoke_settings) {
         Ok(invoker) => {
             tracing::info!(runtimes = %invoker.host_runtimes().describe(), "managed runtimes");
