@@ -226,3 +226,31 @@ def test_return_value_not_json_serializable(lam, fn):
     assert r.function_error == "Unhandled", r
     assert r.json["errorType"] == "Runtime.MarshalError", r
 
+
+
+SYS_PATH = """
+import sys
+
+def handler(event, context):
+    return {"path": sys.path, "site": "site" in sys.modules}
+"""
+
+
+def test_sys_path_is_the_functions_not_the_hosts(lam, fn):
+    """The function sees its package first, then layers, the runtime and the standard
+    library; not the host interpreter's site-packages (the operator's, not on Lambda)."""
+    r = invoke(lam, fn("syspath", {"index.py": SYS_PATH}), {})
+    assert r.function_error is None, r
+    path = r.json["path"]
+    assert path[0] == "/var/task", path
+    assert path[1:3] == [
+        f"/opt/python/lib/python{path_version(path)}/site-packages", "/opt/python"], path
+    host_packages = [p for p in path[3:] if "site-packages" in p or "dist-packages" in p]
+    assert host_packages == [], path
+    assert r.json["site"] is False, r.json
+
+
+def path_version(path):
+    m = re.search(r"/opt/python/lib/python(\d+\.\d+)/site-packages", " ".join(path))
+    assert m, path
+    return m.group(1)

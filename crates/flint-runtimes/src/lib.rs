@@ -397,6 +397,12 @@ impl ManagedRuntime {
                         // Unbuffered stdio: output must not sit in a buffer
                         // while the environment is frozen or killed.
                         "-u".to_owned(),
+                        // No `site`: the host interpreter's site-packages (and
+                        // whatever its .pth files import at every start) are the
+                        // operator's, not the function's. A Lambda function sees
+                        // the standard library, its package and its layers; the
+                        // client puts LAMBDA_TASK_ROOT and /opt/python on sys.path.
+                        "-S".to_owned(),
                         format!("{runtime_dir_s}/{PYTHON_BOOTSTRAP_FILE}"),
                     ],
                     env,
@@ -949,6 +955,7 @@ mod tests {
             [
                 "/root/.pyenv/versions/3.11.7/bin/python3.11",
                 "-u",
+                "-S",
                 "/var/runtime/bootstrap.py"
             ]
         );
