@@ -7,6 +7,7 @@
 //! [`error::ApiResponseError`], so error responses share one shape:
 //! `x-amzn-ErrorType`, `x-amzn-RequestId` and the JSON body of the model.
 
+mod auth;
 mod body;
 mod concurrency;
 mod error;
@@ -15,6 +16,7 @@ mod invoke;
 mod routes;
 
 pub use concurrency::restore_concurrency;
+pub use auth::{SigV4Auth, with_sigv4};
 pub use error::ApiResponseError;
 pub use events::ServerExecutor;
 pub use routes::{AppState, router};

@@ -311,8 +311,11 @@ impl Client {
     }
 
     fn send(&self, req: reqwest::blocking::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = req
-            .send()
+        let mut req = req.build()?;
+        sign(&mut req)?;
+        let resp = self
+            .http
+            .execute(req)
             .with_context(|| format!("cannot reach flint at {}", self.endpoint))?;
         let status = resp.status();
         let code = resp
@@ -343,6 +346,69 @@ impl Client {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.endpoint)
     }
+}
+
+/// Signs a request with SigV4 when credentials are in the environment
+/// (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, as for the AWS CLI), for
+/// a server running with `--auth sigv4`. Without them the request goes
+/// unsigned, which a server in open mode accepts.
+fn sign(req: &mut reqwest::blocking::Request) -> anyhow::Result<()> {
+    let (Ok(id), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        return Ok(());
+    };
+    let region = ["FLINT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    let url = req.url().clone();
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => bail!("no host in {url}"),
+    };
+    let body: &[u8] = req
+        .body()
+        .and_then(|b| b.as_bytes())
+        .unwrap_or_default();
+    let payload = flint_auth::sigv4::sha256_hex(body);
+    let content_type = req
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| v.as_bytes().to_vec());
+    let mut headers: Vec<(&str, &[u8])> = vec![("host", host.as_bytes())];
+    if let Some(ct) = &content_type {
+        headers.push(("content-type", ct));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let added = flint_auth::sigv4::sign(
+        &flint_auth::sigv4::Request {
+            method: req.method().as_str(),
+            path: url.path(),
+            query: url.query().unwrap_or(""),
+            headers: &headers,
+        },
+        &payload,
+        &flint_auth::sigv4::SigningParams {
+            access_key_id: &id,
+            secret: &secret,
+            region: &region,
+            service: "lambda",
+            now_unix: now,
+        },
+    );
+    for (k, v) in added {
+        req.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+            reqwest::header::HeaderValue::from_str(&v)?,
+        );
+    }
+    Ok(())
 }
 
 fn function_table(functions: &[Value]) -> Table {

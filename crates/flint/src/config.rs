@@ -58,6 +58,26 @@ pub struct ServeArgs {
     /// moves through `POST /_flint/clock`.
     #[arg(long, env = "FLINT_TEST_CLOCK", num_args = 0..=1, default_missing_value = "true")]
     pub test_clock: Option<bool>,
+    /// How requests are authenticated: `sigv4` (AWS Signature Version 4
+    /// against the keys of `flint keys`) or `open` (no authentication, local
+    /// development only) [default: open on a loopback address; required
+    /// otherwise]
+    #[arg(long, env = "FLINT_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// The key that encrypts access key secrets at rest
+    /// [default: <data dir>/auth.key, created 0600 on first use]
+    #[arg(long, env = "FLINT_AUTH_KEY_FILE")]
+    pub auth_key_file: Option<PathBuf>,
+}
+
+/// How `flint serve` authenticates requests.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// AWS Signature Version 4 with the access keys of `flint keys`.
+    Sigv4,
+    /// Every request is accepted unsigned (local development only).
+    Open,
 }
 
 /// The `flint.toml` file: the same settings as the flags, snake_case.
@@ -77,6 +97,8 @@ struct FileSettings {
     unisolated: Option<bool>,
     async_workers: Option<usize>,
     test_clock: Option<bool>,
+    auth: Option<AuthMode>,
+    auth_key_file: Option<PathBuf>,
 }
 
 /// Resolved settings of `flint serve`.
@@ -96,6 +118,9 @@ pub struct Settings {
     pub unisolated: bool,
     pub async_workers: usize,
     pub test_clock: bool,
+    pub auth: AuthMode,
+    /// `None`: the data directory's `auth.key`.
+    pub auth_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -105,7 +130,7 @@ impl Settings {
             None if Path::new("flint.toml").exists() => read_file(Path::new("flint.toml"))?,
             None => FileSettings::default(),
         };
-        let settings = Settings {
+        let mut settings = Settings {
             listen: args
                 .listen
                 .or(file.listen)
@@ -140,6 +165,21 @@ impl Settings {
             unisolated: args.unisolated.or(file.unisolated).unwrap_or(false),
             async_workers: args.async_workers.or(file.async_workers).unwrap_or(16),
             test_clock: args.test_clock.or(file.test_clock).unwrap_or(false),
+            auth: AuthMode::Open,
+            auth_key_file: args.auth_key_file.or(file.auth_key_file),
+        };
+        settings.auth = match args.auth.or(file.auth) {
+            Some(mode) => mode,
+            // Open only where nobody else can reach the server: a newcomer's
+            // `flint serve` works at once, and exposing an unauthenticated
+            // API to a network takes an explicit `--auth open`.
+            None if settings.listen.ip().is_loopback() => AuthMode::Open,
+            None => bail!(
+                "flint listens on {} (not a loopback address) and no authentication mode was chosen: \
+                 pass --auth sigv4 (and create keys with `flint keys create`) or, to accept \
+                 unauthenticated requests from the network, --auth open",
+                settings.listen
+            ),
         };
         settings.check()?;
         Ok(settings)
@@ -203,6 +243,38 @@ mod tests {
         assert_eq!(s.region, "eu-west-1");
         assert_eq!(s.account_id, "000000000000");
         assert_eq!(s.data_dir, PathBuf::from("flint-data"));
+        assert_eq!(s.auth, AuthMode::Open);
+    }
+
+    #[test]
+    fn authentication_defaults_to_open_only_on_loopback() {
+        let public = || ServeArgs {
+            listen: Some("0.0.0.0:9000".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = Settings::resolve(public()).unwrap_err().to_string();
+        assert!(e.contains("--auth sigv4"), "{e}");
+        let s = Settings::resolve(ServeArgs {
+            auth: Some(AuthMode::Sigv4),
+            ..public()
+        })
+        .unwrap();
+        assert_eq!(s.auth, AuthMode::Sigv4);
+        let s = Settings::resolve(ServeArgs {
+            auth: Some(AuthMode::Open),
+            ..public()
+        })
+        .unwrap();
+        assert_eq!(s.auth, AuthMode::Open);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("flint.toml");
+        std::fs::write(&file, "auth = \"sigv4\"\n").unwrap();
+        let s = Settings::resolve(ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.auth, AuthMode::Sigv4);
     }
 
     #[test]

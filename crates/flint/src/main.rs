@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,10 @@ enum Command {
     Events(cli::EventsCommand),
     /// Show current concurrency and throttles per function and for the account.
     Concurrency(cli::ConcurrencyArgs),
+    /// Manage the access keys `flint serve --auth sigv4` accepts (works on
+    /// the data directory, also while the server runs).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 fn main() {
@@ -61,5 +66,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Logs(args) => cli::logs(args),
         Command::Events(cmd) => cli::events(cmd),
         Command::Concurrency(args) => cli::concurrency(args),
+        Command::Keys(cmd) => keys::run(cmd),
     }
 }

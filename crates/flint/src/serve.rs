@@ -1,6 +1,6 @@
 //! `flint serve`: open the stores, start the API, stop cleanly on signals.
 
-use crate::config::Settings;
+use crate::config::{AuthMode, Settings};
 use anyhow::Context;
 use flint_api::{AppState, router};
 use flint_control::{CodeUrlSigner, ControlPlane, ControlSettings};
@@ -136,12 +136,43 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         events: Some(events.clone()),
         test_clock,
     });
+    let app = match settings.auth {
+        AuthMode::Open => {
+            tracing::warn!("authentication is off (--auth open)");
+            eprintln!(
+                "flint: WARNING: authentication is OFF (--auth open): every request is accepted, signed or not. \
+                 Local development only; use --auth sigv4 with keys from `flint keys create` anywhere else."
+            );
+            app
+        }
+        AuthMode::Sigv4 => {
+            let keys = crate::keys::open_store(&settings.data_dir, settings.auth_key_file.as_deref())?;
+            let active = keys.active_count().context("reading the access keys")?;
+            eprintln!(
+                "flint: authentication: AWS Signature Version 4 (--auth sigv4), {active} active access key(s)"
+            );
+            if active == 0 {
+                eprintln!(
+                    "flint: WARNING: no active access keys: every request is refused until one is created with `flint keys create --data-dir {}`",
+                    settings.data_dir.display()
+                );
+            }
+            flint_api::with_sigv4(
+                app,
+                Arc::new(flint_api::SigV4Auth {
+                    keys: Arc::new(keys),
+                    region: settings.region.clone(),
+                }),
+            )
+        }
+    };
     // Tests and scripts read this line to find the port when --listen uses port 0.
     println!("flint listening on http://{local}");
     tracing::info!(
         data_dir = %settings.data_dir.display(),
         region = %settings.region,
         account = %settings.account_id,
+        auth = ?settings.auth,
         "flint serving the Lambda API"
     );
     axum::serve(listener, app)
