@@ -369,10 +369,7 @@ fn sign(req: &mut reqwest::blocking::Request) -> anyhow::Result<()> {
         (Some(h), None) => h.to_string(),
         _ => bail!("no host in {url}"),
     };
-    let body: &[u8] = req
-        .body()
-        .and_then(|b| b.as_bytes())
-        .unwrap_or_default();
+    let body: &[u8] = req.body().and_then(|b| b.as_bytes()).unwrap_or_default();
     let payload = flint_auth::sigv4::sha256_hex(body);
     let content_type = req
         .headers()

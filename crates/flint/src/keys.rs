@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreArgs {
     /// The server's data directory
-    #[arg(long, env = "FLINT_DATA_DIR", default_value = "flint-data", global = true)]
+    #[arg(
+        long,
+        env = "FLINT_DATA_DIR",
+        default_value = "flint-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// The key that encrypts secrets at rest [default: <data dir>/auth.key]
     #[arg(long, env = "FLINT_AUTH_KEY_FILE", global = true)]
@@ -107,7 +112,13 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 Output::Table => {
                     let mut t = Table::new();
                     t.load_preset(UTF8_FULL_CONDENSED);
-                    t.set_header(["ACCESS KEY ID", "STATUS", "CREATED", "REVOKED", "DESCRIPTION"]);
+                    t.set_header([
+                        "ACCESS KEY ID",
+                        "STATUS",
+                        "CREATED",
+                        "REVOKED",
+                        "DESCRIPTION",
+                    ]);
                     for k in &list {
                         t.add_row([
                             k.access_key_id.clone(),

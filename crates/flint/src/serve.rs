@@ -146,7 +146,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             app
         }
         AuthMode::Sigv4 => {
-            let keys = crate::keys::open_store(&settings.data_dir, settings.auth_key_file.as_deref())?;
+            let keys =
+                crate::keys::open_store(&settings.data_dir, settings.auth_key_file.as_deref())?;
             let active = keys.active_count().context("reading the access keys")?;
             eprintln!(
                 "flint: authentication: AWS Signature Version 4 (--auth sigv4), {active} active access key(s)"
