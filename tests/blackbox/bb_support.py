@@ -90,6 +90,8 @@ class FlintServer:
         self.log_path = log_path
         self.proc = None
         self.endpoint = None
+        # More `flint serve` flags (e.g. ["--auth", "sigv4"]).
+        self.extra_args = []
 
     def start(self, timeout=20):
         assert self.proc is None or self.proc.poll() is not None
@@ -100,7 +102,8 @@ class FlintServer:
         for k in [k for k in env if k.startswith("FLINT_") and k not in ("FLINT_LOG", "FLINT_BIN")]:
             env.pop(k)
         self.proc = subprocess.Popen(
-            [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+             *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,
