@@ -15,8 +15,8 @@ mod events;
 mod invoke;
 mod routes;
 
-pub use concurrency::restore_concurrency;
 pub use auth::{SigV4Auth, with_sigv4};
+pub use concurrency::restore_concurrency;
 pub use error::ApiResponseError;
 pub use events::ServerExecutor;
 pub use routes::{AppState, router};

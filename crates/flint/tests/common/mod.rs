@@ -67,7 +67,6 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra)
             .env("FLINT_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
