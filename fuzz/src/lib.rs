@@ -8,6 +8,7 @@
 pub mod api_request;
 mod rawzip;
 pub mod runtime_api;
+pub mod sigv4;
 pub mod zip_entries;
 pub mod zip_intake;
 
@@ -22,4 +23,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("zip_entries", zip_entries::run),
     ("api_request", api_request::run),
     ("runtime_api", runtime_api::run),
+    ("sigv4", sigv4::run),
 ];
