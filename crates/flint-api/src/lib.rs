@@ -13,6 +13,7 @@ mod concurrency;
 mod error;
 mod events;
 mod invoke;
+mod policy;
 mod routes;
 
 pub use auth::{SigV4Auth, with_sigv4};

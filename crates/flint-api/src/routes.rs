@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use flint_control::ControlPlane;
 use flint_types::model::{
     CreateAliasRequest, CreateFunctionRequest, PublishVersionRequest,
@@ -93,6 +93,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2015-03-31/functions/{function}/invocations",
             post(crate::invoke::invoke),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/policy",
+            post(crate::policy::add_permission).get(crate::policy::get_policy),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/policy/{statement}",
+            delete(crate::policy::remove_permission),
         )
         .route(
             "/2014-11-13/functions/{function}/invoke-async/",

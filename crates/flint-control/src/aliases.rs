@@ -221,6 +221,7 @@ impl ControlPlane {
         self.load_function(&mut *tx, fref)?;
         tx.delete(&aliases_ns(&fref.name), name)?;
         tx.delete(&records::event_config_ns(&fref.name), name)?;
+        tx.delete(&records::policy_ns(&fref.name), name)?;
         tx.delete(&crate::records::provisioned_ns(&fref.name), name)?;
         self.commit(tx)?;
         Ok(())

@@ -688,6 +688,7 @@ impl ControlPlane {
                 tx.delete_namespace(&vns)?;
                 tx.delete_namespace(&aliases_ns(&fref.name))?;
                 tx.delete_namespace(&records::event_config_ns(&fref.name))?;
+                tx.delete_namespace(&records::policy_ns(&fref.name))?;
                 tx.delete(CONCURRENCY, &fref.name)?;
                 tx.delete_namespace(&records::provisioned_ns(&fref.name))?;
                 self.drop_blob_ref(&mut *tx, &rec.code_blob)?;
@@ -718,6 +719,7 @@ impl ControlPlane {
                 }
                 tx.delete(&versions_ns(&fref.name), &version_key(*n))?;
                 tx.delete(&records::event_config_ns(&fref.name), &n.to_string())?;
+                tx.delete(&records::policy_ns(&fref.name), &n.to_string())?;
                 tx.delete(&records::provisioned_ns(&fref.name), &n.to_string())?;
                 self.drop_blob_ref(&mut *tx, &v.code_blob)?;
             }

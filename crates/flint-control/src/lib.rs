@@ -15,6 +15,7 @@ mod aliases;
 mod code;
 mod event_config;
 mod functions;
+mod policy;
 mod provisioned;
 mod records;
 mod tags;
@@ -30,6 +31,7 @@ pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
 pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
 pub use functions::{FunctionList, VersionList};
+pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;
 

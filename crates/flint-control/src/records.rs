@@ -9,6 +9,7 @@
 //! | `provisioned:<name>` | version or alias  | [`ProvisionedRecord`] |
 //! | `blobref`        | blob id               | reference count     |
 //! | `eventinvoke:<name>` | qualifier (`$LATEST`, number, alias) | `EventInvokeRecord` |
+//! | `policy:<name>` | qualifier, or `$function` | `PolicyRecord` |
 
 use crate::{ControlError, Result};
 use flint_store::Transaction;
@@ -42,6 +43,11 @@ pub fn aliases_ns(function: &str) -> String {
 /// Asynchronous-invocation settings of a function, keyed by qualifier.
 pub fn event_config_ns(function: &str) -> String {
     format!("eventinvoke:{function}")
+}
+
+/// Resource-based policies of a function, keyed by qualifier (`$function`: unqualified).
+pub fn policy_ns(function: &str) -> String {
+    format!("policy:{function}")
 }
 
 /// Version numbers are keys; zero-padding makes key order numeric order.

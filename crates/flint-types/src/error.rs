@@ -27,6 +27,9 @@ pub enum ApiError {
     ResourceConflict(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A resource policy would grow past its size limit (400).
+    #[error("{0}")]
+    PolicyLengthExceeded(String),
     /// No provisioned concurrency configuration on that version or alias (404).
     #[error("No Provisioned Concurrency Config found for this function")]
     ProvisionedConcurrencyConfigNotFound,
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
             ApiError::ResourceConflict(_) => "ResourceConflictException",
             ApiError::PreconditionFailed(_) => "PreconditionFailedException",
+            ApiError::PolicyLengthExceeded(_) => "PolicyLengthExceededException",
             ApiError::ProvisionedConcurrencyConfigNotFound => {
                 "ProvisionedConcurrencyConfigNotFoundException"
             }
@@ -84,7 +88,8 @@ impl ApiError {
         match self {
             ApiError::Validation(_)
             | ApiError::InvalidParameterValue(_)
-            | ApiError::InvalidRequestContent(_) => 400,
+            | ApiError::InvalidRequestContent(_)
+            | ApiError::PolicyLengthExceeded(_) => 400,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::ResourceNotFound(_)
             | ApiError::UnknownOperation(_)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod event_config;
 pub mod ident;
 pub mod model;
+pub mod policy;
 pub mod timefmt;
 pub mod validate;
 
