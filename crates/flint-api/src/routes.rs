@@ -95,6 +95,17 @@ pub fn router(state: AppState) -> Router {
             post(crate::invoke::invoke),
         )
         .route(
+            "/2021-10-31/functions/{function}/url",
+            post(crate::function_url::create)
+                .get(crate::function_url::get)
+                .put(crate::function_url::update)
+                .delete(crate::function_url::delete),
+        )
+        .route(
+            "/2021-10-31/functions/{function}/urls",
+            get(crate::function_url::list),
+        )
+        .route(
             "/2015-03-31/functions/{function}/policy",
             post(crate::policy::add_permission).get(crate::policy::get_policy),
         )

@@ -222,6 +222,7 @@ impl ControlPlane {
         tx.delete(&aliases_ns(&fref.name), name)?;
         tx.delete(&records::event_config_ns(&fref.name), name)?;
         tx.delete(&records::policy_ns(&fref.name), name)?;
+        self.delete_urls_in(&mut *tx, &fref.name, Some(name))?;
         tx.delete(&crate::records::provisioned_ns(&fref.name), name)?;
         self.commit(tx)?;
         Ok(())

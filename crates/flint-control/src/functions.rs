@@ -689,6 +689,7 @@ impl ControlPlane {
                 tx.delete_namespace(&aliases_ns(&fref.name))?;
                 tx.delete_namespace(&records::event_config_ns(&fref.name))?;
                 tx.delete_namespace(&records::policy_ns(&fref.name))?;
+                self.delete_urls_in(&mut *tx, &fref.name, None)?;
                 tx.delete(CONCURRENCY, &fref.name)?;
                 tx.delete_namespace(&records::provisioned_ns(&fref.name))?;
                 self.drop_blob_ref(&mut *tx, &rec.code_blob)?;

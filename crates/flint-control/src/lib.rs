@@ -14,6 +14,7 @@ mod account;
 mod aliases;
 mod code;
 mod event_config;
+mod function_url;
 mod functions;
 mod policy;
 mod provisioned;
@@ -30,6 +31,7 @@ use std::sync::{Arc, RwLock};
 pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
 pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
+pub use function_url::{UrlConfigList, UrlRecord, UrlRoute};
 pub use functions::{FunctionList, VersionList};
 pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
@@ -75,6 +77,24 @@ pub struct ControlSettings {
     /// Lambda keeps this many executions unreserved.
     pub unreserved_minimum: i64,
     pub package_limits: flint_package::PackageLimits,
+    /// Where function URLs are served (their addresses are built from it).
+    pub function_urls: FunctionUrlSettings,
+}
+
+/// The URL listener's public address parts: `http://<id>.lambda-url.<region>.<base_domain>:<port>/`.
+#[derive(Debug, Clone)]
+pub struct FunctionUrlSettings {
+    pub base_domain: String,
+    pub port: u16,
+}
+
+impl Default for FunctionUrlSettings {
+    fn default() -> Self {
+        Self {
+            base_domain: "localhost".into(),
+            port: 9001,
+        }
+    }
 }
 
 impl Default for ControlSettings {
@@ -84,6 +104,7 @@ impl Default for ControlSettings {
             account_concurrency: 1000,
             unreserved_minimum: 100,
             package_limits: flint_package::PackageLimits::default(),
+            function_urls: FunctionUrlSettings::default(),
         }
     }
 }

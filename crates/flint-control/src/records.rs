@@ -10,6 +10,8 @@
 //! | `blobref`        | blob id               | reference count     |
 //! | `eventinvoke:<name>` | qualifier (`$LATEST`, number, alias) | `EventInvokeRecord` |
 //! | `policy:<name>` | qualifier, or `$function` | `PolicyRecord` |
+//! | `url:<name>` | alias, or `$function` | `UrlRecord` |
+//! | `urlid` | url id | the function and alias it routes to |
 
 use crate::{ControlError, Result};
 use flint_store::Transaction;
@@ -44,6 +46,14 @@ pub fn aliases_ns(function: &str) -> String {
 pub fn event_config_ns(function: &str) -> String {
     format!("eventinvoke:{function}")
 }
+
+/// Function URLs of a function, keyed by alias (`$function`: unqualified).
+pub fn url_ns(function: &str) -> String {
+    format!("url:{function}")
+}
+
+/// Every URL id → its function and alias.
+pub const URL_IDS: &str = "urlid";
 
 /// Resource-based policies of a function, keyed by qualifier (`$function`: unqualified).
 pub fn policy_ns(function: &str) -> String {

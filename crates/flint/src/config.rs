@@ -51,6 +51,13 @@ pub struct ServeArgs {
     /// that cannot sandbox; never for untrusted code.
     #[arg(long, env = "FLINT_UNISOLATED", num_args = 0..=1, default_missing_value = "true")]
     pub unisolated: Option<bool>,
+    /// Where function URLs are served [default: the API's address with the next port, or
+    /// port 0 when the API's port is 0]
+    #[arg(long, env = "FLINT_URL_LISTEN")]
+    pub url_listen: Option<SocketAddr>,
+    /// The domain in function URLs: `<url-id>.lambda-url.<region>.<domain>` [default: localhost]
+    #[arg(long, env = "FLINT_URL_BASE_DOMAIN")]
+    pub url_base_domain: Option<String>,
     /// Asynchronous (Event) invocations run at most this many at a time [default: 16]
     #[arg(long, env = "FLINT_ASYNC_WORKERS")]
     pub async_workers: Option<usize>,
@@ -95,6 +102,8 @@ struct FileSettings {
     prewarm_environments: Option<usize>,
     allow_unlimited: Option<bool>,
     unisolated: Option<bool>,
+    url_listen: Option<SocketAddr>,
+    url_base_domain: Option<String>,
     async_workers: Option<usize>,
     test_clock: Option<bool>,
     auth: Option<AuthMode>,
@@ -116,6 +125,9 @@ pub struct Settings {
     pub prewarm_environments: usize,
     pub allow_unlimited: bool,
     pub unisolated: bool,
+    /// `None`: derived from the API's address ([`Settings::url_listen_for`]).
+    pub url_listen: Option<SocketAddr>,
+    pub url_base_domain: String,
     pub async_workers: usize,
     pub test_clock: bool,
     pub auth: AuthMode,
@@ -124,6 +136,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where the function URL listener binds, given where the API listens.
+    pub fn url_listen_for(&self, api: SocketAddr) -> SocketAddr {
+        self.url_listen.unwrap_or_else(|| {
+            let port = match api.port() {
+                0 => 0,
+                p => p.saturating_add(1),
+            };
+            SocketAddr::new(api.ip(), port)
+        })
+    }
+
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
@@ -163,6 +186,11 @@ impl Settings {
                 .or(file.allow_unlimited)
                 .unwrap_or(false),
             unisolated: args.unisolated.or(file.unisolated).unwrap_or(false),
+            url_listen: args.url_listen.or(file.url_listen),
+            url_base_domain: args
+                .url_base_domain
+                .or(file.url_base_domain)
+                .unwrap_or_else(|| "localhost".into()),
             async_workers: args.async_workers.or(file.async_workers).unwrap_or(16),
             test_clock: args.test_clock.or(file.test_clock).unwrap_or(false),
             auth: AuthMode::Open,

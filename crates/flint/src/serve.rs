@@ -98,6 +98,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         format!("http://{host}:{}", local.port())
     });
 
+    let url_listener = tokio::net::TcpListener::bind(settings.url_listen_for(settings.listen))
+        .await
+        .with_context(|| {
+            format!(
+                "binding the function URL listener {}",
+                settings.url_listen_for(settings.listen)
+            )
+        })?;
+    let url_local = url_listener.local_addr()?;
+
     let control = ControlPlane::new(
         Arc::new(meta),
         Arc::new(blobs),
@@ -107,6 +117,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 account: settings.account_id.clone(),
             },
             account_concurrency: settings.account_concurrency,
+            function_urls: flint_control::FunctionUrlSettings {
+                base_domain: settings.url_base_domain.clone(),
+                port: url_local.port(),
+            },
             ..Default::default()
         },
         CodeUrlSigner::new(public_url, signing_key(&settings.data_dir)?),
@@ -130,11 +144,29 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let control = Arc::new(control);
     let (events, test_clock) = start_events(&settings, &control, &invoker)?;
-    let app = router(AppState {
+    let state = AppState {
         control,
         invoker: invoker.clone(),
         events: Some(events.clone()),
         test_clock,
+    };
+    let app = router(state.clone());
+    // Access keys: required with --auth sigv4; with --auth open only used (for AWS_IAM
+    // function URLs) when some were created.
+    let keys = match settings.auth {
+        AuthMode::Sigv4 => Some(Arc::new(crate::keys::open_store(
+            &settings.data_dir,
+            settings.auth_key_file.as_deref(),
+        )?)),
+        AuthMode::Open if settings.data_dir.join("keys.db").exists() => Some(Arc::new(
+            crate::keys::open_store(&settings.data_dir, settings.auth_key_file.as_deref())?,
+        )),
+        AuthMode::Open => None,
+    };
+    let url_app = flint_api::url_router(flint_api::UrlListener {
+        state,
+        keys: keys.clone(),
+        base_domain: settings.url_base_domain.clone(),
     });
     let app = match settings.auth {
         AuthMode::Open => {
@@ -146,8 +178,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             app
         }
         AuthMode::Sigv4 => {
-            let keys =
-                crate::keys::open_store(&settings.data_dir, settings.auth_key_file.as_deref())?;
+            let keys = keys.clone().expect("opened for sigv4");
             let active = keys.active_count().context("reading the access keys")?;
             eprintln!(
                 "flint: authentication: AWS Signature Version 4 (--auth sigv4), {active} active access key(s)"
@@ -161,7 +192,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             flint_api::with_sigv4(
                 app,
                 Arc::new(flint_api::SigV4Auth {
-                    keys: Arc::new(keys),
+                    keys,
                     region: settings.region.clone(),
                 }),
             )
@@ -176,10 +207,33 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         auth = ?settings.auth,
         "flint serving the Lambda API"
     );
+    eprintln!(
+        "flint: function URLs on http://{url_local} (http://<url-id>.lambda-url.{}.{}:{}/, or http://{url_local}/_url/<url-id>/...)",
+        settings.region,
+        settings.url_base_domain,
+        url_local.port()
+    );
+    let (stop_urls, urls_stopped) = tokio::sync::oneshot::channel::<()>();
+    let urls = tokio::spawn(async move {
+        axum::serve(
+            url_listener,
+            url_app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = urls_stopped.await;
+        })
+        .await
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    let _ = stop_urls.send(());
+    match urls.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "the function URL listener failed"),
+        Err(e) => tracing::warn!(error = %e, "the function URL listener panicked"),
+        Ok(Ok(())) => {}
+    }
     // Attempts still running are abandoned: their events stay queued and
     // run again at the next start.
     events.stop();

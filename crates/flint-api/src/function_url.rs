@@ -1,0 +1,455 @@
+//! Function URLs: the configuration operations (`/2021-10-31/functions/{F}/url(s)`) on the
+//! API router, and the URL listener that turns HTTP requests into invocations.
+//!
+//! A request reaches a URL by its host name (`<url-id>.lambda-url.<region>.<base domain>`)
+//! or, for clients that cannot choose a host, by path (`/_url/<url-id>/<path>`). Then:
+//! routing (an unknown id is `403 {"Message":null}`) → CORS preflight answered by flint →
+//! authorization (`AuthType: NONE` needs a policy statement allowing
+//! `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType = NONE`, as on Lambda;
+//! `AWS_IAM` needs a valid SigV4 signature by one of flint's access keys) → the body as a
+//! payload format 2.0 event (`flint-url`) → the same invoker path as `Invoke` → the answer
+//! mapped back to HTTP, with the URL's CORS headers.
+
+use crate::body::{MAX_CONTROL_REQUEST, parse_json, read_limited};
+use crate::invoke::{MAX_INVOKE_REQUEST, invoke_request};
+use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flint_auth::KeyStore;
+use flint_auth::sigv4::{self, Expect};
+use flint_types::function_url::FunctionUrlConfigRequest;
+use flint_types::policy::{AccessRequest, policy_allows};
+use http_body_util::{BodyExt, Limited};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------
+// Configuration operations
+
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
+    let bytes = read_limited(
+        &headers,
+        body,
+        MAX_CONTROL_REQUEST,
+        "CreateFunctionUrlConfig",
+    )
+    .await?;
+    let req: FunctionUrlConfigRequest = parse_json(&bytes)?;
+    let config = blocking(&s, move |c| c.create_function_url(&fref, req)).await?;
+    Ok(json_response(StatusCode::CREATED, &config))
+}
+
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
+    let bytes = read_limited(
+        &headers,
+        body,
+        MAX_CONTROL_REQUEST,
+        "UpdateFunctionUrlConfig",
+    )
+    .await?;
+    let req: FunctionUrlConfigRequest = parse_json(&bytes)?;
+    let config = blocking(&s, move |c| c.update_function_url(&fref, req)).await?;
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+pub(crate) async fn get(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
+    let config = blocking(&s, move |c| c.get_function_url(&fref)).await?;
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
+    blocking(&s, move |c| c.delete_function_url(&fref)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let q = Query::parse(q)?;
+    let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
+    let marker = q.get("Marker").map(str::to_owned);
+    let max_items = match q.get("MaxItems") {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            flint_types::ApiError::InvalidParameterValue(format!("Invalid MaxItems: {v}"))
+        })?),
+        None => None,
+    };
+    let page = blocking(&s, move |c| {
+        c.list_function_urls(&fref, marker.as_deref(), max_items)
+    })
+    .await?;
+    let mut body = json!({ "FunctionUrlConfigs": page.configs });
+    if let Some(m) = page.next_marker {
+        body["NextMarker"] = json!(m);
+    }
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+// ---------------------------------------------------------------------------
+// The URL listener
+
+/// What the URL listener needs besides the API's state.
+#[derive(Clone)]
+pub struct UrlListener {
+    pub state: AppState,
+    /// Access keys for `AuthType: AWS_IAM` URLs (`None`: no keys, such URLs refuse everyone).
+    pub keys: Option<Arc<KeyStore>>,
+    pub base_domain: String,
+}
+
+/// The router of the URL listener: every request goes to [`serve`].
+pub fn url_router(listener: UrlListener) -> Router {
+    Router::new().fallback(serve).with_state(listener)
+}
+
+fn message(status: StatusCode, message: serde_json::Value) -> Response {
+    let mut resp = (
+        status,
+        serde_json::to_vec(&json!({ "Message": message })).expect("json"),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn forbidden() -> Response {
+    message(StatusCode::FORBIDDEN, json!("Forbidden"))
+}
+
+/// The url id and the path the function sees, from the host name or the `/_url/` form.
+fn locate<'a>(host: Option<&'a str>, path: &'a str, base: &str) -> Option<(&'a str, &'a str)> {
+    if let Some(rest) = path.strip_prefix("/_url/") {
+        let (id, tail) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        return Some((id, tail));
+    }
+    let host = host?;
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let (id, rest) = host.split_once(".lambda-url.")?;
+    // `<region>.<base domain>`
+    let (_, domain) = rest.split_once('.')?;
+    domain.eq_ignore_ascii_case(base).then_some((id, path))
+}
+
+/// The caller of an `AWS_IAM` URL, when the request carries a valid signature of one of
+/// flint's keys (`body_sha256`: the body's hash).
+fn iam_caller(
+    listener: &UrlListener,
+    parts: &axum::http::request::Parts,
+    body_sha256: &str,
+) -> Option<flint_url::IamCaller> {
+    let keys = listener.keys.as_ref()?;
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let sreq = sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+    };
+    let control = &listener.state.control;
+    let expect = Expect {
+        region: &control.resources().region,
+        service: "lambda",
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let key = sigv4::verify_request(&sreq, Some(body_sha256), now, expect, |id| {
+        keys.secret(id).ok().flatten()
+    })
+    .map_err(|e| tracing::info!(code = e.code(), "refused a function URL request: {e}"))
+    .ok()?;
+    let account = control.resources().account.clone();
+    Some(flint_url::IamCaller {
+        user_arn: format!("arn:aws:iam::{account}:user/{key}"),
+        access_key: key,
+        account_id: account,
+    })
+}
+
+async fn serve(
+    State(listener): State<UrlListener>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Some((url_id, path)) = locate(host.as_deref(), parts.uri.path(), &listener.base_domain)
+        .map(|(id, p)| (id.to_string(), p.to_string()))
+    else {
+        return message(StatusCode::FORBIDDEN, serde_json::Value::Null);
+    };
+    let state = &listener.state;
+    let id = url_id.clone();
+    let route = match blocking(state, move |c| c.route_function_url(&id)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return message(StatusCode::FORBIDDEN, serde_json::Value::Null),
+        Err(e) => return e.into_response(),
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let cors = route.record.cors.as_ref();
+    if let Some(pre) = flint_url::preflight(cors, parts.method.as_str(), &headers) {
+        let mut resp = StatusCode::OK.into_response();
+        for (k, v) in pre {
+            if let (Ok(k), Ok(v)) = (
+                header::HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
+                resp.headers_mut().append(k, v);
+            }
+        }
+        return resp;
+    }
+    let bytes = match Limited::new(body, MAX_INVOKE_REQUEST).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            return message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!(format!(
+                    "Request must be smaller than {MAX_INVOKE_REQUEST} bytes for the InvokeFunction operation"
+                )),
+            );
+        }
+    };
+
+    // Authorization, as Lambda does it for each auth type.
+    let iam = match route.record.auth_type.as_str() {
+        "AWS_IAM" => match iam_caller(&listener, &parts, &sigv4::sha256_hex(&bytes)) {
+            Some(caller) => Some(caller),
+            None => return forbidden(),
+        },
+        _ => {
+            let fref = route.function.clone();
+            let statements = match blocking(state, move |c| c.policy_statements(&fref)).await {
+                Ok(s) => s,
+                Err(e) => return e.into_response(),
+            };
+            let access = AccessRequest {
+                action: "lambda:InvokeFunctionUrl",
+                function_url_auth_type: Some("NONE"),
+                via_function_url: true,
+                ..Default::default()
+            };
+            if !policy_allows(&statements, &access) {
+                tracing::info!(url = %url_id, "refused a function URL request: no policy allows lambda:InvokeFunctionUrl for AuthType NONE");
+                return forbidden();
+            }
+            None
+        }
+    };
+
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let domain = format!(
+        "{url_id}.lambda-url.{}.{}",
+        state.control.resources().region,
+        listener.base_domain
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut with_forwarding = headers.clone();
+    with_forwarding.push(("x-forwarded-for".into(), peer.ip().to_string()));
+    with_forwarding.push(("x-forwarded-proto".into(), "http".into()));
+    let source_ip = peer.ip().to_string();
+    let http = flint_url::HttpRequest {
+        method: parts.method.as_str(),
+        path: &path,
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &with_forwarding,
+        body: &bytes,
+        source_ip: &source_ip,
+        protocol: "HTTP/1.1",
+    };
+    let ctx = flint_url::EventContext {
+        url_id: &url_id,
+        domain_name: &domain,
+        request_id: &request_id,
+        now_ms,
+        iam,
+    };
+    let event = flint_url::event(&http, &ctx);
+    let payload = bytes::Bytes::from(serde_json::to_vec(&event).expect("json"));
+
+    let invoker = match state.invoker.as_ref() {
+        Ok(i) => i.clone(),
+        Err(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal Server Error"),
+            );
+        }
+    };
+    let fref = route.function.clone();
+    let roll: f64 = rand::random();
+    let resolved = match blocking(state, move |c| c.resolve_invocation(&fref, roll)).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let mut request = match invoke_request(&state.control, resolved, payload) {
+        Ok(r) => r,
+        Err(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal Server Error"),
+            );
+        }
+    };
+    request.request_id = Some(request_id.clone());
+    let output = match invoker.invoke(request).await {
+        Ok(o) => o,
+        Err(flint_invoke::InvokeError::Throttled { .. }) => {
+            return message(StatusCode::TOO_MANY_REQUESTS, json!("Rate Exceeded."));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a function URL invocation failed");
+            return message(StatusCode::BAD_GATEWAY, json!("Internal Server Error"));
+        }
+    };
+    let origin = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        .map(|(_, v)| v.as_str());
+    let mapped = if output.function_error {
+        Err(())
+    } else {
+        flint_url::response(&output.body).map_err(|e| {
+            tracing::info!(url = %url_id, "a function URL answer could not be mapped: {e}");
+        })
+    };
+    let mut resp = match mapped {
+        Ok(m) => {
+            let mut resp = Response::new(Body::from(m.body));
+            *resp.status_mut() = StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK);
+            let h = resp.headers_mut();
+            for (k, v) in m.headers {
+                if let (Ok(k), Ok(v)) = (
+                    header::HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    h.insert(k, v);
+                }
+            }
+            for c in m.cookies {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    h.append(header::SET_COOKIE, v);
+                }
+            }
+            resp
+        }
+        Err(()) => {
+            let mut resp = (StatusCode::BAD_GATEWAY, "Internal Server Error").into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            resp
+        }
+    };
+    let h = resp.headers_mut();
+    // The URL's CORS settings override what the function set.
+    for (k, v) in flint_url::cors_headers(cors, origin) {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn urls_are_found_by_host_or_path() {
+        let id = "abcdef0123456789abcdef0123456789";
+        let host = format!("{id}.lambda-url.us-east-1.localhost:9001");
+        assert_eq!(locate(Some(&host), "/x", "localhost"), Some((id, "/x")));
+        assert_eq!(
+            locate(
+                Some(&format!("{id}.lambda-url.us-east-1.localhost")),
+                "/",
+                "localhost"
+            ),
+            Some((id, "/"))
+        );
+        assert_eq!(locate(Some(&host), "/x", "example.com"), None);
+        assert_eq!(locate(Some("127.0.0.1:9001"), "/x", "localhost"), None);
+        assert_eq!(
+            locate(
+                Some("127.0.0.1:9001"),
+                &format!("/_url/{id}/a/b"),
+                "localhost"
+            ),
+            Some((id, "/a/b"))
+        );
+        assert_eq!(
+            locate(None, &format!("/_url/{id}"), "localhost"),
+            Some((id, "/"))
+        );
+        assert_eq!(locate(None, "/x", "localhost"), None);
+    }
+}

@@ -1,0 +1,278 @@
+//! Function URL configurations: one per function (`$LATEST`) or alias, each with a stable
+//! url id that routes HTTP requests on the URL listener to it.
+
+use crate::records::{self, load, save};
+use crate::{ControlPlane, Result};
+use flint_store::Transaction;
+use flint_types::function_url::{self as rules, Cors, FunctionUrlConfig, FunctionUrlConfigRequest};
+use flint_types::{ApiError, FunctionRef, Qualifier};
+use serde::{Deserialize, Serialize};
+
+/// What is stored for one URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UrlRecord {
+    /// 32 lowercase hex characters; never changes.
+    pub url_id: String,
+    pub auth_type: String,
+    pub cors: Option<Cors>,
+    pub invoke_mode: String,
+    pub creation_time: String,
+    pub last_modified_time: String,
+}
+
+/// Where a url id points (the `urlid` index).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UrlTarget {
+    function: String,
+    /// The alias, or `None` for the unqualified function.
+    qualifier: Option<String>,
+}
+
+/// A URL found by its id: what to invoke and how.
+#[derive(Debug, Clone)]
+pub struct UrlRoute {
+    pub function: FunctionRef,
+    pub record: UrlRecord,
+}
+
+/// One page of ListFunctionUrlConfigs.
+#[derive(Debug, Clone)]
+pub struct UrlConfigList {
+    pub configs: Vec<FunctionUrlConfig>,
+    pub next_marker: Option<String>,
+}
+
+fn url_key(fref: &FunctionRef) -> String {
+    fref.qualifier
+        .as_ref()
+        .map(Qualifier::to_string)
+        .unwrap_or_else(|| "$function".into())
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl ControlPlane {
+    /// The URL's address, from the server's URL settings.
+    pub fn function_url(&self, url_id: &str) -> String {
+        let s = &self.settings.function_urls;
+        format!(
+            "http://{url_id}.lambda-url.{}.{}:{}/",
+            self.resources().region,
+            s.base_domain,
+            s.port
+        )
+    }
+
+    fn render_url(
+        &self,
+        fref: &FunctionRef,
+        r: &UrlRecord,
+        with_modified: bool,
+    ) -> FunctionUrlConfig {
+        FunctionUrlConfig {
+            function_url: self.function_url(&r.url_id),
+            function_arn: match &fref.qualifier {
+                Some(q) => self.resources().qualified_arn(&fref.name, &q.to_string()),
+                None => self.resources().function_arn(&fref.name),
+            },
+            auth_type: r.auth_type.clone(),
+            cors: r.cors.clone(),
+            creation_time: r.creation_time.clone(),
+            last_modified_time: with_modified.then(|| r.last_modified_time.clone()),
+            invoke_mode: r.invoke_mode.clone(),
+        }
+    }
+
+    fn no_url(&self, fref: &FunctionRef) -> ApiError {
+        ApiError::ResourceNotFound(format!(
+            "The resource you requested does not exist. (Service: Lambda, Status Code: 404) for {}",
+            fref.arn(self.resources())
+        ))
+    }
+
+    /// A URL may belong to the function or to one of its aliases (not `$LATEST` by name, not
+    /// a version); the function, and the alias, must exist.
+    fn url_target(&self, tx: &mut dyn Transaction, fref: &FunctionRef) -> Result<()> {
+        match &fref.qualifier {
+            None => {}
+            Some(Qualifier::Alias(a)) => rules::check_qualifier(a)?,
+            Some(q) => rules::check_qualifier(&q.to_string())?,
+        }
+        self.resolve_in(tx, fref)?;
+        Ok(())
+    }
+
+    /// CreateFunctionUrlConfig.
+    pub fn create_function_url(
+        &self,
+        fref: &FunctionRef,
+        req: FunctionUrlConfigRequest,
+    ) -> Result<FunctionUrlConfig> {
+        rules::check_request(&req, true)?;
+        let mut tx = self.meta.begin()?;
+        self.url_target(&mut *tx, fref)?;
+        let ns = records::url_ns(&fref.name);
+        let key = url_key(fref);
+        if load::<UrlRecord>(&mut *tx, &ns, &key)?.is_some() {
+            return Err(ApiError::ResourceConflict(format!(
+                "Failed to create function url config for [functionArn = {}]. Error message:  FunctionUrlConfig exists for this Lambda function",
+                fref.arn(self.resources())
+            ))
+            .into());
+        }
+        let now = now_rfc3339();
+        let record = UrlRecord {
+            url_id: uuid::Uuid::new_v4().simple().to_string(),
+            auth_type: req.auth_type.unwrap_or_default(),
+            cors: req.cors,
+            invoke_mode: req.invoke_mode.unwrap_or_else(|| "BUFFERED".into()),
+            creation_time: now.clone(),
+            last_modified_time: now,
+        };
+        save(&mut *tx, &ns, &key, &record)?;
+        let target = UrlTarget {
+            function: fref.name.clone(),
+            qualifier: fref.qualifier.as_ref().map(Qualifier::to_string),
+        };
+        save(&mut *tx, records::URL_IDS, &record.url_id, &target)?;
+        self.commit(tx)?;
+        Ok(self.render_url(fref, &record, false))
+    }
+
+    /// UpdateFunctionUrlConfig: the fields given replace the stored ones.
+    pub fn update_function_url(
+        &self,
+        fref: &FunctionRef,
+        req: FunctionUrlConfigRequest,
+    ) -> Result<FunctionUrlConfig> {
+        rules::check_request(&req, false)?;
+        let mut tx = self.meta.begin()?;
+        self.url_target(&mut *tx, fref)?;
+        let ns = records::url_ns(&fref.name);
+        let key = url_key(fref);
+        let mut record: UrlRecord = load(&mut *tx, &ns, &key)?.ok_or_else(|| self.no_url(fref))?;
+        if let Some(a) = req.auth_type {
+            record.auth_type = a;
+        }
+        if let Some(c) = req.cors {
+            record.cors = Some(c);
+        }
+        if let Some(m) = req.invoke_mode {
+            record.invoke_mode = m;
+        }
+        record.last_modified_time = now_rfc3339();
+        save(&mut *tx, &ns, &key, &record)?;
+        self.commit(tx)?;
+        Ok(self.render_url(fref, &record, true))
+    }
+
+    /// GetFunctionUrlConfig.
+    pub fn get_function_url(&self, fref: &FunctionRef) -> Result<FunctionUrlConfig> {
+        let mut tx = self.meta.begin()?;
+        self.url_target(&mut *tx, fref)?;
+        let record: UrlRecord = load(&mut *tx, &records::url_ns(&fref.name), &url_key(fref))?
+            .ok_or_else(|| self.no_url(fref))?;
+        Ok(self.render_url(fref, &record, true))
+    }
+
+    /// DeleteFunctionUrlConfig.
+    pub fn delete_function_url(&self, fref: &FunctionRef) -> Result<()> {
+        let mut tx = self.meta.begin()?;
+        self.url_target(&mut *tx, fref)?;
+        let ns = records::url_ns(&fref.name);
+        let key = url_key(fref);
+        let record: UrlRecord = load(&mut *tx, &ns, &key)?.ok_or_else(|| self.no_url(fref))?;
+        tx.delete(&ns, &key)?;
+        tx.delete(records::URL_IDS, &record.url_id)?;
+        self.commit(tx)?;
+        Ok(())
+    }
+
+    /// ListFunctionUrlConfigs: the function's and its aliases' URLs, 1–50 a page.
+    pub fn list_function_urls(
+        &self,
+        fref: &FunctionRef,
+        marker: Option<&str>,
+        max_items: Option<i64>,
+    ) -> Result<UrlConfigList> {
+        let limit = match max_items {
+            None => 50,
+            Some(n) if n < 1 => return Err(ApiError::too_small(n, "maxItems", 1).into()),
+            Some(n) if n > 50 => return Err(ApiError::too_large(n, "maxItems", 50).into()),
+            Some(n) => n as usize,
+        };
+        self.require_unqualified(fref)?;
+        let mut tx = self.meta.begin()?;
+        self.load_function(&mut *tx, fref)?;
+        let ns = records::url_ns(&fref.name);
+        let page = tx.scan(&ns, marker, limit + 1)?;
+        let mut configs = Vec::new();
+        let mut next_marker = None;
+        for (i, (k, bytes)) in page.iter().enumerate() {
+            if i == limit {
+                next_marker = Some(page[i - 1].0.clone());
+                break;
+            }
+            let r: UrlRecord = records::decode(&ns, k, bytes)?;
+            let owner = FunctionRef {
+                name: fref.name.clone(),
+                qualifier: if k == "$function" {
+                    None
+                } else {
+                    Some(Qualifier::parse(k)?)
+                },
+            };
+            configs.push(self.render_url(&owner, &r, true));
+        }
+        Ok(UrlConfigList {
+            configs,
+            next_marker,
+        })
+    }
+
+    /// The URL with this id, if any (the URL listener's routing).
+    pub fn route_function_url(&self, url_id: &str) -> Result<Option<UrlRoute>> {
+        let mut tx = self.meta.begin()?;
+        let Some(target): Option<UrlTarget> = load(&mut *tx, records::URL_IDS, url_id)? else {
+            return Ok(None);
+        };
+        let function = FunctionRef {
+            name: target.function.clone(),
+            qualifier: target
+                .qualifier
+                .as_deref()
+                .map(Qualifier::parse)
+                .transpose()?,
+        };
+        let record: Option<UrlRecord> = load(
+            &mut *tx,
+            &records::url_ns(&target.function),
+            &url_key(&function),
+        )?;
+        Ok(record.map(|record| UrlRoute { function, record }))
+    }
+
+    /// Removes the URLs of a function (all of them, or one alias's) inside `tx`.
+    pub(crate) fn delete_urls_in(
+        &self,
+        tx: &mut dyn Transaction,
+        function: &str,
+        only_key: Option<&str>,
+    ) -> Result<()> {
+        let ns = records::url_ns(function);
+        let entries = tx.scan(&ns, None, 10_000)?;
+        for (k, bytes) in entries {
+            if only_key.is_some_and(|only| only != k) {
+                continue;
+            }
+            let r: UrlRecord = records::decode(&ns, &k, &bytes)?;
+            tx.delete(records::URL_IDS, &r.url_id)?;
+            tx.delete(&ns, &k)?;
+        }
+        Ok(())
+    }
+}

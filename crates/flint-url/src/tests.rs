@@ -1,0 +1,212 @@
+use super::*;
+
+fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn ctx() -> EventContext<'static> {
+    EventContext {
+        url_id: "abcdef0123456789abcdef0123456789",
+        domain_name: "abcdef0123456789abcdef0123456789.lambda-url.us-east-1.localhost",
+        request_id: "req-1",
+        now_ms: 1_583_348_638_390,
+        iam: None,
+    }
+}
+
+#[test]
+fn the_event_is_payload_format_2() {
+    let headers = h(&[
+        ("Host", "x"),
+        ("User-Agent", "agent"),
+        ("X-Multi", "a"),
+        ("x-multi", "b"),
+        ("Cookie", "c1=v1; c2=v2"),
+        ("Content-Type", "application/json"),
+    ]);
+    let req = HttpRequest {
+        method: "POST",
+        path: "/my/path",
+        raw_query: "a=1&a=2&b=x%20y&c=+",
+        headers: &headers,
+        body: br#"{"k":1}"#,
+        source_ip: "127.0.0.1",
+        protocol: "HTTP/1.1",
+    };
+    let e = event(&req, &ctx());
+    assert_eq!(e["version"], "2.0");
+    assert_eq!(e["routeKey"], "$default");
+    assert_eq!(e["rawPath"], "/my/path");
+    assert_eq!(e["rawQueryString"], "a=1&a=2&b=x%20y&c=+");
+    assert_eq!(e["headers"]["x-multi"], "a,b");
+    assert_eq!(e["headers"]["user-agent"], "agent");
+    assert!(e["headers"].get("cookie").is_none());
+    assert_eq!(e["cookies"], json!(["c1=v1", "c2=v2"]));
+    assert_eq!(
+        e["queryStringParameters"],
+        json!({"a": "1,2", "b": "x y", "c": " "})
+    );
+    assert_eq!(e["body"], r#"{"k":1}"#);
+    assert_eq!(e["isBase64Encoded"], false);
+    let rc = &e["requestContext"];
+    assert_eq!(rc["accountId"], "anonymous");
+    assert_eq!(rc["apiId"], ctx().url_id);
+    assert_eq!(rc["domainPrefix"], ctx().url_id);
+    assert_eq!(rc["http"]["method"], "POST");
+    assert_eq!(rc["http"]["sourceIp"], "127.0.0.1");
+    assert_eq!(rc["http"]["userAgent"], "agent");
+    assert_eq!(rc["time"], "04/Mar/2020:19:03:58 +0000");
+    assert_eq!(rc["timeEpoch"], 1_583_348_638_390_i64);
+    assert!(rc.get("authorizer").is_none());
+}
+
+#[test]
+fn absent_parts_are_left_out_and_binary_bodies_are_base64() {
+    let headers = h(&[("content-type", "image/png")]);
+    let req = HttpRequest {
+        method: "PUT",
+        path: "/",
+        raw_query: "",
+        headers: &headers,
+        body: &[0x89, b'P', b'N', b'G', 0xff],
+        source_ip: "127.0.0.1",
+        protocol: "HTTP/1.1",
+    };
+    let e = event(&req, &ctx());
+    assert!(e.get("cookies").is_none());
+    assert!(e.get("queryStringParameters").is_none());
+    assert_eq!(e["isBase64Encoded"], true);
+    assert_eq!(e["body"], "iVBOR/8=");
+    let empty = HttpRequest { body: b"", ..req };
+    assert!(event(&empty, &ctx()).get("body").is_none());
+    assert!(is_text(Some("text/plain; charset=utf-8")));
+    assert!(is_text(Some("application/vnd.api+json")));
+    assert!(!is_text(Some("application/octet-stream")));
+}
+
+#[test]
+fn iam_callers_appear_in_the_authorizer() {
+    let mut c = ctx();
+    c.iam = Some(IamCaller {
+        access_key: "AKIA1".into(),
+        account_id: "000000000000".into(),
+        user_arn: "arn:aws:iam::000000000000:user/ci".into(),
+    });
+    let req = HttpRequest {
+        method: "GET",
+        path: "/",
+        raw_query: "",
+        headers: &[],
+        body: b"",
+        source_ip: "127.0.0.1",
+        protocol: "HTTP/1.1",
+    };
+    let e = event(&req, &c);
+    assert_eq!(e["requestContext"]["accountId"], "000000000000");
+    assert_eq!(
+        e["requestContext"]["authorizer"]["iam"]["accessKey"],
+        "AKIA1"
+    );
+}
+
+#[test]
+fn responses_follow_lambdas_rules() {
+    let r = response(br#"{"hello": "world"}"#).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, br#"{"hello": "world"}"#);
+    assert_eq!(
+        r.headers,
+        vec![("content-type".to_string(), "application/json".to_string())]
+    );
+    assert_eq!(response(b"\"text\"").unwrap().body, b"\"text\"");
+    assert_eq!(response(b"42").unwrap().status, 200);
+
+    let r = response(
+        br#"{"statusCode": 201, "headers": {"Content-Type": "text/plain", "X-A": "1"},
+             "cookies": ["a=1", "b=2; Path=/"], "body": "made"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body, b"made");
+    assert!(
+        r.headers
+            .contains(&("Content-Type".into(), "text/plain".into()))
+    );
+    assert_eq!(r.cookies, vec!["a=1", "b=2; Path=/"]);
+
+    let r = response(br#"{"statusCode": 200, "body": "aGk=", "isBase64Encoded": true}"#).unwrap();
+    assert_eq!(r.body, b"hi");
+    assert_eq!(
+        response(br#"{"statusCode": "x"}"#),
+        Err(UrlError::BadStatus)
+    );
+    assert_eq!(
+        response(br#"{"statusCode": 700}"#),
+        Err(UrlError::BadStatus)
+    );
+    assert_eq!(
+        response(br#"{"statusCode": 200, "body": "!!", "isBase64Encoded": true}"#),
+        Err(UrlError::BadBase64)
+    );
+    assert_eq!(response(b"not json"), Err(UrlError::NotJson));
+    assert_eq!(response(br#"{"statusCode": 204}"#).unwrap().body, b"");
+}
+
+#[test]
+fn cors_preflight_and_response_headers() {
+    let cors = Cors {
+        allow_origins: Some(vec!["https://app.example".into()]),
+        allow_methods: Some(vec!["GET".into(), "POST".into()]),
+        allow_headers: Some(vec!["x-custom".into()]),
+        expose_headers: Some(vec!["x-out".into()]),
+        max_age: Some(300),
+        allow_credentials: Some(true),
+    };
+    let pre = h(&[
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "POST"),
+    ]);
+    let out = preflight(Some(&cors), "OPTIONS", &pre).unwrap();
+    assert!(out.contains(&(
+        "access-control-allow-origin".into(),
+        "https://app.example".into()
+    )));
+    assert!(out.contains(&("access-control-allow-methods".into(), "GET,POST".into())));
+    assert!(out.contains(&("access-control-allow-headers".into(), "x-custom".into())));
+    assert!(out.contains(&("access-control-max-age".into(), "300".into())));
+    assert!(out.contains(&("access-control-allow-credentials".into(), "true".into())));
+    // A method or origin not allowed: answered, without CORS headers.
+    let bad = h(&[
+        ("Origin", "https://app.example"),
+        ("Access-Control-Request-Method", "DELETE"),
+    ]);
+    assert_eq!(preflight(Some(&cors), "OPTIONS", &bad), Some(vec![]));
+    let evil = h(&[
+        ("Origin", "https://evil.example"),
+        ("Access-Control-Request-Method", "GET"),
+    ]);
+    assert_eq!(preflight(Some(&cors), "OPTIONS", &evil), Some(vec![]));
+    // Not a preflight, or no CORS configured: the function answers.
+    assert_eq!(preflight(Some(&cors), "GET", &pre), None);
+    assert_eq!(preflight(None, "OPTIONS", &pre), None);
+    assert_eq!(
+        preflight(Some(&cors), "OPTIONS", &h(&[("Origin", "x")])),
+        None
+    );
+
+    let out = cors_headers(Some(&cors), Some("https://app.example"));
+    assert!(out.contains(&("access-control-expose-headers".into(), "x-out".into())));
+    assert!(cors_headers(Some(&cors), Some("https://evil.example")).is_empty());
+    assert!(cors_headers(Some(&cors), None).is_empty());
+    let any = Cors {
+        allow_origins: Some(vec!["*".into()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        cors_headers(Some(&any), Some("https://x")),
+        vec![("access-control-allow-origin".to_string(), "*".to_string())]
+    );
+}
