@@ -6,6 +6,7 @@
 //! The logic under test lives in `crates/*`; only oracles live here.
 
 pub mod api_request;
+pub mod function_url;
 mod rawzip;
 pub mod runtime_api;
 pub mod sigv4;
@@ -24,4 +25,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("api_request", api_request::run),
     ("runtime_api", runtime_api::run),
     ("sigv4", sigv4::run),
+    ("function_url", function_url::run),
 ];
