@@ -231,8 +231,20 @@ async fn serve(
     };
     let state = &listener.state;
     let id = url_id.clone();
-    let route = match blocking(state, move |c| c.route_function_url(&id)).await {
-        Ok(Some(r)) => r,
+    let roll: f64 = rand::random();
+    // One trip to the blocking pool for everything the store knows: the route, the policy
+    // that may open it, and what an invocation would run.
+    let looked_up = blocking(state, move |c| {
+        let Some(route) = c.route_function_url(&id)? else {
+            return Ok(None);
+        };
+        let statements = c.policy_statements(&route.function)?;
+        let resolved = c.resolve_invocation(&route.function, roll)?;
+        Ok(Some((route, statements, resolved)))
+    })
+    .await;
+    let (route, statements, resolved) = match looked_up {
+        Ok(Some(found)) => found,
         Ok(None) => return message(StatusCode::FORBIDDEN, serde_json::Value::Null),
         Err(e) => return e.into_response(),
     };
@@ -278,11 +290,6 @@ async fn serve(
             None => return forbidden(),
         },
         _ => {
-            let fref = route.function.clone();
-            let statements = match blocking(state, move |c| c.policy_statements(&fref)).await {
-                Ok(s) => s,
-                Err(e) => return e.into_response(),
-            };
             let access = AccessRequest {
                 action: "lambda:InvokeFunctionUrl",
                 function_url_auth_type: Some("NONE"),
@@ -338,12 +345,6 @@ async fn serve(
                 json!("Internal Server Error"),
             );
         }
-    };
-    let fref = route.function.clone();
-    let roll: f64 = rand::random();
-    let resolved = match blocking(state, move |c| c.resolve_invocation(&fref, roll)).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
     };
     let mut request = match invoke_request(&state.control, resolved, payload) {
         Ok(r) => r,

@@ -173,6 +173,8 @@ pub enum Section {
     AsyncInvoke,
     /// A burst of concurrent cold invocations: environments started per second.
     Burst,
+    /// Requests through a function URL.
+    FunctionUrl,
 }
 
 impl Section {
@@ -183,6 +185,7 @@ impl Section {
         Section::ColdStart,
         Section::AsyncInvoke,
         Section::Burst,
+        Section::FunctionUrl,
     ];
 
     pub fn title(self) -> &'static str {
@@ -193,6 +196,7 @@ impl Section {
             Section::ColdStart => "Cold start",
             Section::AsyncInvoke => "Asynchronous invoke",
             Section::Burst => "Burst scaling",
+            Section::FunctionUrl => "Function URL",
         }
     }
 
@@ -205,6 +209,7 @@ impl Section {
             Section::ColdStart => crate::invoke::run_cold(ctx).await,
             Section::AsyncInvoke => crate::invoke::run_async(ctx).await,
             Section::Burst => crate::burst::run_burst(ctx).await,
+            Section::FunctionUrl => crate::urls::run_urls(ctx).await,
         }
     }
 }
