@@ -51,6 +51,167 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseErro
     Ok(Some(text))
 }
 
+/// A response body fed by a channel: each item is written as soon as it is received.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for ChannelBody {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|item| item.map(Ok))
+    }
+}
+
+/// `InvokeWithResponseStream` (`POST /2021-11-15/functions/{name}/response-streaming-invocations`):
+/// the same checks and invocation as `Invoke`, with the response as an event stream:
+/// `PayloadChunk` events as the function writes (one with the whole body for a function that
+/// does not stream), then `InvokeComplete` (`ErrorCode`/`ErrorDetails` when it failed,
+/// `LogResult` with `Tail`).
+pub async fn invoke_with_response_stream(
+    State(s): State<AppState>,
+    Path(function): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let fref = function_ref(&s, &function, 170, &Query::parse(q)?)?;
+    let invocation_type = header(&headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
+    if !matches!(invocation_type, "RequestResponse" | "DryRun") {
+        return Err(ApiError::enum_value(
+            invocation_type,
+            "invocationType",
+            &["RequestResponse", "DryRun"],
+        )
+        .into());
+    }
+    let tail = match header(&headers, "X-Amz-Log-Type") {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into());
+        }
+    };
+    let client_context = client_context(&headers)?;
+    let payload = read_limited(
+        &headers,
+        body,
+        MAX_INVOKE_REQUEST,
+        "InvokeWithResponseStream",
+    )
+    .await?;
+    let payload = json_payload(payload)?;
+    let roll: f64 = rand::random();
+    let target = fref.clone();
+    let resolved = match s.control.resolve_cached(&fref, roll) {
+        Some(hit) => hit,
+        None => blocking(&s, move |c| c.resolve_invocation(&target, roll)).await?,
+    };
+    if invocation_type == "DryRun" {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let invoker = s.invoker.as_ref().map_err(|why| {
+        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
+    })?;
+    let executed_version = resolved.config.version.clone();
+    let mut request = invoke_request(&s.control, resolved, payload).map_err(ApiError::Service)?;
+    request.client_context = client_context;
+    request.tail_logs = tail;
+    let (chunks_tx, mut chunks_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    request.stream_to = Some(chunks_tx);
+    let invoker = invoker.clone();
+    let mut run = tokio::spawn(async move { invoker.invoke(request).await });
+
+    // Until the function's first byte (or its end) nothing is sent: admission errors still
+    // get their own status and error body, as on Lambda.
+    let first = tokio::select! {
+        chunk = chunks_rx.recv() => chunk,
+        done = &mut run => {
+            let output = done
+                .map_err(|e| ApiError::Service(format!("invocation failed: {e}")))?
+                .map_err(|e| ApiResponseError::from(e.to_api()))?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+            if output.function_error {
+                let (code, details) = stream_error(&output.body);
+                let _ = tx.send(crate::eventstream::invoke_complete(
+                    Some(&code), Some(&details), output.log_result.as_deref())).await;
+            } else {
+                let _ = tx.send(crate::eventstream::payload_chunk(&output.body)).await;
+                let _ = tx.send(crate::eventstream::invoke_complete(
+                    None, None, output.log_result.as_deref())).await;
+            }
+            drop(tx);
+            return Ok(stream_response(rx, &output.executed_version));
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let mut next = first;
+        while let Some(chunk) = next {
+            if tx
+                .send(crate::eventstream::payload_chunk(&chunk))
+                .await
+                .is_err()
+            {
+                // The caller went away; the invocation still finishes (and is logged).
+                break;
+            }
+            next = chunks_rx.recv().await;
+        }
+        while chunks_rx.recv().await.is_some() {}
+        let complete = match run.await {
+            Ok(Ok(output)) if output.function_error => {
+                let (code, details) = stream_error(&output.body);
+                crate::eventstream::invoke_complete(
+                    Some(&code),
+                    Some(&details),
+                    output.log_result.as_deref(),
+                )
+            }
+            Ok(Ok(output)) => {
+                crate::eventstream::invoke_complete(None, None, output.log_result.as_deref())
+            }
+            Ok(Err(e)) => crate::eventstream::invoke_complete(
+                Some("ServiceException"),
+                Some(&e.to_string()),
+                None,
+            ),
+            Err(e) => crate::eventstream::invoke_complete(
+                Some("ServiceException"),
+                Some(&e.to_string()),
+                None,
+            ),
+        };
+        let _ = tx.send(complete).await;
+    });
+    Ok(stream_response(rx, &executed_version))
+}
+
+/// `InvokeComplete`'s `ErrorCode` (the error body's `errorType`, else `Unhandled`) and
+/// `ErrorDetails` (the error body) for a failed invocation.
+fn stream_error(body: &[u8]) -> (String, String) {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["errorType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "Unhandled".into());
+    (code, String::from_utf8_lossy(body).into_owned())
+}
+
+fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>, executed_version: &str) -> Response {
+    let mut resp = Response::new(Body::from_stream(ChannelBody(rx)));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(executed_version) {
+        h.insert("X-Amz-Executed-Version", v);
+    }
+    resp
+}
+
 /// The payload a function receives: JSON as sent, or `{}` for an empty body.
 fn json_payload(payload: Bytes) -> Result<Bytes, ApiResponseError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
@@ -233,5 +394,6 @@ pub(crate) fn invoke_request(
         client_context: None,
         tail_logs: false,
         request_id: None,
+        stream_to: None,
     })
 }

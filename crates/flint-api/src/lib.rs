@@ -12,6 +12,7 @@ mod body;
 mod concurrency;
 mod error;
 mod events;
+mod eventstream;
 mod function_url;
 mod invoke;
 mod policy;

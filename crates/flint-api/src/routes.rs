@@ -114,6 +114,10 @@ pub fn router(state: AppState) -> Router {
             delete(crate::policy::remove_permission),
         )
         .route(
+            "/2021-11-15/functions/{function}/response-streaming-invocations",
+            post(crate::invoke::invoke_with_response_stream),
+        )
+        .route(
             "/2014-11-13/functions/{function}/invoke-async/",
             post(crate::invoke::invoke_async),
         )

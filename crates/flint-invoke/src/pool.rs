@@ -80,6 +80,10 @@ pub struct InvokeRequest {
     /// The request id to run under; a new one when `None`. Asynchronous
     /// events keep theirs across retries, as on Lambda.
     pub request_id: Option<String>,
+    /// `InvokeWithResponseStream`: the chunks of a streamed response are sent here as the
+    /// function writes them (the output's body is then empty unless the function failed);
+    /// a response that is not streamed arrives whole in the output, as for `Invoke`.
+    pub stream_to: Option<tokio::sync::mpsc::Sender<Bytes>>,
 }
 
 /// How an environment was started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
@@ -184,7 +188,87 @@ impl Verdict {
         }
     }
 
-    async fn of(state: RunState, request_id: &str, timeout: Duration) -> Self {
+    /// The end of a streamed response: forwarded chunk by chunk to `stream_to` (or collected
+    /// for a buffered invoke), within the invocation's deadline.
+    async fn of_stream(
+        stream: flint_runtime_api::StreamingResponse,
+        request_id: &str,
+        timeout: Duration,
+        deadline: Instant,
+        stream_to: Option<&tokio::sync::mpsc::Sender<Bytes>>,
+    ) -> Self {
+        let mut body = stream.body;
+        let mut collected = bytes::BytesMut::new();
+        let mut client_gone = false;
+        let end = loop {
+            let next = tokio::time::timeout_at(deadline.into(), body.next_chunk()).await;
+            match next {
+                Err(_) => break Err(None),
+                Ok(None) => break Ok(()),
+                Ok(Some(Err(e))) => break Err(Some(e)),
+                Ok(Some(Ok(chunk))) => match stream_to {
+                    // A caller that went away does not stop the function: the rest is read
+                    // and dropped so the runtime can finish its response.
+                    Some(tx) if !client_gone => client_gone = tx.send(chunk).await.is_err(),
+                    Some(_) => {}
+                    None => collected.extend_from_slice(&chunk),
+                },
+            }
+        };
+        use flint_runtime_api::StreamError;
+        match end {
+            Ok(()) => Self {
+                body: collected.freeze(),
+                function_error: false,
+                content_type: stream.content_type,
+                status: None,
+                healthy: true,
+            },
+            Err(None) => {
+                let m = format!(
+                    "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                );
+                Self::platform("Sandbox.Timedout", &m, "timeout", false)
+            }
+            Err(Some(StreamError::Function { error_type, body })) => {
+                let body = if body.is_empty() {
+                    platform_error_body(&error_type, "The function reported an error mid-stream")
+                } else {
+                    body
+                };
+                Self {
+                    body,
+                    function_error: true,
+                    content_type: None,
+                    status: Some(("error", Some(error_type))),
+                    healthy: true,
+                }
+            }
+            Err(Some(StreamError::TooLarge { limit })) => Self::platform(
+                "Function.ResponseSizeTooLarge",
+                &format!(
+                    "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                ),
+                "error",
+                false,
+            ),
+            Err(Some(StreamError::Truncated)) => Self::platform(
+                "Runtime.TruncatedResponse",
+                "The runtime's streamed response was cut off",
+                "error",
+                false,
+            ),
+        }
+    }
+
+    async fn of(
+        state: RunState,
+        request_id: &str,
+        timeout: Duration,
+        deadline: Instant,
+        stream_to: Option<&tokio::sync::mpsc::Sender<Bytes>>,
+    ) -> Self {
         match state {
             RunState::Finished(InvokeOutcome::Response { body, content_type }) => Self {
                 body,
@@ -203,18 +287,9 @@ impl Verdict {
                 healthy: true,
             },
             // A buffered Invoke of a streaming function returns the
-            // concatenated body (Lambda caps it at 6 MB).
+            // concatenated body; InvokeWithResponseStream forwards it.
             RunState::Finished(InvokeOutcome::Streaming(stream)) => {
-                match stream.body.collect().await {
-                    Ok(body) => Self {
-                        body,
-                        function_error: false,
-                        content_type: stream.content_type,
-                        status: None,
-                        healthy: true,
-                    },
-                    Err(e) => Self::platform("Runtime.StreamError", &e.to_string(), "error", true),
-                }
+                Self::of_stream(stream, request_id, timeout, deadline, stream_to).await
             }
             // Oversized, truncated or malformed responses: runtimes may exit
             // after them (awslambdaric does after a 413), so the environment
@@ -814,18 +889,25 @@ impl Invoker {
         };
         let invoke_started = Instant::now();
         let state = env.invoke(invocation, timeout).await;
-        let duration = invoke_started.elapsed();
-        log.extend(env.take_output());
-        let init_ms = env.init_duration.take().map(ms);
-        let memory_used = env.memory_peak_mb();
-
         let Verdict {
             body,
             function_error,
             content_type,
             status,
             healthy,
-        } = Verdict::of(state, &request_id, timeout).await;
+        } = Verdict::of(
+            state,
+            &request_id,
+            timeout,
+            invoke_started + timeout,
+            req.stream_to.as_ref(),
+        )
+        .await;
+        let duration = invoke_started.elapsed();
+        log.extend(env.take_output());
+        let init_ms = env.init_duration.take().map(ms);
+        let memory_used = env.memory_peak_mb();
+
         log.push(logs::end_line(&request_id));
         log.push(logs::report_line(&Report {
             request_id: &request_id,

@@ -412,6 +412,7 @@ impl Invoker {
             client_context: None,
             tail_logs: false,
             request_id: None,
+            stream_to: None,
         };
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut log = Vec::new();
