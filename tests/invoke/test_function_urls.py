@@ -269,3 +269,53 @@ def test_aws_cli_creates_a_url(server, fn):
                          capture_output=True, text=True, env=env, check=True)
     cfg = json.loads(out.stdout)
     assert cfg["AuthType"] == "NONE" and ".lambda-url." in cfg["FunctionUrl"]
+
+
+NODE_STREAM_URL = """
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  if (event.rawPath === "/raw") {
+    responseStream.setContentType("text/plain");
+    responseStream.write("raw ");
+    await new Promise((r) => setTimeout(r, 1200));
+    responseStream.end("stream");
+    return;
+  }
+  const http = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 207,
+    headers: { "Content-Type": "text/event-stream", "X-Streamed": "yes" },
+    cookies: ["s=1"],
+  });
+  http.write("data: one\\n\\n");
+  await new Promise((r) => setTimeout(r, 1200));
+  http.write("data: two\\n\\n");
+  http.end();
+});
+"""
+
+
+def test_response_stream_urls_send_bytes_as_the_function_writes(lam, fn):
+    import time
+    name = fn("url-stream", {"index.mjs": NODE_STREAM_URL}, runtime="nodejs20.x",
+              handler="index.handler", Timeout=10)
+    url = public_url(lam, name, InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
+    started = time.monotonic()
+    r = call(url, "/sse", stream=True)
+    assert r.status_code == 207, r.text
+    assert r.headers["content-type"] == "text/event-stream"
+    assert r.headers["x-streamed"] == "yes"
+    assert r.raw.headers.getlist("Set-Cookie") == ["s=1"]
+    pieces = []
+    for piece in r.iter_content(chunk_size=None):
+        pieces.append((time.monotonic() - started, piece))
+    body = b"".join(p for _, p in pieces)
+    assert body == b"data: one\n\ndata: two\n\n", pieces
+    assert pieces[-1][0] - pieces[0][0] >= 1.0, pieces
+    # Without the HTTP prelude: 200 with the runtime's content type.
+    r = call(url, "/raw")
+    assert r.status_code == 200 and r.text == "raw stream"
+    assert r.headers["content-type"] == "text/plain"
+    # Through a BUFFERED URL the same function's whole answer ("raw stream") goes through
+    # the JSON response mapping, which it does not satisfy: a 502, as for any non-JSON answer.
+    lam.update_function_url_config(FunctionName=name, InvokeMode="BUFFERED")
+    r = call(url, "/raw")
+    assert r.status_code == 502 and r.text == "Internal Server Error"

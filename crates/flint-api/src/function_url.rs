@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flint_auth::KeyStore;
 use flint_auth::sigv4::{self, Expect};
+use flint_invoke::StreamPart;
 use flint_types::function_url::FunctionUrlConfigRequest;
 use flint_types::policy::{AccessRequest, policy_allows};
 use http_body_util::{BodyExt, Limited};
@@ -356,52 +357,63 @@ async fn serve(
         }
     };
     request.request_id = Some(request_id.clone());
-    let output = match invoker.invoke(request).await {
-        Ok(o) => o,
-        Err(flint_invoke::InvokeError::Throttled { .. }) => {
-            return message(StatusCode::TOO_MANY_REQUESTS, json!("Rate Exceeded."));
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "a function URL invocation failed");
-            return message(StatusCode::BAD_GATEWAY, json!("Internal Server Error"));
-        }
-    };
     let origin = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("origin"))
         .map(|(_, v)| v.as_str());
-    let mapped = if output.function_error {
-        Err(())
+    let streamed = route.record.invoke_mode == "RESPONSE_STREAM";
+    let (parts_tx, mut parts_rx) = tokio::sync::mpsc::channel::<StreamPart>(16);
+    if streamed {
+        request.stream_to = Some(parts_tx);
     } else {
-        flint_url::response(&output.body).map_err(|e| {
-            tracing::info!(url = %url_id, "a function URL answer could not be mapped: {e}");
-        })
+        drop(parts_tx);
+    }
+    let run = tokio::spawn(async move { invoker.invoke(request).await });
+    // A streamed response announces its content type first; the channel's end without one
+    // means the answer is whole in the output (see `invoke_with_response_stream`).
+    let first = if streamed {
+        parts_rx.recv().await
+    } else {
+        None
     };
-    let mut resp = match mapped {
-        Ok(m) => {
-            let mut resp = Response::new(Body::from(m.body));
-            *resp.status_mut() = StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK);
-            let h = resp.headers_mut();
-            for (k, v) in m.headers {
-                if let (Ok(k), Ok(v)) = (
-                    header::HeaderName::from_bytes(k.as_bytes()),
-                    HeaderValue::from_str(&v),
-                ) {
-                    h.insert(k, v);
-                }
+    let mut resp = match first {
+        // A streamed response: its head now, its body as the function writes it.
+        Some(StreamPart::ContentType(content_type)) => {
+            match stream_head(content_type, &mut parts_rx).await {
+                Some((head, rest)) => streamed_response(head, rest, parts_rx, run),
+                None => bad_gateway(),
             }
-            for c in m.cookies {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    h.append(header::SET_COOKIE, v);
-                }
-            }
-            resp
         }
-        Err(()) => {
-            let mut resp = (StatusCode::BAD_GATEWAY, "Internal Server Error").into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            resp
+        _ => {
+            let output = match run.await {
+                Ok(Ok(o)) => o,
+                Ok(Err(flint_invoke::InvokeError::Throttled { .. })) => {
+                    return message(StatusCode::TOO_MANY_REQUESTS, json!("Rate Exceeded."));
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "a function URL invocation failed");
+                    return bad_gateway();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a function URL invocation panicked");
+                    return bad_gateway();
+                }
+            };
+            let mapped = if output.function_error {
+                Err(())
+            } else {
+                flint_url::response(&output.body).map_err(|e| {
+                    tracing::info!(url = %url_id, "a function URL answer could not be mapped: {e}");
+                })
+            };
+            match mapped {
+                Ok(m) => {
+                    let mut resp = Response::new(Body::from(m.body.clone()));
+                    set_head(&mut resp, &m);
+                    resp
+                }
+                Err(()) => bad_gateway(),
+            }
         }
     };
     let h = resp.headers_mut();
@@ -417,6 +429,97 @@ async fn serve(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amzn-RequestId", v);
     }
+    resp
+}
+
+fn bad_gateway() -> Response {
+    let mut resp = (StatusCode::BAD_GATEWAY, "Internal Server Error").into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    resp
+}
+
+/// Status, headers and cookies of `m` onto `resp`.
+fn set_head(resp: &mut Response, m: &flint_url::HttpResponse) {
+    *resp.status_mut() = StatusCode::from_u16(m.status).unwrap_or(StatusCode::OK);
+    let h = resp.headers_mut();
+    for (k, v) in &m.headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.insert(k, v);
+        }
+    }
+    for c in &m.cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// Largest HTTP-integration prelude flint waits for before giving up on a stream.
+const MAX_PRELUDE: usize = 64 * 1024;
+
+/// The head of a streamed URL response and the body bytes already received: from the
+/// HTTP-integration prelude when the runtime announced one, else status 200 with the
+/// runtime's content type. `None`: a prelude that is not one.
+async fn stream_head(
+    content_type: Option<String>,
+    parts: &mut tokio::sync::mpsc::Receiver<StreamPart>,
+) -> Option<(flint_url::HttpResponse, bytes::Bytes)> {
+    if content_type.as_deref() != Some(flint_url::HTTP_INTEGRATION_CONTENT_TYPE) {
+        let head = flint_url::HttpResponse {
+            status: 200,
+            headers: vec![(
+                "content-type".into(),
+                content_type.unwrap_or_else(|| "application/octet-stream".into()),
+            )],
+            cookies: Vec::new(),
+            body: Vec::new(),
+        };
+        return Some((head, bytes::Bytes::new()));
+    }
+    let mut buffered = Vec::new();
+    loop {
+        match flint_url::split_prelude(&buffered) {
+            Ok(Some((head, rest))) => return Some((head, bytes::Bytes::copy_from_slice(rest))),
+            Ok(None) if buffered.len() <= MAX_PRELUDE => {}
+            _ => return None,
+        }
+        match parts.recv().await {
+            Some(StreamPart::Chunk(c)) => buffered.extend_from_slice(&c),
+            Some(StreamPart::ContentType(_)) => {}
+            // Ended before the prelude did.
+            None => return None,
+        }
+    }
+}
+
+/// A response whose body is `rest` and then every chunk the function still writes.
+fn streamed_response(
+    head: flint_url::HttpResponse,
+    rest: bytes::Bytes,
+    mut parts: tokio::sync::mpsc::Receiver<StreamPart>,
+    run: tokio::task::JoinHandle<Result<flint_invoke::InvokeOutput, flint_invoke::InvokeError>>,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    tokio::spawn(async move {
+        let mut open = rest.is_empty() || tx.send(rest).await.is_ok();
+        while let Some(part) = parts.recv().await {
+            if let (StreamPart::Chunk(c), true) = (part, open) {
+                open = tx.send(c).await.is_ok();
+            }
+        }
+        // A failure after the head was sent can only end the body early (as on Lambda).
+        if let Ok(Ok(out)) = run.await
+            && out.function_error
+        {
+            tracing::info!("a streamed function URL response ended with a function error");
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(crate::invoke::ChannelBody(rx)));
+    set_head(&mut resp, &head);
     resp
 }
 

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use flint_control::{ControlPlane, ResolvedFunction};
-use flint_invoke::InvokeRequest;
+use flint_invoke::{InvokeRequest, StreamPart};
 use flint_types::ApiError;
 use serde_json::json;
 
@@ -52,7 +52,7 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseErro
 }
 
 /// A response body fed by a channel: each item is written as soon as it is received.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+pub(crate) struct ChannelBody(pub(crate) tokio::sync::mpsc::Receiver<Bytes>);
 
 impl futures_core::Stream for ChannelBody {
     type Item = Result<Bytes, std::convert::Infallible>;
@@ -119,48 +119,60 @@ pub async fn invoke_with_response_stream(
     let mut request = invoke_request(&s.control, resolved, payload).map_err(ApiError::Service)?;
     request.client_context = client_context;
     request.tail_logs = tail;
-    let (chunks_tx, mut chunks_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    request.stream_to = Some(chunks_tx);
+    let (parts_tx, parts_rx) = tokio::sync::mpsc::channel::<StreamPart>(16);
+    request.stream_to = Some(parts_tx);
     let invoker = invoker.clone();
-    let mut run = tokio::spawn(async move { invoker.invoke(request).await });
+    let run = tokio::spawn(async move { invoker.invoke(request).await });
 
-    // Until the function's first byte (or its end) nothing is sent: admission errors still
-    // get their own status and error body, as on Lambda.
-    let first = tokio::select! {
-        chunk = chunks_rx.recv() => chunk,
-        done = &mut run => {
-            let output = done
-                .map_err(|e| ApiError::Service(format!("invocation failed: {e}")))?
-                .map_err(|e| ApiResponseError::from(e.to_api()))?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
-            if output.function_error {
-                let (code, details) = stream_error(&output.body);
-                let _ = tx.send(crate::eventstream::invoke_complete(
-                    Some(&code), Some(&details), output.log_result.as_deref())).await;
-            } else {
-                let _ = tx.send(crate::eventstream::payload_chunk(&output.body)).await;
-                let _ = tx.send(crate::eventstream::invoke_complete(
-                    None, None, output.log_result.as_deref())).await;
-            }
-            drop(tx);
-            return Ok(stream_response(rx, &output.executed_version));
+    // The invoker sends the content type of a streamed response before its chunks, and
+    // drops the channel when the invocation ends. So the first receive tells the cases
+    // apart without racing the invocation: a content type means a stream; the end of the
+    // channel means the answer is whole in the output (or admission refused it, which then
+    // gets its own status and error body, as on Lambda).
+    let mut parts_rx = parts_rx;
+    let first = parts_rx.recv().await;
+    if !matches!(first, Some(StreamPart::ContentType(_))) {
+        let output = run
+            .await
+            .map_err(|e| ApiError::Service(format!("invocation failed: {e}")))?
+            .map_err(|e| ApiResponseError::from(e.to_api()))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+        if output.function_error {
+            let (code, details) = stream_error(&output.body);
+            let _ = tx
+                .send(crate::eventstream::invoke_complete(
+                    Some(&code),
+                    Some(&details),
+                    output.log_result.as_deref(),
+                ))
+                .await;
+        } else {
+            let _ = tx
+                .send(crate::eventstream::payload_chunk(&output.body))
+                .await;
+            let _ = tx
+                .send(crate::eventstream::invoke_complete(
+                    None,
+                    None,
+                    output.log_result.as_deref(),
+                ))
+                .await;
         }
-    };
+        return Ok(stream_response(rx, &output.executed_version));
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
-        let mut next = first;
-        while let Some(chunk) = next {
-            if tx
-                .send(crate::eventstream::payload_chunk(&chunk))
-                .await
-                .is_err()
-            {
-                // The caller went away; the invocation still finishes (and is logged).
-                break;
+        let mut open = true;
+        while let Some(part) = parts_rx.recv().await {
+            if let (StreamPart::Chunk(chunk), true) = (part, open) {
+                // A caller that went away stops nothing: the invocation finishes (and is
+                // logged) while the rest is read and dropped.
+                open = tx
+                    .send(crate::eventstream::payload_chunk(&chunk))
+                    .await
+                    .is_ok();
             }
-            next = chunks_rx.recv().await;
         }
-        while chunks_rx.recv().await.is_some() {}
         let complete = match run.await {
             Ok(Ok(output)) if output.function_error => {
                 let (code, details) = stream_error(&output.body);

@@ -83,7 +83,17 @@ pub struct InvokeRequest {
     /// `InvokeWithResponseStream`: the chunks of a streamed response are sent here as the
     /// function writes them (the output's body is then empty unless the function failed);
     /// a response that is not streamed arrives whole in the output, as for `Invoke`.
-    pub stream_to: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    pub stream_to: Option<tokio::sync::mpsc::Sender<StreamPart>>,
+}
+
+/// What `InvokeRequest::stream_to` receives for a streamed response: the runtime's content
+/// type first, then the body's chunks as they arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamPart {
+    /// The runtime's `Content-Type` (`application/vnd.awslambda.http-integration-response`
+    /// for the HTTP-integration prelude format), if it sent one.
+    ContentType(Option<String>),
+    Chunk(Bytes),
 }
 
 /// How an environment was started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
@@ -195,11 +205,17 @@ impl Verdict {
         request_id: &str,
         timeout: Duration,
         deadline: Instant,
-        stream_to: Option<&tokio::sync::mpsc::Sender<Bytes>>,
+        stream_to: Option<&tokio::sync::mpsc::Sender<StreamPart>>,
     ) -> Self {
         let mut body = stream.body;
+        let mut client_gone = match stream_to {
+            Some(tx) => tx
+                .send(StreamPart::ContentType(stream.content_type.clone()))
+                .await
+                .is_err(),
+            None => false,
+        };
         let mut collected = bytes::BytesMut::new();
-        let mut client_gone = false;
         let end = loop {
             let next = tokio::time::timeout_at(deadline.into(), body.next_chunk()).await;
             match next {
@@ -209,7 +225,9 @@ impl Verdict {
                 Ok(Some(Ok(chunk))) => match stream_to {
                     // A caller that went away does not stop the function: the rest is read
                     // and dropped so the runtime can finish its response.
-                    Some(tx) if !client_gone => client_gone = tx.send(chunk).await.is_err(),
+                    Some(tx) if !client_gone => {
+                        client_gone = tx.send(StreamPart::Chunk(chunk)).await.is_err()
+                    }
                     Some(_) => {}
                     None => collected.extend_from_slice(&chunk),
                 },
@@ -267,7 +285,7 @@ impl Verdict {
         request_id: &str,
         timeout: Duration,
         deadline: Instant,
-        stream_to: Option<&tokio::sync::mpsc::Sender<Bytes>>,
+        stream_to: Option<&tokio::sync::mpsc::Sender<StreamPart>>,
     ) -> Self {
         match state {
             RunState::Finished(InvokeOutcome::Response { body, content_type }) => Self {

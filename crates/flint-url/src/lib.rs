@@ -319,6 +319,50 @@ pub fn response(payload: &[u8]) -> Result<HttpResponse, UrlError> {
     })
 }
 
+/// The `Content-Type` with which a streaming runtime announces Lambda's HTTP-integration
+/// format: a JSON prelude (`statusCode`, `headers`, `cookies`), 8 NUL bytes, then the body.
+pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
+    "application/vnd.awslambda.http-integration-response";
+
+/// Splits a streamed HTTP-integration response at its prelude once `buffered` holds the 8
+/// NUL delimiter: the response head (with an empty body) and the body bytes after it.
+/// `Ok(None)`: more bytes are needed.
+pub fn split_prelude(buffered: &[u8]) -> Result<Option<(HttpResponse, &[u8])>, UrlError> {
+    const DELIMITER: [u8; 8] = [0; 8];
+    let Some(at) = buffered.windows(8).position(|w| w == DELIMITER) else {
+        return Ok(None);
+    };
+    let prelude: Value = serde_json::from_slice(&buffered[..at]).map_err(|_| UrlError::NotJson)?;
+    let status = match prelude.get("statusCode") {
+        None | Some(Value::Null) => 200,
+        Some(v) => v
+            .as_u64()
+            .filter(|s| (100..=599).contains(s))
+            .ok_or(UrlError::BadStatus)? as u16,
+    };
+    let mut headers: Vec<(String, String)> = match prelude.get("headers") {
+        Some(Value::Object(h)) => h.iter().map(|(k, v)| (k.clone(), header_text(v))).collect(),
+        _ => Vec::new(),
+    };
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), "application/octet-stream".into()));
+    }
+    let cookies = match prelude.get("cookies") {
+        Some(Value::Array(c)) => c.iter().map(header_text).collect(),
+        _ => Vec::new(),
+    };
+    let head = HttpResponse {
+        status,
+        headers,
+        cookies,
+        body: Vec::new(),
+    };
+    Ok(Some((head, &buffered[at + 8..])))
+}
+
 fn origin_allowed(cors: &Cors, origin: &str) -> Option<String> {
     let origins = cors.allow_origins.as_deref().unwrap_or_default();
     if origins.iter().any(|o| o == "*") {

@@ -210,3 +210,27 @@ fn cors_preflight_and_response_headers() {
         vec![("access-control-allow-origin".to_string(), "*".to_string())]
     );
 }
+
+#[test]
+fn streamed_http_integration_preludes_split_at_eight_nuls() {
+    let mut bytes = br#"{"statusCode":201,"headers":{"X-A":"1"},"cookies":["c=1"]}"#.to_vec();
+    assert_eq!(split_prelude(&bytes), Ok(None));
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(b"body starts");
+    let (head, rest) = split_prelude(&bytes).unwrap().unwrap();
+    assert_eq!(head.status, 201);
+    assert!(head.headers.contains(&("X-A".into(), "1".into())));
+    assert!(
+        head.headers
+            .contains(&("content-type".into(), "application/octet-stream".into()))
+    );
+    assert_eq!(head.cookies, vec!["c=1"]);
+    assert_eq!(rest, b"body starts");
+    let mut plain = b"{}".to_vec();
+    plain.extend_from_slice(&[0; 8]);
+    let (head, rest) = split_prelude(&plain).unwrap().unwrap();
+    assert_eq!((head.status, rest), (200, &b""[..]));
+    let mut bad = b"not json".to_vec();
+    bad.extend_from_slice(&[0; 8]);
+    assert_eq!(split_prelude(&bad), Err(UrlError::NotJson));
+}
