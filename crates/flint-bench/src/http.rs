@@ -76,6 +76,41 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Sends one request and times it: (first body byte, whole body) after sending, and the
+    /// status. Used for streamed responses, whose first bytes come long before the last.
+    pub async fn time_first_byte(
+        &mut self,
+        req: &Op,
+    ) -> anyhow::Result<(StatusCode, Duration, Duration)> {
+        use hyper::body::Body as _;
+        let mut builder = Request::builder()
+            .method(req.method.clone())
+            .uri(req.path.as_str())
+            .header(hyper::header::HOST, self.host.as_str());
+        if !req.body.is_empty() {
+            builder = builder.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        let request = builder.body(Full::new(req.body.clone()))?;
+        self.sender.ready().await?;
+        let t = Instant::now();
+        let resp = self.sender.send_request(request).await?;
+        let status = resp.status();
+        let mut body = resp.into_body();
+        let mut first = None;
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame?;
+            if first.is_none() && frame.data_ref().is_some_and(|d| !d.is_empty()) {
+                first = Some(t.elapsed());
+            }
+        }
+        let total = t.elapsed();
+        Ok((status, first.unwrap_or(total), total))
+    }
+}
+
 /// One request to send: method, path and body (cheap to clone).
 #[derive(Clone)]
 pub struct Op {

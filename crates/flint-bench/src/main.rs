@@ -13,6 +13,7 @@ mod report;
 mod sections;
 mod server;
 mod stats;
+mod streaming;
 mod urls;
 
 use clap::Parser;

@@ -175,6 +175,8 @@ pub enum Section {
     Burst,
     /// Requests through a function URL.
     FunctionUrl,
+    /// Time to first byte of a streamed response.
+    Streaming,
 }
 
 impl Section {
@@ -186,6 +188,7 @@ impl Section {
         Section::AsyncInvoke,
         Section::Burst,
         Section::FunctionUrl,
+        Section::Streaming,
     ];
 
     pub fn title(self) -> &'static str {
@@ -197,6 +200,7 @@ impl Section {
             Section::AsyncInvoke => "Asynchronous invoke",
             Section::Burst => "Burst scaling",
             Section::FunctionUrl => "Function URL",
+            Section::Streaming => "Response streaming",
         }
     }
 
@@ -210,6 +214,7 @@ impl Section {
             Section::AsyncInvoke => crate::invoke::run_async(ctx).await,
             Section::Burst => crate::burst::run_burst(ctx).await,
             Section::FunctionUrl => crate::urls::run_urls(ctx).await,
+            Section::Streaming => crate::streaming::run_streaming(ctx).await,
         }
     }
 }

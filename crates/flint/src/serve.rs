@@ -2,6 +2,7 @@
 
 use crate::config::{AuthMode, Settings};
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use flint_api::{AppState, router};
 use flint_control::{CodeUrlSigner, ControlPlane, ControlSettings};
 use flint_store::{FsBlobStore, SqliteStore};
@@ -216,7 +217,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (stop_urls, urls_stopped) = tokio::sync::oneshot::channel::<()>();
     let urls = tokio::spawn(async move {
         axum::serve(
-            url_listener,
+            url_listener.tap_io(no_delay),
             url_app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async {
@@ -224,7 +225,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         })
         .await
     });
-    axum::serve(listener, app)
+    axum::serve(listener.tap_io(no_delay), app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -352,6 +353,15 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
             eprintln!("flint: WARNING: {why}");
             Err(why)
         }
+    }
+}
+
+/// No Nagle delay on accepted connections: a streamed response is written in pieces, and
+/// without TCP_NODELAY a piece that follows the (not yet acknowledged) head would wait for
+/// the client's delayed ACK, ~40 ms.
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
 }
 
