@@ -299,12 +299,12 @@ def test_post_by_path_form_with_repeated_headers_and_binary(echo_url):
 
     # Repeated headers joined with ',' (curl sends them as separate lines).
     curl = shutil.which("curl")
-    if curl:
-        url_id, port = url_parts(url)
-        out = subprocess.run([curl, "-s", "-H", "X-Rep: one", "-H", "X-Rep: two",
-                              f"http://127.0.0.1:{port}/_url/{url_id}/c"],
-                             capture_output=True, timeout=60, check=True).stdout
-        assert json.loads(out)["headers"]["x-rep"] == "one,two"
+    assert curl, "curl is needed for the repeated-header check"
+    url_id, port = url_parts(url)
+    out = subprocess.run([curl, "-s", "-H", "X-Rep: one", "-H", "X-Rep: two",
+                          f"http://127.0.0.1:{port}/_url/{url_id}/c"],
+                         capture_output=True, timeout=60, check=True).stdout
+    assert json.loads(out)["headers"]["x-rep"] == "one,two"
 
 
 def test_response_mapping(shaper_url):
