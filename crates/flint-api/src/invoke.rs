@@ -28,6 +28,28 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// `X-Amz-Invocation-Type` (default `RequestResponse`), one of `allowed`.
+fn invocation_type<'a>(
+    headers: &'a HeaderMap,
+    allowed: &[&str],
+) -> Result<&'a str, ApiResponseError> {
+    let t = header(headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
+    if allowed.contains(&t) {
+        Ok(t)
+    } else {
+        Err(ApiError::enum_value(t, "invocationType", allowed).into())
+    }
+}
+
+/// Whether `X-Amz-Log-Type: Tail` asks for the log tail.
+fn tail_logs(headers: &HeaderMap) -> Result<bool, ApiResponseError> {
+    match header(headers, "X-Amz-Log-Type") {
+        None | Some("None") => Ok(false),
+        Some("Tail") => Ok(true),
+        Some(other) => Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into()),
+    }
+}
+
 fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseError> {
     let Some(raw) = header(headers, "X-Amz-Client-Context") else {
         return Ok(None);
@@ -78,22 +100,8 @@ pub async fn invoke_with_response_stream(
     body: Body,
 ) -> ApiResult {
     let fref = function_ref(&s, &function, 170, &Query::parse(q)?)?;
-    let invocation_type = header(&headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
-    if !matches!(invocation_type, "RequestResponse" | "DryRun") {
-        return Err(ApiError::enum_value(
-            invocation_type,
-            "invocationType",
-            &["RequestResponse", "DryRun"],
-        )
-        .into());
-    }
-    let tail = match header(&headers, "X-Amz-Log-Type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into());
-        }
-    };
+    let invocation_type = invocation_type(&headers, &["RequestResponse", "DryRun"])?;
+    let tail = tail_logs(&headers)?;
     let client_context = client_context(&headers)?;
     let payload = read_limited(
         &headers,
@@ -271,25 +279,8 @@ pub async fn invoke(
     body: Body,
 ) -> ApiResult {
     let fref = function_ref(&s, &function, 256, &Query::parse(q)?)?;
-    let invocation_type = header(&headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
-    match invocation_type {
-        "RequestResponse" | "DryRun" | "Event" => {}
-        other => {
-            return Err(ApiError::enum_value(
-                other,
-                "invocationType",
-                &["Event", "RequestResponse", "DryRun"],
-            )
-            .into());
-        }
-    }
-    let tail = match header(&headers, "X-Amz-Log-Type") {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into());
-        }
-    };
+    let invocation_type = invocation_type(&headers, &["Event", "RequestResponse", "DryRun"])?;
+    let tail = tail_logs(&headers)?;
     let client_context = client_context(&headers)?;
     let payload = read_limited(&headers, body, MAX_INVOKE_REQUEST, "InvokeFunction").await?;
     if invocation_type == "Event" && payload.len() > MAX_EVENT_PAYLOAD {

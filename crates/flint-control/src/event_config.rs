@@ -202,12 +202,7 @@ impl ControlPlane {
         marker: Option<&str>,
         max_items: Option<i64>,
     ) -> Result<EventInvokeConfigList> {
-        let limit = match max_items {
-            None => 50,
-            Some(n) if n < 1 => return Err(ApiError::too_small(n, "maxItems", 1).into()),
-            Some(n) if n > 50 => return Err(ApiError::too_large(n, "maxItems", 50).into()),
-            Some(n) => n as usize,
-        };
+        let limit = records::config_page_size(max_items)?;
         self.require_unqualified(fref)?;
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;

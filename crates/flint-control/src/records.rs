@@ -60,6 +60,19 @@ pub fn policy_ns(function: &str) -> String {
     format!("policy:{function}")
 }
 
+/// The page size of the per-function configuration lists (event invoke, URL and provisioned
+/// concurrency configs): `MaxItems` 1–50, 50 when absent.
+pub fn config_page_size(
+    max_items: Option<i64>,
+) -> std::result::Result<usize, flint_types::ApiError> {
+    match max_items {
+        None => Ok(50),
+        Some(n) if n < 1 => Err(flint_types::ApiError::too_small(n, "maxItems", 1)),
+        Some(n) if n > 50 => Err(flint_types::ApiError::too_large(n, "maxItems", 50)),
+        Some(n) => Ok(n as usize),
+    }
+}
+
 /// Version numbers are keys; zero-padding makes key order numeric order.
 pub fn version_key(n: u64) -> String {
     format!("{n:020}")
