@@ -139,7 +139,11 @@ pub async fn invoke_with_response_stream(
     // gets its own status and error body, as on Lambda).
     let mut parts_rx = parts_rx;
     let first = parts_rx.recv().await;
-    if !matches!(first, Some(StreamPart::ContentType(_))) {
+    let stream_content_type = match &first {
+        Some(StreamPart::ContentType(ct)) => Some(ct.clone()),
+        _ => None,
+    };
+    let Some(stream_content_type) = stream_content_type else {
         let output = run
             .await
             .map_err(|e| ApiError::Service(format!("invocation failed: {e}")))?
@@ -166,8 +170,9 @@ pub async fn invoke_with_response_stream(
                 ))
                 .await;
         }
-        return Ok(stream_response(rx, &output.executed_version));
-    }
+        let content_type = output.content_type.as_deref().unwrap_or("application/json");
+        return Ok(stream_response(rx, &output.executed_version, content_type));
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let mut open = true;
@@ -206,7 +211,8 @@ pub async fn invoke_with_response_stream(
         };
         let _ = tx.send(complete).await;
     });
-    Ok(stream_response(rx, &executed_version))
+    let content_type = stream_content_type.unwrap_or_else(|| "application/octet-stream".into());
+    Ok(stream_response(rx, &executed_version, &content_type))
 }
 
 /// `InvokeComplete`'s `ErrorCode` (the error body's `errorType`, else `Unhandled`) and
@@ -219,12 +225,20 @@ fn stream_error(body: &[u8]) -> (String, String) {
     (code, String::from_utf8_lossy(body).into_owned())
 }
 
-fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>, executed_version: &str) -> Response {
+/// The event stream's HTTP response. Its `Content-Type` is the function's own stream content
+/// type: the model binds that header to `ResponseStreamContentType`, and the SDKs read the
+/// body as an event stream whatever it says.
+fn stream_response(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    executed_version: &str,
+    content_type: &str,
+) -> Response {
     let mut resp = Response::new(Body::from_stream(ChannelBody(rx)));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     if let Ok(v) = HeaderValue::from_str(executed_version) {
         h.insert("X-Amz-Executed-Version", v);
