@@ -15,7 +15,11 @@ use flint_types::model::{
 use flint_types::{ApiError, FunctionRef, Qualifier, ResourceContext, ident, validate};
 
 fn check_rejection(e: &ApiError) {
-    assert!((400..500).contains(&e.status()), "client input gave {}", e.status());
+    assert!(
+        (400..500).contains(&e.status()),
+        "client input gave {}",
+        e.status()
+    );
     let body = e.body();
     let message = body
         .get("message")
@@ -30,7 +34,11 @@ fn identifier(raw: &str) {
     let ctx = ResourceContext::default();
     match FunctionRef::parse(raw, 256, &ctx) {
         Ok(r) => {
-            assert!(ident::is_valid_function_name(&r.name), "accepted name {:?}", r.name);
+            assert!(
+                ident::is_valid_function_name(&r.name),
+                "accepted name {:?}",
+                r.name
+            );
             let again = FunctionRef::parse(&r.arn(&ctx), 256, &ctx).expect("own ARN parses");
             assert_eq!(again, r);
         }
@@ -100,6 +108,28 @@ pub fn run(data: &[u8]) {
         }
         8 => {
             let _ = body::<PutFunctionConcurrencyRequest>(rest);
+            // Resource policies and function URL configs: validation rejects with AWS's
+            // shapes, and an accepted statement renders as JSON with the request's Sid.
+            if let Some(req) = body::<flint_types::policy::AddPermissionRequest>(rest) {
+                match flint_types::policy::check_add_permission(&req) {
+                    Ok(()) => {
+                        let s = flint_types::policy::statement(
+                            &req,
+                            "arn:aws:lambda:us-east-1:000000000000:function:f",
+                        );
+                        assert_eq!(s["Sid"].as_str(), req.statement_id.as_deref());
+                        assert_eq!(s["Effect"], "Allow");
+                    }
+                    Err(e) => check_rejection(&e),
+                }
+            }
+            if let Some(req) = body::<flint_types::function_url::FunctionUrlConfigRequest>(rest) {
+                for create in [true, false] {
+                    if let Err(e) = flint_types::function_url::check_request(&req, create) {
+                        check_rejection(&e);
+                    }
+                }
+            }
         }
         _ => {
             if let Err(e) = validate::role(&text) {

@@ -73,8 +73,16 @@ fn only(data: &[u8], allowed: impl Fn(u8) -> bool, max: usize) -> String {
 
 fn signed_round_trip(data: &[u8]) {
     let mut parts = data.splitn(4, |&b| b == 0);
-    let method = only(parts.next().unwrap_or_default(), |b| b.is_ascii_uppercase(), 7);
-    let method = if method.is_empty() { "GET".into() } else { method };
+    let method = only(
+        parts.next().unwrap_or_default(),
+        |b| b.is_ascii_uppercase(),
+        7,
+    );
+    let method = if method.is_empty() {
+        "GET".into()
+    } else {
+        method
+    };
     let path = format!(
         "/{}",
         only(
@@ -85,7 +93,11 @@ fn signed_round_trip(data: &[u8]) {
     );
     // Only well-formed percent escapes survive into the path: a stray `%` is not
     // something a signing client would send.
-    let path = if path.contains('%') { path.replace('%', "") } else { path };
+    let path = if path.contains('%') {
+        path.replace('%', "")
+    } else {
+        path
+    };
     let query = only(
         parts.next().unwrap_or_default(),
         |b| b.is_ascii_alphanumeric() || b"=&-_.~".contains(&b),
@@ -121,14 +133,21 @@ fn signed_round_trip(data: &[u8]) {
     for (n, v) in &added {
         all.push((n.clone(), v.clone().into_bytes()));
     }
-    let signed: Vec<(&str, &[u8])> = all.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+    let signed: Vec<(&str, &[u8])> = all
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
     let req = Request {
         headers: &signed,
         ..req
     };
     let lookup = |k: &str| (k == "AKIAFUZZ").then(|| SECRET.to_string());
     let verified = sigv4::verify_request(&req, Some(&payload), NOW, EXPECT, lookup);
-    assert_eq!(verified.as_deref(), Ok("AKIAFUZZ"), "a request flint signed: {req:?}");
+    assert_eq!(
+        verified.as_deref(),
+        Ok("AKIAFUZZ"),
+        "a request flint signed: {req:?}"
+    );
 
     // One hex digit of the signature changed: refused.
     let auth = &added[1].1;
