@@ -233,17 +233,26 @@ async fn serve(
     let state = &listener.state;
     let id = url_id.clone();
     let roll: f64 = rand::random();
-    // One trip to the blocking pool for everything the store knows: the route, the policy
-    // that may open it, and what an invocation would run.
-    let looked_up = blocking(state, move |c| {
-        let Some(route) = c.route_function_url(&id)? else {
-            return Ok(None);
-        };
-        let statements = c.policy_statements(&route.function)?;
-        let resolved = c.resolve_invocation(&route.function, roll)?;
-        Ok(Some((route, statements, resolved)))
-    })
-    .await;
+    // Warm path: the route, the policy that may open it and what an invocation runs are in
+    // the control plane's memory while nothing changed; otherwise one trip to the blocking
+    // pool reads them all.
+    let cached = state.control.url_access_cached(&id).and_then(|access| {
+        let resolved = state.control.resolve_cached(&access.route.function, roll)?;
+        Some(Some((access.route, access.statements, resolved)))
+    });
+    let looked_up = match cached {
+        Some(hit) => Ok(hit),
+        None => {
+            blocking(state, move |c| {
+                let Some(access) = c.url_access(&id)? else {
+                    return Ok(None);
+                };
+                let resolved = c.resolve_invocation(&access.route.function, roll)?;
+                Ok(Some((access.route, access.statements, resolved)))
+            })
+            .await
+        }
+    };
     let (route, statements, resolved) = match looked_up {
         Ok(Some(found)) => found,
         Ok(None) => return message(StatusCode::FORBIDDEN, serde_json::Value::Null),

@@ -35,6 +35,14 @@ pub struct UrlRoute {
     pub record: UrlRecord,
 }
 
+/// A URL and the resource-policy statements of what it invokes: all a request to it needs
+/// from the store before the invocation itself.
+#[derive(Debug, Clone)]
+pub struct UrlAccess {
+    pub route: UrlRoute,
+    pub statements: Vec<serde_json::Value>,
+}
+
 /// One page of ListFunctionUrlConfigs.
 #[derive(Debug, Clone)]
 pub struct UrlConfigList {
@@ -249,6 +257,41 @@ impl ControlPlane {
             &url_key(&function),
         )?;
         Ok(record.map(|record| UrlRoute { function, record }))
+    }
+
+    /// The URL with this id and its policy statements, from memory while nothing changed
+    /// since they were last read (`None` when the id is unknown). Blocking on a miss.
+    pub fn url_access(&self, url_id: &str) -> Result<Option<UrlAccess>> {
+        use std::sync::atomic::Ordering;
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(hit) = self.url_access_cached(url_id) {
+            return Ok(Some(hit));
+        }
+        let Some(route) = self.route_function_url(url_id)? else {
+            return Ok(None);
+        };
+        let statements = self.policy_statements(&route.function)?;
+        let access = UrlAccess { route, statements };
+        let mut cache = self.url_routes.write().expect("url route cache");
+        // Only what was read under a generation that is still current is cached.
+        if self.generation.load(Ordering::Acquire) == generation {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(url_id.to_string(), (generation, access.clone()));
+        }
+        Ok(Some(access))
+    }
+
+    /// [`ControlPlane::url_access`] when the answer is in memory, else `None`; never touches
+    /// the store, so async callers run it in place.
+    pub fn url_access_cached(&self, url_id: &str) -> Option<UrlAccess> {
+        use std::sync::atomic::Ordering;
+        let generation = self.generation.load(Ordering::Acquire);
+        match self.url_routes.read().expect("url route cache").get(url_id) {
+            Some((g, access)) if *g == generation => Some(access.clone()),
+            _ => None,
+        }
     }
 
     /// Removes the URLs of a function (all of them, or one alias's) inside `tx`.

@@ -31,7 +31,7 @@ use std::sync::{Arc, RwLock};
 pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
 pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
-pub use function_url::{UrlConfigList, UrlRecord, UrlRoute};
+pub use function_url::{UrlAccess, UrlConfigList, UrlRecord, UrlRoute};
 pub use functions::{FunctionList, VersionList};
 pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
@@ -121,6 +121,9 @@ pub struct ControlPlane {
     /// What invocations resolved to, so the warm invoke path reads memory
     /// instead of the metadata store.
     resolutions: RwLock<HashMap<flint_types::FunctionRef, (u64, records::Resolution)>>,
+    /// Function URLs by url id with the policy statements that govern them, so a request to
+    /// a URL reads memory while nothing changed (same generation rule as `resolutions`).
+    url_routes: RwLock<HashMap<String, (u64, function_url::UrlAccess)>>,
 }
 
 impl ControlPlane {
@@ -137,6 +140,7 @@ impl ControlPlane {
             signer,
             generation: AtomicU64::new(0),
             resolutions: RwLock::new(HashMap::new()),
+            url_routes: RwLock::new(HashMap::new()),
         }
     }
 
