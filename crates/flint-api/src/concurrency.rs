@@ -245,3 +245,11 @@ pub(crate) async fn concurrency_view(State(s): State<AppState>) -> ApiResult {
     })?;
     Ok(json_response(StatusCode::OK, &invoker.concurrency()))
 }
+
+/// `GET /_flint/environments`: warm, pre-spawned and pre-spawning environments.
+pub(crate) async fn environments_view(State(s): State<AppState>) -> ApiResult {
+    let invoker: &Arc<Invoker> = s.invoker.as_ref().map_err(|why| {
+        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
+    })?;
+    Ok(json_response(StatusCode::OK, &invoker.environments()))
+}

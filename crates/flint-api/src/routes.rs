@@ -148,6 +148,10 @@ pub fn router(state: AppState) -> Router {
             "/_flint/concurrency",
             get(crate::concurrency::concurrency_view),
         )
+        .route(
+            "/_flint/environments",
+            get(crate::concurrency::environments_view),
+        )
         .fallback(unknown_operation)
         .layer(middleware::from_fn(request_id))
         .with_state(state)

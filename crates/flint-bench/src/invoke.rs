@@ -185,9 +185,54 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
         python,
         None,
     );
+    // The default server: each cold start claims a pre-spawned environment
+    // (sandbox ready, Python runtime started) that the previous one's refill
+    // prepared; the refill is awaited outside the timing, as on a server
+    // whose cold starts are not back to back.
     let addr = ctx.flint_addr()?;
+    for (id, label, samples) in cold_starts(addr, iterations, true).await? {
+        ctx.push_row(
+            section,
+            &format!("invoke.cold.{id}"),
+            label,
+            samples.0,
+            Some(samples.1),
+        );
+    }
+    // And with none ready: the whole sandbox spawn and runtime start are in
+    // the cold start (the first cold start of a runtime, or a burst larger
+    // than the pre-spawned environments).
+    let mut bare =
+        crate::server::FlintServer::start_with(&s.flint_bin, &["--prewarm-environments", "0"])?;
+    let result = cold_starts(bare.addr, iterations, false).await;
+    bare.stop();
+    for (id, label, samples) in result? {
+        ctx.push_row(
+            section,
+            &format!("invoke.cold_unprepared.{id}"),
+            label.replace(
+                "cold Invoke",
+                "cold Invoke without a pre-spawned environment",
+            ),
+            samples.0,
+            Some(samples.1),
+        );
+    }
+    Ok(())
+}
+
+type ColdRow = (&'static str, String, (Summary, &'static str));
+
+/// `iterations` cold starts of each bench function on the flint at `addr`;
+/// `await_refills`: wait until no pre-spawn is under way before each one.
+async fn cold_starts(
+    addr: std::net::SocketAddr,
+    iterations: usize,
+    await_refills: bool,
+) -> anyhow::Result<Vec<ColdRow>> {
     let mut conn = Conn::open(addr).await?;
     ensure_functions(&mut conn).await?;
+    let mut rows = Vec::new();
     for (name, label, floor) in [
         (
             "bench-provided",
@@ -222,6 +267,9 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
             }
             // Let the retired environment's teardown finish outside the timing.
             tokio::time::sleep(Duration::from_millis(20)).await;
+            if await_refills {
+                await_prespawns(&mut conn).await?;
+            }
             let t = Instant::now();
             let (status, body) = conn.send(&invoke_op(name)).await?;
             samples.push(t.elapsed());
@@ -232,15 +280,30 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
                 );
             }
         }
-        ctx.push_row(
-            section,
-            &format!("invoke.cold.{name}"),
+        rows.push((
+            name,
             format!("cold Invoke (new sandbox + runtime init + event), {label}"),
-            Summary::from_samples(samples, start.elapsed()),
-            Some(floor),
-        );
+            (Summary::from_samples(samples, start.elapsed()), floor),
+        ));
     }
-    Ok(())
+    Ok(rows)
+}
+
+/// Waits (up to 10 s) until `GET /_flint/environments` shows no pre-spawn
+/// under way.
+async fn await_prespawns(conn: &mut Conn) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = conn.send(&Op::get("/_flint/environments")).await?;
+        if status != StatusCode::OK {
+            bail!("/_flint/environments: {status}");
+        }
+        let view: serde_json::Value = serde_json::from_slice(&body)?;
+        if view["Prespawning"].as_u64() == Some(0) || Instant::now() > deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Asynchronous invocation: how long an `Event` invoke takes to be durably

@@ -17,6 +17,11 @@ impl FlintServer {
     /// Starts `flint serve --listen 127.0.0.1:0` and reads the address it
     /// announces on its first stdout line.
     pub fn start(bin: &Path) -> anyhow::Result<FlintServer> {
+        Self::start_with(bin, &[])
+    }
+
+    /// Like [`FlintServer::start`], with further `serve` options.
+    pub fn start_with(bin: &Path, extra: &[&str]) -> anyhow::Result<FlintServer> {
         let data = tempfile::Builder::new()
             .prefix("flint-bench-")
             .tempdir()
@@ -24,6 +29,7 @@ impl FlintServer {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
+            .args(extra)
             .env("FLINT_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -21,7 +21,7 @@ mod provisioned;
 
 pub use logs::{LogRecord, LogStore};
 pub use outcome::InvokeOutput;
-pub use pool::{InvokeRequest, Invoker, InvokerSettings, StreamPart};
+pub use pool::{EnvironmentsView, InvokeRequest, Invoker, InvokerSettings, StreamPart};
 pub use provisioned::{ProvisionSpec, ProvisionedStatus};
 
 use flint_types::ApiError;

@@ -128,6 +128,18 @@ struct Pools {
     current: HashMap<(String, String), String>,
 }
 
+/// Environments by state (see [`Invoker::environments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnvironmentsView {
+    /// Warm environments waiting for an invocation (all functions).
+    pub idle: usize,
+    /// Pre-spawned environments waiting for a cold start (all shapes).
+    pub prespawned: usize,
+    /// Pre-spawns under way.
+    pub prespawning: usize,
+}
+
 /// The invocation router (see the crate docs).
 pub struct Invoker {
     /// Background tasks (provisioned concurrency) hold the invoker through this.
@@ -445,6 +457,15 @@ impl Invoker {
         self.prewarm.ready()
     }
 
+    /// Environments by state, for operators (`GET /_flint/environments`).
+    pub fn environments(&self) -> EnvironmentsView {
+        EnvironmentsView {
+            idle: self.idle_environments(),
+            prespawned: self.prewarm.ready(),
+            prespawning: self.prewarm.in_flight(),
+        }
+    }
+
     pub(crate) async fn destroy_all(envs: Vec<Environment>) {
         for env in envs {
             env.destroy().await;
@@ -696,7 +717,10 @@ impl Invoker {
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
 
-        let (argv, runtime_env, mounts) = if matches!(runtime, ManagedRuntime::Provided { .. }) {
+        let (argv, runtime_env, mounts, prestart) = if matches!(
+            runtime,
+            ManagedRuntime::Provided { .. }
+        ) {
             let found =
                 flint_runtimes::find_custom_bootstrap(|p| sandbox_path_exists(p, &task_dir));
             match found {
@@ -717,6 +741,7 @@ impl Invoker {
                     vec![path.to_string_lossy().into_owned()],
                     Vec::new(),
                     Vec::new(),
+                    false,
                 ),
                 None => {
                     let body = platform_error_body(
@@ -737,7 +762,12 @@ impl Invoker {
                     runtime: runtime_id.clone(),
                     reason: e.to_string(),
                 })?;
-            (launch.argv, launch.env, launch.read_only_mounts)
+            (
+                launch.argv,
+                launch.env,
+                launch.read_only_mounts,
+                launch.prestart,
+            )
         };
 
         let n = self.env_seq.fetch_add(1, Ordering::Relaxed);
@@ -762,6 +792,7 @@ impl Invoker {
         spec.network = self.settings.network;
         spec.env = self.environment_variables(config, &stream, &runtime_env, init_type);
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
+        spec.prestart = prestart;
         // Provisioned environments may take longer: Lambda allows them
         // max(130 s, function timeout) (up to 15 minutes).
         let init_timeout = match init_type {

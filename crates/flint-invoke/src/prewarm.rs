@@ -255,6 +255,11 @@ impl Prewarm {
         self.slots().ready()
     }
 
+    /// Pre-spawns under way (all shapes).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots().in_flight()
+    }
+
     /// Stops refilling and destroys every environment, including those whose pre-spawn is
     /// still running (waits up to 10 s for them).
     pub(crate) async fn shutdown(&self) {
@@ -297,6 +302,7 @@ mod tests {
             network: flint_sandbox::NetworkMode::Private,
             runtime_api_port: Some(9001),
             hostname: "localhost".into(),
+            prestart: None,
         }
     }
 

@@ -410,6 +410,7 @@ impl ManagedRuntime {
                     read_only_mounts,
                     bootstrap_candidates: Vec::new(),
                     description: self.describe(host),
+                    prestart: true,
                 })
             }
             Self::Node { requested, major } => {
@@ -451,6 +452,7 @@ impl ManagedRuntime {
                     read_only_mounts,
                     bootstrap_candidates: Vec::new(),
                     description: self.describe(host),
+                    prestart: false,
                 })
             }
             Self::Provided { .. } => Ok(LaunchSpec {
@@ -463,6 +465,7 @@ impl ManagedRuntime {
                     .map(PathBuf::from)
                     .collect(),
                 description: self.describe(host),
+                prestart: false,
             }),
         }
     }
@@ -563,6 +566,9 @@ pub struct LaunchSpec {
     pub bootstrap_candidates: Vec<PathBuf>,
     /// Honest start-up line (see [`ManagedRuntime::describe`]).
     pub description: String,
+    /// The command can start before its function is known (flint's client waits for the
+    /// function on `_FLINT_PRESTART_FD`; see `flint_sandbox::SandboxSpec::prestart`).
+    pub prestart: bool,
 }
 
 impl LaunchSpec {

@@ -54,6 +54,8 @@ pub(crate) enum Step {
     JoinNetns,
     Specialize,
     AttachCode,
+    Prestart,
+    Handover,
 }
 
 impl Step {
@@ -84,6 +86,8 @@ impl Step {
             JoinNetns,
             Specialize,
             AttachCode,
+            Prestart,
+            Handover,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -115,6 +119,8 @@ impl Step {
             Step::JoinNetns => "joining the pooled network namespace",
             Step::Specialize => "receiving the function of a pre-spawned environment",
             Step::AttachCode => "attaching the function's code (move_mount)",
+            Step::Prestart => "starting the runtime of a pre-spawned environment",
+            Step::Handover => "handing the function to its pre-started runtime",
         }
     }
 }
@@ -139,6 +145,14 @@ pub(crate) const SPEC_PTRS: usize = 512;
 pub(crate) const SPEC_MOUNTS: usize = 4;
 /// Size of the message header: the tag and four little-endian u32 counts.
 pub(crate) const SPEC_HEADER: usize = 17;
+/// The descriptor (a stream socket to init) through which a pre-started runtime gets its
+/// function: it writes one byte [`PRESTART_READY`] once it is ready to run one, then reads
+/// the cwd and each `KEY=value` of the environment, all NUL-terminated, up to EOF.
+pub const PRESTART_FD: RawFd = 3;
+/// What a pre-started runtime writes to [`PRESTART_FD`] when it is ready.
+pub const PRESTART_READY: u8 = b'R';
+/// Byte init sends flint when its pre-started runtime is ready.
+pub(crate) const MSG_READY: u8 = b'R';
 
 /// One prepared `mount(2)` call.
 pub(crate) struct RawMount {
@@ -195,6 +209,10 @@ pub(crate) struct ChildPlan {
     /// Pre-spawned: after the root and the listener are ready, wait for a specialisation
     /// message (code mounts, argv, environment) instead of "go" (see `prespawn.rs`).
     pub prespawned: bool,
+    /// Pre-spawned with its runtime pre-started: after "go", start `argv`/`envp`/`cwd` at
+    /// once (unprivileged, with [`PRESTART_FD`] open) and hand it the function's cwd and
+    /// environment at the claim instead of executing anything then.
+    pub prestart: bool,
     pub fds: ChildFds,
     /// `[arg_start, arg_end)` of the cloning process (see [`argv_area`]).
     pub argv_area: Option<(usize, usize)>,
@@ -582,12 +600,46 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         libc::prctl(libc::PR_SET_NAME, INIT_CMDLINE.as_ptr() as c_ulong, 0, 0, 0);
 
         // 6. Wait until flint attached the cgroups and holds the listener. A pre-spawned
-        //    environment waits here, unspecialised, until flint claims it for a function:
-        //    then the message brings the function's code as detached mounts (attached now,
-        //    while init still has the privileges to mount) and what to execute.
+        //    environment then waits, unspecialised, until flint claims it for a function:
+        //    the message brings the function's code as detached mounts (attached now, while
+        //    init still has the privileges to mount) and what to execute. If its runtime is
+        //    pre-started, that runtime was started (unprivileged) right after "go" and the
+        //    claim only hands it the function's cwd and environment.
+        read_byte(Step::WaitGo, MSG_GO);
+        let plan_exec = ExecArgs {
+            cwd: p.cwd.as_ptr(),
+            candidates: p.exec_candidate_ptrs.as_ptr(),
+            n_candidates: p.exec_candidate_ptrs.len(),
+            argv: p.argv_ptrs.as_ptr(),
+            envp: p.envp_ptrs.as_ptr(),
+        };
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGCHLD, &dfl, ptr::null_mut());
+        let mut prestarted: Option<(libc::pid_t, RawFd)> = None;
         let mut spec_buf = [0u8; SPEC_BUF];
         let mut spec_ptrs = [ptr::null::<c_char>(); SPEC_PTRS];
         let exec = if p.prespawned {
+            if p.prestart {
+                let mut pair = [-1; 2];
+                if libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    pair.as_mut_ptr(),
+                ) != 0
+                {
+                    fail(err_w, Step::Prestart, 0);
+                }
+                let pid = start_function(plan_exec, err_w, Some(p), pair[1]);
+                libc::close(pair[1]);
+                // vfork semantics: the runtime has exec'd or failed by now. Wait for the claim,
+                // but leave if the runtime dies first (flint then discards this environment).
+                if !wait_for_claim(sync, pair[0]) {
+                    libc::_exit(127);
+                }
+                prestarted = Some((pid, pair[0]));
+            }
             let mut mount_fds = [-1; SPEC_MOUNTS];
             let Some((len, n_fds)) = recv_specialization(sync, &mut spec_buf, &mut mount_fds)
             else {
@@ -623,18 +675,46 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
             }
             sp.exec
         } else {
-            read_byte(Step::WaitGo, MSG_GO);
-            ExecArgs {
-                cwd: p.cwd.as_ptr(),
-                candidates: p.exec_candidate_ptrs.as_ptr(),
-                n_candidates: p.exec_candidate_ptrs.len(),
-                argv: p.argv_ptrs.as_ptr(),
-                envp: p.envp_ptrs.as_ptr(),
-            }
+            plan_exec
         };
 
-        // 7. Drop privileges: bounding set (needs CAP_SETPCAP, so first), ambient, groups,
-        //    gid, uid (which clears permitted/effective), then inheritable via capset.
+        // 7. Drop init's privileges (the function's process drops its own the same way).
+        lock_down(p, err_w);
+
+        // 8. Start the function (or hand it to the pre-started runtime); stay behind as init.
+        let pid = match prestarted {
+            Some((pid, handover)) => {
+                if !hand_over(handover, &exec) {
+                    fail(err_w, Step::Handover, 0);
+                }
+                libc::close(handover);
+                pid
+            }
+            None => start_function(exec, err_w, None, -1),
+        };
+        libc::close(err_w);
+        libc::close(sync);
+        // The function has its own copies now; e.g. a telemetry pipe must see EOF when the
+        // function exits, not when init does.
+        for i in 0..n_extra {
+            libc::close(3 + i as RawFd);
+        }
+        // init holds a copy-on-write image of its parent's memory (flint's, or the small spawn
+        // helper's): keep it non-dumpable so the
+        // function (same uid) cannot read it through /proc/1/mem (ptrace is also denied by
+        // seccomp). The uid change already cleared the flag; this makes it explicit.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        init_loop(pid, status_w)
+    }
+}
+
+/// Drops every privilege of the calling task: capability bounding set (needs CAP_SETPCAP, so
+/// first), ambient set, groups, gid, uid (which clears permitted/effective), inheritable via
+/// capset; then `no_new_privs` and the seccomp filters. Raw syscalls only; every step is
+/// per task, so it is also sound in a `CLONE_VM` child.
+unsafe fn lock_down(p: &ChildPlan, err_w: RawFd) {
+    // SAFETY: raw syscalls on the plan's memory and the stack.
+    unsafe {
         for cap in 0..=p.cap_last_cap {
             if libc::prctl(libc::PR_CAPBSET_DROP, cap as c_ulong, 0, 0, 0) != 0
                 && errno() != libc::EINVAL
@@ -684,18 +764,33 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
                 fail(err_w, Step::Seccomp, i as u32);
             }
         }
+    }
+}
 
-        // 8. Start the function; stay behind as init. `CLONE_VM | CLONE_VFORK`: the function
-        //    borrows our address space until its execve (we are suspended meanwhile), so no
-        //    page tables are copied; this matters because our address space is a copy of
-        //    flint's. Its stack is a buffer in this frame, above the frames of the suspended
-        //    clone call (the posix_spawn technique).
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGCHLD, &dfl, ptr::null_mut());
+/// Starts the function's process and returns its pid once it has `execve`d (or failed, with
+/// its error record written). `CLONE_VM | CLONE_VFORK`: the function borrows our address
+/// space until its execve (we are suspended meanwhile), so no page tables are copied; this
+/// matters because our address space is a copy of flint's. Its stack is a buffer in this
+/// frame, which stays alive while we are suspended (the posix_spawn technique).
+/// `lock_down`: the process drops its privileges itself (a pre-started runtime, while init
+/// keeps its own until the claim). `handover` >= 0: becomes [`PRESTART_FD`].
+unsafe fn start_function(
+    exec: ExecArgs,
+    err_w: RawFd,
+    lock_down: Option<&ChildPlan>,
+    handover: RawFd,
+) -> libc::pid_t {
+    // SAFETY: clone with a stack buffer of this (suspended) frame and arguments that outlive
+    // the child's use of them (CLONE_VFORK).
+    unsafe {
         let mut stack = std::mem::MaybeUninit::<FnStack>::uninit();
         let top = stack.as_mut_ptr().cast::<u8>().add(size_of::<FnStack>());
-        let args = FnArgs { exec, err_w };
+        let args = FnArgs {
+            exec,
+            err_w,
+            lock_down: lock_down.map_or(ptr::null(), |p| p as *const ChildPlan),
+            handover,
+        };
         let pid = libc::clone(
             function_entry,
             top.cast(),
@@ -705,20 +800,98 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
         if pid < 0 {
             fail(err_w, Step::Fork, 0);
         }
-        libc::close(err_w);
-        libc::close(sync);
-        // The function has its own copies now; e.g. a telemetry pipe must see EOF when the
-        // function exits, not when init does.
-        for i in 0..n_extra {
-            libc::close(3 + i as RawFd);
-        }
-        // init holds a copy-on-write image of its parent's memory (flint's, or the small spawn
-        // helper's): keep it non-dumpable so the
-        // function (same uid) cannot read it through /proc/1/mem (ptrace is also denied by
-        // seccomp). The uid change already cleared the flag; this makes it explicit.
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        init_loop(pid as libc::pid_t, status_w)
+        pid
     }
+}
+
+/// A pre-started runtime is starting: block until flint sends the specialisation (`true`)
+/// or the runtime dies or breaks the protocol (`false`). Its ready byte is passed on to
+/// flint as [`MSG_READY`] (flint only offers ready environments to cold starts).
+fn wait_for_claim(sync: RawFd, handover: RawFd) -> bool {
+    let mut fds = [
+        libc::pollfd {
+            fd: sync,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: handover,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let mut ready = false;
+    loop {
+        // SAFETY: poll on a stack array of two pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        if r < 0 {
+            return false;
+        }
+        if fds[1].revents != 0 {
+            let mut b = 0u8;
+            // SAFETY: one-byte read into a stack variable.
+            let n = unsafe { libc::read(handover, (&raw mut b).cast(), 1) };
+            if n != 1 || b != PRESTART_READY || ready {
+                // EOF: the runtime died; anything else is not the protocol.
+                return false;
+            }
+            ready = true;
+            let msg = MSG_READY;
+            // SAFETY: one-byte send from a stack variable.
+            if unsafe { libc::send(sync, (&raw const msg).cast(), 1, libc::MSG_NOSIGNAL) } != 1 {
+                return false;
+            }
+            fds[1].revents = 0;
+            continue;
+        }
+        if fds[0].revents != 0 {
+            return true;
+        }
+    }
+}
+
+/// Sends the function's cwd and environment to the pre-started runtime (layout: see
+/// [`PRESTART_FD`]). `false` if the runtime is gone.
+unsafe fn hand_over(sock: RawFd, exec: &ExecArgs) -> bool {
+    let send_all = |s: *const c_char| -> bool {
+        // SAFETY: `s` is a NUL-terminated string of the plan or the specialisation message.
+        let (mut at, len) = unsafe { (s.cast::<u8>(), libc::strlen(s) + 1) };
+        let end = at.wrapping_add(len);
+        while at < end {
+            // SAFETY: sending [at, end) of that string; MSG_NOSIGNAL: EPIPE, not SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    sock,
+                    at.cast(),
+                    end as usize - at as usize,
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            if n <= 0 {
+                return false;
+            }
+            at = at.wrapping_add(n as usize);
+        }
+        true
+    };
+    if !send_all(exec.cwd) {
+        return false;
+    }
+    let mut i = 0;
+    // SAFETY: `envp` is a NULL-terminated array of C strings.
+    while let Some(e) = unsafe { (*exec.envp.add(i)).as_ref() } {
+        if !send_all(e) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// What the function sees as init's command line and name.
@@ -731,13 +904,32 @@ struct FnStack([u8; 64 * 1024]);
 struct FnArgs {
     exec: ExecArgs,
     err_w: RawFd,
+    /// Non-null: drop privileges first (see [`start_function`]).
+    lock_down: *const ChildPlan,
+    /// >= 0: install as [`PRESTART_FD`].
+    handover: RawFd,
 }
 
 extern "C" fn function_entry(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` points to the FnArgs in the suspended parent's frame (CLONE_VFORK keeps
-    // it alive until we exec or exit); exec_function never returns.
+    // it, and the plan it points to, alive until we exec or exit); exec_function never
+    // returns. Raw syscalls only, as in child_main.
     unsafe {
         let a = &*arg.cast::<FnArgs>();
+        if let Some(p) = a.lock_down.as_ref() {
+            lock_down(p, a.err_w);
+        }
+        if a.handover >= 0 {
+            // dup2 onto itself would keep O_CLOEXEC: clear the flag in that case.
+            let ok = if a.handover == PRESTART_FD {
+                libc::fcntl(PRESTART_FD, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(a.handover, PRESTART_FD) == PRESTART_FD
+            };
+            if !ok {
+                fail(a.err_w, Step::Prestart, 1);
+            }
+        }
         exec_function(&a.exec, a.err_w)
     }
 }
@@ -947,13 +1139,13 @@ mod tests {
 
     #[test]
     fn steps_round_trip() {
-        for v in 1..=24 {
+        for v in 1..=26 {
             let s = Step::from_u32(v).unwrap();
             assert_eq!(s as u32, v);
             assert!(!s.name().is_empty());
         }
         assert_eq!(Step::from_u32(0), None);
-        assert_eq!(Step::from_u32(25), None);
+        assert_eq!(Step::from_u32(27), None);
     }
 
     #[test]

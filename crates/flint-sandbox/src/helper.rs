@@ -55,8 +55,10 @@ pub(crate) struct PlanData {
     pub nofile: u64,
     /// fds[5] of the request is a pooled network namespace to join.
     pub pooled_netns: bool,
-    /// Wait for a specialisation message instead of "go" (pre-spawned environment).
+    /// Wait for a specialisation message after "go" (pre-spawned environment).
     pub prespawned: bool,
+    /// Pre-spawned with its runtime (argv, env, cwd) started before the claim.
+    pub prestart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -120,6 +122,7 @@ impl PlanData {
             listen_port: self.listen_port,
             nofile: self.nofile,
             prespawned: self.prespawned,
+            prestart: self.prestart,
             fds,
             argv_area: crate::child::argv_area(),
             _argv: argv,
@@ -159,6 +162,7 @@ impl PlanData {
         e.u64(self.nofile);
         e.u64(u64::from(self.pooled_netns));
         e.u64(u64::from(self.prespawned));
+        e.u64(u64::from(self.prestart));
         e.0
     }
 
@@ -212,6 +216,7 @@ impl PlanData {
             nofile: d.u64()?,
             pooled_netns: d.u64()? != 0,
             prespawned: d.u64()? != 0,
+            prestart: d.u64()? != 0,
         };
         d.0.is_empty().then_some(p)
     }
@@ -628,6 +633,7 @@ mod tests {
             nofile: 1024,
             pooled_netns: true,
             prespawned: true,
+            prestart: true,
         }
     }
 

@@ -206,12 +206,14 @@ mod sandbox;
 pub mod seccomp;
 mod spec;
 
+pub use child::{PRESTART_FD, PRESTART_READY};
 pub use error::{Result, SandboxError};
 pub use helper::{HELPER_FD_ENV, helper_main};
 pub use host::{CgroupFlavor, HostSupport, probe_host};
-pub use prespawn::{Prespawned, SandboxShape};
+pub use prespawn::{Prespawned, PrestartedRuntime, SandboxShape};
 pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{
-    DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, RUNTIME_API_PORT,
-    SANDBOX_USER, SandboxSpec, cpu_millis_for_memory, lambda_base_env,
+    DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, PRESTART_FD_ENV,
+    PRESTART_ROOM_BYTES, PRESTART_ROOM_ENV, RUNTIME_API_PORT, SANDBOX_USER, SandboxSpec,
+    cpu_millis_for_memory, is_startup_variable, lambda_base_env,
 };

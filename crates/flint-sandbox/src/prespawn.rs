@@ -24,6 +24,31 @@
 //! holds nothing function-specific. The detached mount never appears in flint's own mount
 //! namespace, so there is nothing to unmount on the host.
 //!
+//! **Pre-started runtimes.** A spec with [`SandboxSpec::prestart`] (flint's managed runtime
+//! clients) also moves the runtime's own start ahead of demand: interpreter start and the
+//! client's imports are tens of milliseconds, more than the rest of a cold start together.
+//! Right after the root is ready, init starts the runtime command as a second process that
+//! drops every privilege itself (uid, capabilities, `no_new_privs`, seccomp: the same
+//! [`lock_down`](crate::child) as always), with only the function environment's
+//! [start-up variables](crate::is_startup_variable) and fd 3 ([`crate::PRESTART_FD`]), and
+//! init keeps its root privileges to attach the code later. The runtime imports what it
+//! needs, reports ready (one byte on fd 3, which init passes on: only ready environments
+//! are offered to cold starts) and blocks reading fd 3. At the claim init attaches the code, drops its own
+//! privileges and writes the function's cwd and environment to fd 3; the runtime applies
+//! them and goes on as if it had been started with them. What differs from a runtime
+//! started at the claim, and why it is sound:
+//! - each environment has its own runtime process (no fork of a shared template), so no
+//!   two functions ever share memory, hash seeds or address-space layout;
+//! - the start-up variables (the loader's, the locale, `PYTHON*`, ...) are part of the
+//!   shape: a function that sets any of them differently gets a runtime started with its
+//!   own values;
+//! - the process's initial environment block (what `/proc/<pid>/environ` reads, fixed at
+//!   `execve`) holds the start-up variables plus [`crate::PRESTART_ROOM_ENV`]; flint's
+//!   clients write the function's environment into it (start-up variables first, at their
+//!   original addresses, in case a library kept a pointer to one) and pad the rest with
+//!   NULs, so tools that read that file see the function's variables. The padding is the
+//!   one visible trace.
+//!
 //! Only as root without a user namespace ([`Sandboxer::can_prespawn`]): attaching a mount
 //! created in flint's mount namespace into a child's mount namespace owned by another user
 //! namespace is refused or locked by older kernels, and the rootless path is not exercised
@@ -62,12 +87,50 @@ pub struct SandboxShape {
     pub runtime_api_port: Option<u16>,
     /// See [`SandboxSpec::hostname`].
     pub hostname: String,
+    /// The runtime started before the claim, if `spec` allows it.
+    pub prestart: Option<PrestartedRuntime>,
+}
+
+/// What a pre-started runtime is started with (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrestartedRuntime {
+    /// The command ([`SandboxSpec::argv`]).
+    pub argv: Vec<String>,
+    /// The [start-up variables](crate::is_startup_variable) of the function's environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl PrestartedRuntime {
+    /// What `spec` would pre-start: `None` without [`SandboxSpec::prestart`], or when the
+    /// command lives in the function's code or layers (not there before the claim).
+    pub fn of(spec: &SandboxSpec) -> Option<Self> {
+        let arg0 = Path::new(spec.argv.first()?);
+        if !spec.prestart
+            || !arg0.is_absolute()
+            || arg0.starts_with("/var/task")
+            || arg0.starts_with("/opt")
+        {
+            return None;
+        }
+        let mut env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .filter(|(k, _)| crate::is_startup_variable(k))
+            .cloned()
+            .collect();
+        env.sort();
+        Some(Self {
+            argv: spec.argv.clone(),
+            env,
+        })
+    }
 }
 
 impl SandboxShape {
     /// The shape of `spec`.
     pub fn of(spec: &SandboxSpec) -> Self {
         Self {
+            prestart: PrestartedRuntime::of(spec),
             runtime_dir: spec.runtime_dir.clone(),
             extra_ro_binds: spec.extra_ro_binds.clone(),
             tmp_size_mb: spec.tmp_size_mb,
@@ -110,6 +173,51 @@ impl Prespawned {
     /// Tears it down now (the same as dropping it, with the error).
     pub fn destroy(self) -> Result<()> {
         self.sandbox.destroy()
+    }
+}
+
+/// How long a pre-started runtime may take to become ready.
+const PRESTART_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for init's [`child::MSG_READY`] on `sync`.
+fn wait_ready(sync: &OwnedFd, timeout: std::time::Duration) -> std::io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: sync.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the pre-started runtime did not become ready",
+            ));
+        }
+        // SAFETY: poll on one pollfd on the stack.
+        let r = unsafe { libc::poll(&raw mut pfd, 1, left.as_millis().min(60_000) as i32) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            continue;
+        }
+        let mut b = 0u8;
+        // SAFETY: one-byte read into a stack variable from a descriptor we own.
+        let n = unsafe { libc::read(sync.as_raw_fd(), (&raw mut b).cast(), 1) };
+        return match n {
+            1 if b == child::MSG_READY => Ok(()),
+            1 => Err(std::io::Error::other(
+                "unexpected message from a pre-spawned init",
+            )),
+            0 => Err(std::io::Error::other("the pre-started runtime exited")),
+            _ => Err(std::io::Error::last_os_error()),
+        };
     }
 }
 
@@ -235,16 +343,27 @@ impl Sandboxer {
                 "pre-spawned environments need root without a user namespace".into(),
             ));
         }
-        // A placeholder command (never executed) and the largest limits any function may
-        // get; the claim sets the function's own (lowering a v1 memory limit keeps the
+        // The pre-started runtime (or a placeholder command, never executed) and the largest
+        // limits any function may get; the claim sets the function's own (lowering a v1 memory limit keeps the
         // kernel's memsw >= limit rule on the order the writes already use).
-        let mut spec = SandboxSpec::new(
-            id,
-            self.config.state_dir.clone(),
-            vec!["/nonexistent/prespawned".into()],
-            stdout,
-            stderr,
-        );
+        let argv = match &shape.prestart {
+            Some(rt) => rt.argv.clone(),
+            None => vec!["/nonexistent/prespawned".into()],
+        };
+        let mut spec = SandboxSpec::new(id, self.config.state_dir.clone(), argv, stdout, stderr);
+        if let Some(rt) = &shape.prestart {
+            spec.env = rt.env.clone();
+            spec.env.push((
+                crate::PRESTART_FD_ENV.into(),
+                crate::PRESTART_FD.to_string(),
+            ));
+            spec.env.push((
+                crate::PRESTART_ROOM_ENV.into(),
+                ".".repeat(crate::PRESTART_ROOM_BYTES),
+            ));
+            spec.cwd = "/".into();
+            spec.prestart = true;
+        }
         spec.runtime_dir = shape.runtime_dir.clone();
         spec.extra_ro_binds = shape.extra_ro_binds.clone();
         spec.tmp_size_mb = shape.tmp_size_mb;
@@ -261,6 +380,20 @@ impl Sandboxer {
             detail: String::new(),
             source: std::io::Error::other("pre-spawn returned no sync socket"),
         })?;
+        // Only a runtime that is ready is worth offering: a cold start that claimed one still
+        // importing would wait for it, or one that failed would fail the invocation.
+        if shape.prestart.is_some()
+            && let Err(why) = wait_ready(&sync, PRESTART_TIMEOUT)
+        {
+            let _ = sandbox.destroy();
+            return Err(read_child_error(&mut File::from(err_r)).unwrap_or(
+                SandboxError::ChildSetup {
+                    step: "starting the runtime of a pre-spawned environment",
+                    detail: String::new(),
+                    source: why,
+                },
+            ));
+        }
         Ok(Prespawned {
             sandbox,
             sync,

@@ -340,6 +340,7 @@ impl Sandboxer {
         let mut data = self.plan_data(&spec, &steps, &skel, flags as u64);
         data.pooled_netns = pooled_netns.is_some();
         data.prespawned = prespawn;
+        data.prestart = prespawn && spec.prestart;
         let fds = ChildFds {
             sync: sync_child.as_raw_fd(),
             err_w: err_w.as_raw_fd(),
@@ -437,7 +438,8 @@ impl Sandboxer {
     }
 
     /// The parent's half of a pre-spawn: maps, cgroups, then the listener, which the child
-    /// sends once its root is ready; no "go" (the child waits for its specialisation).
+    /// sends once its root is ready, then "go" (the child starts a pre-started runtime, which
+    /// must be in the cgroups, and waits for its specialisation).
     fn finish_prespawn(
         &self,
         sb: &mut Sandbox,
@@ -460,6 +462,12 @@ impl Sandboxer {
         match recv_fd(sync.as_fd()) {
             Ok(Some(fd)) => {
                 sb.listener = Some(TcpListener::from(fd));
+                let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
+                    op: "dup",
+                    source: e,
+                })?);
+                // A failed write means the child died; the claim will notice.
+                let _ = sync_f.write_all(&[child::MSG_GO]);
                 Ok(err_r)
             }
             // The child failed before sending it: its error record says why.
@@ -638,6 +646,7 @@ impl Sandboxer {
             nofile: self.config.nofile,
             pooled_netns: false,
             prespawned: false,
+            prestart: false,
         }
     }
 }

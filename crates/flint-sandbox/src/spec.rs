@@ -84,6 +84,40 @@ pub struct SandboxSpec {
     /// [`MAX_EXTRA_FDS`]), e.g. the write end of the telemetry log pipe with
     /// `_LAMBDA_TELEMETRY_LOG_FD=3`. Everything else flint has open is closed.
     pub extra_fds: Vec<OwnedFd>,
+    /// The command can be started before its function is known: started with only the
+    /// [start-up variables](is_startup_variable) of `env`, then `_FLINT_PRESTART_FD=3` and
+    /// [`PRESTART_ROOM_ENV`], it must wait for the function's cwd and environment on
+    /// [`crate::PRESTART_FD`] before it reads anything else of either. A pre-spawned
+    /// environment then starts it ahead of demand (see `prespawn.rs`). flint's managed
+    /// runtime clients do this; a `provided` bootstrap cannot.
+    pub prestart: bool,
+}
+
+/// The variable a pre-started runtime finds its [`crate::PRESTART_FD`] in.
+pub const PRESTART_FD_ENV: &str = "_FLINT_PRESTART_FD";
+
+/// A variable of [`PRESTART_ROOM_BYTES`] filler that a pre-started runtime is started with,
+/// after the start-up variables: room in its initial environment block (what
+/// `/proc/<pid>/environ` shows, fixed at `execve`) for the runtime to write the function's
+/// environment into once it has it, so that tools reading that file (`ps e`, process
+/// finders) see the function's variables as for any other start.
+pub const PRESTART_ROOM_ENV: &str = "_FLINT_PRESTART_ROOM";
+
+/// Size of the [`PRESTART_ROOM_ENV`] filler: Lambda caps a function's own variables at
+/// 4 KB, and the platform's come to about 1.5 KB.
+pub const PRESTART_ROOM_BYTES: usize = 16 * 1024;
+
+/// Whether a process reads variable `key` while it starts, before any code of its own runs,
+/// so that setting it afterwards would not have the same effect: the dynamic loader's
+/// (`LD_*`, `GLIBC_TUNABLES`), glibc's malloc (`MALLOC_*`), the locale (`LANG`, `LANGUAGE`,
+/// `LC_*`), the time zone (`TZ`), and the interpreters flint runs (`PYTHON*`, `NODE_*`,
+/// `UV_*`). A pre-started runtime gets exactly these from the function's environment, so two
+/// functions differing in any of them never share one.
+pub fn is_startup_variable(key: &str) -> bool {
+    ["LD_", "MALLOC_", "LC_", "PYTHON", "NODE_", "UV_"]
+        .iter()
+        .any(|p| key.starts_with(p))
+        || matches!(key, "GLIBC_TUNABLES" | "LANG" | "LANGUAGE" | "TZ")
 }
 
 /// Maximum number of [`SandboxSpec::extra_fds`].
@@ -123,6 +157,7 @@ impl SandboxSpec {
             stdout,
             stderr,
             extra_fds: Vec::new(),
+            prestart: false,
         }
     }
 
@@ -308,6 +343,36 @@ fn check_bind_target(dst: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn startup_variables_are_those_read_before_any_code_runs() {
+        for k in [
+            "LD_LIBRARY_PATH",
+            "LD_PRELOAD",
+            "GLIBC_TUNABLES",
+            "MALLOC_ARENA_MAX",
+            "LANG",
+            "LC_ALL",
+            "TZ",
+            "PYTHONPATH",
+            "PYTHONHASHSEED",
+            "NODE_OPTIONS",
+            "UV_THREADPOOL_SIZE",
+        ] {
+            assert!(is_startup_variable(k), "{k}");
+        }
+        for k in [
+            "PATH",
+            "HOME",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "_HANDLER",
+            "GREETING",
+            "XLANG",
+            "MY_LD_FLAGS",
+        ] {
+            assert!(!is_startup_variable(k), "{k}");
+        }
+    }
 
     fn spec() -> SandboxSpec {
         let fd = || OwnedFd::from(std::fs::File::open("/dev/null").unwrap());

@@ -2,7 +2,7 @@
 //! function must start from exactly the state a normal spawn gives it. Need root (the
 //! pre-spawn path exists only there) and skip otherwise, like `isolation.rs`.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -248,4 +248,169 @@ fn each_claim_gets_its_own_code() {
     assert_eq!(oa.0.join().unwrap(), "code-a");
     assert_eq!(ob.0.join().unwrap(), "code-b");
     let _ = std::io::stdout().flush();
+}
+
+/// A pre-started runtime: reports what it sees before the claim, then reads its function
+/// from fd 3 (cwd, then the environment, NUL-terminated) and reports what it sees after.
+const PRESTARTED: &str = r#"
+echo "early uid=$(id -u) fn=${FN_VAR-unset} lang=$LANG fd=$_FLINT_PRESTART_FD"
+grep -E '^(CapEff|NoNewPrivs|Seccomp)' /proc/self/status | tr '\t' ' ' | sed 's/^/early /'
+test -e /var/task/marker.txt && echo EARLY-CODE
+echo "early done"
+printf R >&3
+tr '\0' '\n' <&3 >/tmp/handover
+cd "$(head -n 1 /tmp/handover)"
+echo "cwd=$(pwd)"
+grep -E '^(FN_VAR|LANG|_FLINT)' /tmp/handover | sed 's/^/env /'
+cat /var/task/marker.txt; echo
+"#;
+
+fn prestart_spec(tag: &str, task: &Path, script: &str) -> SandboxSpec {
+    let mut s = spec(tag, task, &["/bin/sh", "-c", script]);
+    s.prestart = true;
+    s.env.push(("FN_VAR".into(), "from-the-claim".into()));
+    s
+}
+
+fn env_procs(id: &str) -> Vec<i32> {
+    let dir = &cgroup_dirs(id)[0];
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn prestarted_runtime_runs_unprivileged_before_the_claim_and_gets_its_function_at_it() {
+    require_root!();
+    let task = code_dir("pre", "code-of-pre");
+    let s = prestart_spec("pre", &task, PRESTARTED);
+    let shape = SandboxShape::of(&s);
+    let rt = shape.prestart.clone().expect("a pre-started shape");
+    // Only the start-up variables of the function's environment, and not FN_VAR.
+    assert!(rt.env.iter().any(|(k, _)| k == "LANG"));
+    assert!(!rt.env.iter().any(|(k, _)| k == "FN_VAR" || k == "PATH"));
+    // stdout line by line, to claim only once the runtime has reported (and then waits).
+    let (r, w) = std::io::pipe().unwrap();
+    let (e, err) = capture();
+    let pre = sandboxer()
+        .prespawn(&shape, unique_id("pre"), OwnedFd::from(w), e)
+        .expect("prespawn");
+    let id = pre.id().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = String::new();
+    while !out.contains("early done") {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the pre-started runtime did not report");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    // Before any claim, init and the runtime (the shell, and the `tr` it waits in) are in
+    // the environment's cgroup.
+    let procs = env_procs(&id);
+    assert!(procs.len() >= 2, "init and the runtime: {procs:?}");
+    let mut sb = sandboxer().specialize(pre, s).expect("specialize");
+    let st = sb
+        .wait_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("function did not exit");
+    sb.destroy().unwrap();
+    out.extend(rx.iter().map(|l| l + "\n"));
+    let err = err.0.join().unwrap();
+    assert_eq!(st, ExitStatus::Exited(0), "{out}\n{err}");
+    // Before the claim: unprivileged, locked down, start-up variables only, no code.
+    assert!(
+        out.contains("early uid=993 fn=unset lang=en_US.UTF-8 fd=3"),
+        "{out}"
+    );
+    assert!(out.contains("early CapEff: 0000000000000000"), "{out}");
+    assert!(
+        out.contains("early NoNewPrivs: 1") && out.contains("early Seccomp: 2"),
+        "{out}"
+    );
+    assert!(!out.contains("EARLY-CODE"), "{out}");
+    // At the claim: the function's cwd, environment and code.
+    assert!(out.contains("cwd=/var/task"), "{out}");
+    assert!(out.contains("env FN_VAR=from-the-claim"), "{out}");
+    assert!(out.contains("env LANG=en_US.UTF-8"), "{out}");
+    assert!(!out.contains("env _FLINT"), "{out}");
+    assert!(out.contains("code-of-pre"), "{out}");
+    for d in cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} survived", d.display());
+    }
+}
+
+#[test]
+fn a_prestarted_runtime_that_dies_before_the_claim_takes_its_environment_with_it() {
+    require_root!();
+    let task = code_dir("dies", "x");
+    // Dies before it is ready: the pre-spawn fails, and leaves nothing behind.
+    let s = prestart_spec("dies", &task, "exit 3");
+    let (o, _out) = capture();
+    let (e, _err) = capture();
+    let id = unique_id("dies");
+    let r = sandboxer().prespawn(&SandboxShape::of(&s), id.clone(), o, e);
+    assert!(r.is_err(), "a runtime that never got ready was offered");
+    for d in cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} survived", d.display());
+    }
+    // Dies after it was ready: init notices and leaves, so the pool's liveness check
+    // discards the environment instead of handing a dead runtime to a function.
+    let s = prestart_spec("dies", &task, "printf R >&3; exit 3");
+    let (mut pre, _o, _e) = prespawn(&SandboxShape::of(&s), "dies");
+    let id = pre.id().to_owned();
+    let mut exited = pre.has_exited();
+    for _ in 0..1000 {
+        if exited {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        exited = pre.has_exited();
+    }
+    assert!(
+        exited,
+        "init kept waiting for a claim with its runtime gone"
+    );
+    drop(pre);
+    for d in cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} survived", d.display());
+    }
+}
+
+#[test]
+fn functions_differing_in_start_up_variables_do_not_share_a_prestarted_runtime() {
+    let task = std::env::temp_dir();
+    let a = prestart_spec("shape", &task, "true");
+    let mut b = prestart_spec("shape", &task, "true");
+    b.env.push(("FN_OTHER".into(), "x".into()));
+    // Variables read later are the claim's business: same shape.
+    assert_eq!(SandboxShape::of(&a), SandboxShape::of(&b));
+    for var in [
+        "PYTHONHASHSEED",
+        "LC_ALL",
+        "LD_PRELOAD",
+        "NODE_OPTIONS",
+        "TZ",
+    ] {
+        let mut c = prestart_spec("shape", &task, "true");
+        c.env.push((var.into(), "x".into()));
+        assert_ne!(SandboxShape::of(&a), SandboxShape::of(&c), "{var}");
+    }
+    // Without the flag, or with a command from the function's code: nothing pre-started.
+    let mut plain = prestart_spec("shape", &task, "true");
+    plain.prestart = false;
+    assert_eq!(SandboxShape::of(&plain).prestart, None);
+    let mut own = spec("shape", &task, &["/var/task/bootstrap"]);
+    own.prestart = true;
+    assert_eq!(SandboxShape::of(&own).prestart, None);
 }

@@ -81,11 +81,18 @@ _JSON_FRAME_TYPES = {
     logging.CRITICAL: 0xA55A001A,
 }
 
-_LOG_FORMAT_JSON = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
-# Lambda quirk: TRACE does not exist in Python logging; the runtime maps it to DEBUG.
-_LOG_LEVEL = {None: "", "TRACE": "DEBUG"}.get(
-    os.environ.get("AWS_LAMBDA_LOG_LEVEL"), os.environ.get("AWS_LAMBDA_LOG_LEVEL") or ""
-).upper()
+
+
+def _log_settings():
+    """(JSON format?, application log level) from the environment."""
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    # Lambda quirk: TRACE does not exist in Python logging; the runtime maps it to DEBUG.
+    level = {None: "", "TRACE": "DEBUG"}.get(level, level or "").upper()
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON", level
+
+
+# Set again by main() once the function's environment is known (see _receive_function).
+_LOG_FORMAT_JSON, _LOG_LEVEL = _log_settings()
 
 _GLOBAL_AWS_REQUEST_ID = None
 _GLOBAL_TENANT_ID = None
@@ -256,7 +263,19 @@ class _HttpConnection(object):
 
     def connect(self):
         # No timeout: GET /next long-polls for as long as the environment is idle.
-        self.sock = socket.create_connection((self.host, self.port))
+        if _is_ipv4(self.host):
+            # A numeric address (flint's is 127.0.0.1:9001) needs no resolver, and
+            # create_connection's getaddrinfo would import the idna codec on the way
+            # (~1.5 ms of every cold start).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.connect((self.host, self.port))
+            except OSError:
+                sock.close()
+                raise
+            self.sock = sock
+        else:
+            self.sock = socket.create_connection((self.host, self.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.rfile = self.sock.makefile("rb")
 
@@ -333,6 +352,11 @@ class _HttpConnection(object):
         if self.sock is not None and headers.get("connection", "").lower() == "close":
             self.close()
         return status, headers, body
+
+
+def _is_ipv4(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts)
 
 
 def _decode_header(raw):
@@ -965,9 +989,100 @@ def _update_xray_env(trace_id):
         os.environ.pop("_X_AMZN_TRACE_ID", None)
 
 
-def main():
-    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
+def _receive_function():
+    """Wait for the function if this runtime was started ahead of it.
 
+    flint can start the runtime in a pre-spawned environment before any function
+    is assigned to it (flint-sandbox, prespawn.rs): interpreter start and the
+    imports above are then paid before the cold start instead of during it. Such a
+    runtime is started with `_FLINT_PRESTART_FD` and only the variables a process
+    reads as it starts (PYTHON*, LANG, LD_*, TZ, ...; they are already the
+    function's). It reports ready with one byte on that descriptor; at the claim
+    flint writes the function's working directory and
+    its whole environment to that descriptor, NUL-terminated, then closes it; from
+    then on nothing tells this runtime from one started with them (but the NUL
+    padding at the end of /proc/self/environ).
+    """
+    fd = os.environ.get("_FLINT_PRESTART_FD")
+    if fd is None:
+        return
+    # What get_handler needs, imported while there is nothing else to do.
+    import importlib  # noqa: F401
+
+    fd = int(fd)
+    # Ready: flint offers this environment to a cold start from now on.
+    os.write(fd, b"R")
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    fields = b"".join(chunks).split(b"\0")
+    if len(fields) < 2 or fields[-1] != b"":
+        # flint went away before handing over a function.
+        sys.exit(1)
+    entries = [e for e in fields[1:-1] if e.partition(b"=")[1] and not e.startswith(b"=")]
+    os.environ.clear()
+    for entry in entries:
+        key, _, value = entry.partition(b"=")
+        os.environb[key] = value
+    _rewrite_initial_environment(entries)
+    os.chdir(fields[0])
+    # The time module read TZ when it was imported.
+    time.tzset()
+
+
+def _rewrite_initial_environment(entries):
+    """Make /proc/self/environ show the function's environment.
+
+    That file reads the block the kernel laid out at execve, which flint started
+    with room to spare (_FLINT_PRESTART_ROOM). Once os.environ has been replaced
+    nothing refers to the block (glibc's setenv copies), except perhaps a library
+    that kept a pointer to a start-up variable it read while starting: those stay
+    first, byte for byte at the same addresses (the function has the same values,
+    or it would not have been given this runtime). NULs pad the rest.
+    """
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
+        # Fields 50 and 51 (env_start, env_end); field 3 follows the ")" of the name.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        start, end = int(fields[47]), int(fields[48])
+        with open("/proc/self/environ", "rb") as f:
+            initial = f.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return
+    kept = []
+    for entry in initial:
+        if entry.startswith(b"_FLINT_PRESTART_"):
+            break
+        kept.append(entry)
+    kept_keys = {e.partition(b"=")[0] for e in kept}
+    block = bytearray(b"".join(e + b"\0" for e in kept))
+    for entry in entries:
+        if entry.partition(b"=")[0] in kept_keys:
+            continue
+        if len(block) + len(entry) + 1 > end - start:
+            break
+        block += entry + b"\0"
+    block += bytes(end - start - len(block))
+    try:
+        fd = os.open("/proc/self/mem", os.O_WRONLY)
+        try:
+            os.pwrite(fd, bytes(block), start)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def main():
+    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID, _LOG_FORMAT_JSON, _LOG_LEVEL
+
+    _receive_function()
+    _LOG_FORMAT_JSON, _LOG_LEVEL = _log_settings()
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
 
