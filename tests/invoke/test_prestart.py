@@ -135,3 +135,55 @@ def test_without_pre_spawned_environments_nothing_is_pre_started(make_server):
         assert r.json["environ_greeting"] == ["GREETING=x"], r.json
     view = environments(server)
     assert view["Prespawned"] == 0 and view["Prespawning"] == 0, view
+
+
+NODE_PROBE = r'''
+const fs = require('fs');
+const { execFileSync } = require('child_process');
+exports.handler = async (event, context) => {
+  console.log('node-log-probe');
+  const raw = fs.readFileSync('/proc/self/environ');
+  const initial = raw.toString('latin1').split('\0');
+  const child = execFileSync('/usr/bin/env', { encoding: 'utf8' }).split('\n');
+  return {
+    prestarted: raw.length >= 2 && raw[raw.length - 1] === 0 && raw[raw.length - 2] === 0,
+    environ_greeting: initial.filter((e) => e.startsWith('GREETING=')),
+    environ_flint: initial.filter((e) => e.startsWith('_FLINT')).map((e) => e.slice(0, 40)),
+    greeting: process.env.GREETING ?? null,
+    prestart_var: process.env._FLINT_PRESTART_FD ?? null,
+    child_env: child.filter((l) => /^(GREETING|AWS_LAMBDA_FUNCTION_NAME|_FLINT)/.test(l)).sort(),
+    cwd: process.cwd(),
+    function_name: context.functionName,
+  };
+};
+'''
+
+
+def test_a_prestarted_node_runtime_runs_the_function_as_if_started_for_it(make_server):
+    server = make_server()
+    lam = server.client()
+    teacher = unique("node-teacher")
+    create_function(lam, teacher, {"index.js": "exports.handler = async (e) => e;\n"},
+                    runtime="nodejs20.x")
+    assert invoke(lam, teacher, {"a": 1}).json == {"a": 1}
+    await_prespawned(server)
+    name = unique("node-prestarted")
+    create_function(lam, name, {"index.js": NODE_PROBE}, runtime="nodejs20.x", Timeout=30,
+                    Environment={"Variables": {"GREETING": "hej"}},
+                    LoggingConfig={"LogFormat": "JSON"})
+    r = invoke(lam, name, {}, LogType="Tail")
+    assert r.status == 200 and r.function_error is None, r
+    out = r.json
+    assert out["prestarted"] is True, out
+    assert out["greeting"] == "hej" and out["prestart_var"] is None, out
+    assert out["environ_greeting"] == ["GREETING=hej"] and out["environ_flint"] == [], out
+    assert out["child_env"] == [f"AWS_LAMBDA_FUNCTION_NAME={name}", "GREETING=hej"], out
+    assert out["cwd"] == "/var/task" and out["function_name"] == name, out
+    # The function's log format (JSON) is the one its console uses.
+    records = []
+    for line in r.log.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass
+    assert any(rec.get("message") == "node-log-probe" for rec in records), r.log

@@ -17,6 +17,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 pub const FLOOR_PYTHON_START: &str = "floor.python_start";
+pub const FLOOR_NODE_START: &str = "floor.node_start";
 
 /// A function the invoke sections deploy.
 struct BenchFunction {
@@ -54,6 +55,10 @@ fn functions() -> anyhow::Result<Vec<BenchFunction>> {
     w.start_file("app.py", opts.unix_permissions(0o644))?;
     w.write_all(b"def handler(event, context):\n    return event\n")?;
     let python = w.finish()?.into_inner();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("index.mjs", opts.unix_permissions(0o644))?;
+    w.write_all(b"export const handler = async (event) => event;\n")?;
+    let node = w.finish()?.into_inner();
     Ok(vec![
         BenchFunction {
             name: "bench-provided",
@@ -66,6 +71,12 @@ fn functions() -> anyhow::Result<Vec<BenchFunction>> {
             runtime: "python3.11",
             handler: "app.handler",
             zip: python,
+        },
+        BenchFunction {
+            name: "bench-node",
+            runtime: "nodejs20.x",
+            handler: "index.handler",
+            zip: node,
         },
     ])
 }
@@ -146,19 +157,18 @@ pub async fn run_warm(ctx: &mut Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `python3 -c pass`: the least a Python cold start can cost.
-fn python_start(iterations: usize) -> anyhow::Result<Summary> {
-    let python = which("python3").context("python3 not on PATH")?;
+/// `python3 -c pass` / `node -e 0`: the least a Python / Node.js cold start can
+/// cost (the interpreter's own start).
+fn interpreter_start(program: &str, args: &[&str], iterations: usize) -> anyhow::Result<Summary> {
+    let exe = which(program).with_context(|| format!("{program} not on PATH"))?;
     let mut samples = Vec::new();
     let start = Instant::now();
     for _ in 0..iterations {
         let t = Instant::now();
-        let status = std::process::Command::new(&python)
-            .args(["-c", "pass"])
-            .status()?;
+        let status = std::process::Command::new(&exe).args(args).status()?;
         samples.push(t.elapsed());
         if !status.success() {
-            bail!("python3 -c pass failed");
+            bail!("{program} {args:?} failed");
         }
     }
     Ok(Summary::from_samples(samples, start.elapsed()))
@@ -177,12 +187,25 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
     let s = ctx.settings.clone();
     let section = Section::ColdStart.title();
     let iterations = s.cold_iterations;
-    let python = tokio::task::spawn_blocking(move || python_start(iterations)).await??;
+    let python = tokio::task::spawn_blocking(move || {
+        interpreter_start("python3", &["-c", "pass"], iterations)
+    })
+    .await??;
     ctx.push_row(
         section,
         FLOOR_PYTHON_START,
         "floor: python3 -c pass (host interpreter start)".into(),
         python,
+        None,
+    );
+    let node =
+        tokio::task::spawn_blocking(move || interpreter_start("node", &["-e", "0"], iterations))
+            .await??;
+    ctx.push_row(
+        section,
+        FLOOR_NODE_START,
+        "floor: node -e 0 (host interpreter start)".into(),
+        node,
         None,
     );
     // The default server: each cold start claims a pre-spawned environment
@@ -243,6 +266,11 @@ async fn cold_starts(
             "bench-python",
             "python3.11 (flint's runtime)",
             FLOOR_PYTHON_START,
+        ),
+        (
+            "bench-node",
+            "nodejs20.x (flint's runtime)",
+            FLOOR_NODE_START,
         ),
     ] {
         let mut samples = Vec::new();

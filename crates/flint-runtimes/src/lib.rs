@@ -452,7 +452,7 @@ impl ManagedRuntime {
                     read_only_mounts,
                     bootstrap_candidates: Vec::new(),
                     description: self.describe(host),
-                    prestart: false,
+                    prestart: true,
                 })
             }
             Self::Provided { .. } => Ok(LaunchSpec {

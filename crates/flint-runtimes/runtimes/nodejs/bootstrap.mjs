@@ -156,7 +156,8 @@ const LEVELS = Object.freeze({
   ERROR: { name: 'ERROR', priority: 5, tlvMask: 0b10100 },
   FATAL: { name: 'FATAL', priority: 6, tlvMask: 0b11000 },
 });
-const LOG_FORMAT_JSON = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+// Set by main() once the function's environment is known (see receiveFunction).
+let LOG_FORMAT_JSON = false;
 
 function jsonErrorReplacer(_k, value) {
   if (value instanceof Error) {
@@ -946,7 +947,93 @@ function rejectCallbackHandlerOnNode24(handler, metadata) {
   }
 }
 
+// A runtime started ahead of its function (flint-sandbox, prespawn.rs): flint can
+// start this client in a pre-spawned environment before any function is assigned to
+// it, so that Node's start and this module's loading are paid before the cold start
+// instead of during it. Such a runtime is started with _FLINT_PRESTART_FD and only
+// the variables a process reads as it starts (NODE_*, LANG, LD_*, TZ, ...; already
+// the function's). It reports ready with one byte on that descriptor; at the claim
+// flint writes the function's working directory and whole environment to it,
+// NUL-terminated, then closes it. From then on nothing tells this runtime from one
+// started with them (but the NUL padding at the end of /proc/self/environ).
+function receiveFunction() {
+  const fdVar = process.env._FLINT_PRESTART_FD;
+  if (fdVar === undefined) return;
+  const fd = Number(fdVar);
+  fs.writeSync(fd, 'R');
+  const chunks = [];
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  fs.closeSync(fd);
+  const fields = Buffer.concat(chunks).toString('utf8').split('\0');
+  if (fields.length < 2 || fields[fields.length - 1] !== '') {
+    // flint went away before handing over a function.
+    process.exit(1);
+  }
+  const entries = fields.slice(1, -1).filter((e) => e.indexOf('=') > 0);
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    process.env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  rewriteInitialEnvironment(entries);
+  process.chdir(fields[0]);
+}
+
+// /proc/self/environ reads the block the kernel laid out at execve, which flint
+// started with room to spare (_FLINT_PRESTART_ROOM): write the function's variables
+// there, so tools that read it see them. Once process.env has been replaced nothing
+// refers to the block, except perhaps a library that kept a pointer to a start-up
+// variable it read while starting: those stay first, byte for byte at the same
+// addresses (the function has the same values). NULs pad the rest.
+function rewriteInitialEnvironment(entries) {
+  let start;
+  let end;
+  let initial;
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'latin1');
+    // Fields 50 and 51 (env_start, env_end); field 3 follows the ")" of the name.
+    const fieldsAfterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    start = Number(fieldsAfterName[47]);
+    end = Number(fieldsAfterName[48]);
+    initial = fs.readFileSync('/proc/self/environ');
+  } catch {
+    return;
+  }
+  if (!(end > start)) return;
+  const kept = [];
+  for (const entry of initial.toString('latin1').split('\0')) {
+    if (entry.startsWith('_FLINT_PRESTART_')) break;
+    kept.push(Buffer.from(entry + '\0', 'latin1'));
+  }
+  const keptKeys = new Set(kept.map((b) => b.toString('latin1').split('=')[0]));
+  const block = Buffer.alloc(end - start);
+  let at = Buffer.concat(kept).copy(block, 0);
+  for (const entry of entries) {
+    if (keptKeys.has(entry.slice(0, entry.indexOf('=')))) continue;
+    const bytes = Buffer.from(entry + '\0', 'utf8');
+    if (at + bytes.length > block.length) break;
+    at += bytes.copy(block, at);
+  }
+  try {
+    const mem = fs.openSync('/proc/self/mem', 'r+');
+    try {
+      fs.writeSync(mem, block, 0, block.length, start);
+    } finally {
+      fs.closeSync(mem);
+    }
+  } catch {
+    // Cosmetic: /proc/self/environ keeps showing the start-up variables.
+  }
+}
+
 async function main() {
+  receiveFunction();
+  LOG_FORMAT_JSON = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
   patchConsole();
   const client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
 
