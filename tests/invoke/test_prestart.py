@@ -187,3 +187,4 @@ def test_a_prestarted_node_runtime_runs_the_function_as_if_started_for_it(make_s
         except ValueError:
             pass
     assert any(rec.get("message") == "node-log-probe" for rec in records), r.log
+

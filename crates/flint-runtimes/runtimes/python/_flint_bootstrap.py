@@ -136,6 +136,10 @@ def _ensure_ascii():
     return True
 
 
+# Set by main() once the function's environment is known.
+_ENSURE_ASCII = True
+
+
 class _Encoder(json.JSONEncoder):
     """JSON encoder that writes `decimal.Decimal` as an exact JSON number.
 
@@ -146,9 +150,9 @@ class _Encoder(json.JSONEncoder):
     """
 
     def __init__(self):
-        super().__init__(ensure_ascii=_ensure_ascii())
+        super().__init__(ensure_ascii=_ENSURE_ASCII)
         self._raw = {}
-        self._nonce = os.urandom(8).hex()
+        self._nonce = None
 
     def default(self, o):
         # A Decimal can only exist if something imported the module, so
@@ -157,6 +161,8 @@ class _Encoder(json.JSONEncoder):
         if decimal is not None and isinstance(o, decimal.Decimal):
             if o.is_nan():
                 return float("nan")
+            if self._nonce is None:
+                self._nonce = os.urandom(8).hex()
             token = "\x00flint-decimal-%s-%d\x00" % (self._nonce, len(self._raw))
             self._raw[json.dumps(token)] = str(o)
             return token
@@ -215,7 +221,7 @@ _UNRESERVED = frozenset(
 
 def _quote(value):
     """Percent-encode a request id for a URL path segment."""
-    if all(c in _UNRESERVED for c in value):
+    if _UNRESERVED.issuperset(value):
         return value
     return "".join(
         c if c in _UNRESERVED else "".join("%%%02X" % b for b in c.encode("utf-8"))
@@ -301,7 +307,9 @@ class _HttpConnection(object):
             # Header values can carry user-controlled text (an exception
             # class name): keep them to printable ASCII so they cannot break
             # the request framing or the latin-1 encoding below.
-            value = "".join(c for c in str(value) if " " <= c <= "~")
+            value = str(value)
+            if not (value.isascii() and value.isprintable()):
+                value = "".join(c for c in value if " " <= c <= "~")
             lines.append("%s: %s" % (key, value))
         if body is not None:
             lines.append("Content-Length: %d" % len(body))
@@ -311,23 +319,39 @@ class _HttpConnection(object):
         self.sock.sendall(data)
         return self._read_response()
 
+    def _read_head(self):
+        """Status line and header lines of the next response (without CRLFs)."""
+        rf = self.rfile
+        # Fast path: the whole head is already buffered (it arrives in one segment).
+        buffered = rf.peek(65536)
+        end = buffered.find(b"\r\n\r\n")
+        if end >= 0:
+            return rf.read(end + 4)[:end].split(b"\r\n")
+        lines = []
+        while True:
+            line = rf.readline(65537)
+            if not line:
+                if not lines:
+                    raise ConnectionResetError("the Runtime API closed the connection")
+                return lines
+            if lines and line in (b"\r\n", b"\n"):
+                return lines
+            lines.append(line.rstrip(b"\r\n"))
+
     def _read_response(self):
         rf = self.rfile
-        line = rf.readline(65537)
-        if not line:
-            raise ConnectionResetError("the Runtime API closed the connection")
+        head = self._read_head()
+        line = head[0]
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise ConnectionResetError("malformed status line from the Runtime API: %r" % line)
         status = int(parts[1])
         headers = {}
-        while True:
-            h = rf.readline(65537)
-            if h in (b"\r\n", b"\n", b""):
-                break
+        for h in head[1:]:
             key, _, value = h.partition(b":")
-            headers[key.strip().lower().decode("latin-1")] = _decode_header(value.strip())
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+            # Raw bytes: only the few headers a caller reads get decoded.
+            headers[key.strip().lower()] = value.strip()
+        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
             chunks = []
             while True:
                 size = int(rf.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
@@ -338,8 +362,8 @@ class _HttpConnection(object):
                 chunks.append(rf.read(size))
                 rf.readline(65537)
             body = b"".join(chunks)
-        elif "content-length" in headers:
-            length = int(headers["content-length"])
+        elif b"content-length" in headers:
+            length = int(headers[b"content-length"])
             body = rf.read(length) if length else b""
             if len(body) != length:
                 raise ConnectionResetError("truncated body from the Runtime API")
@@ -349,7 +373,7 @@ class _HttpConnection(object):
             # No framing: the body ends when the server closes the connection.
             body = rf.read()
             self.close()
-        if self.sock is not None and headers.get("connection", "").lower() == "close":
+        if self.sock is not None and headers.get(b"connection", b"").lower() == b"close":
             self.close()
         return status, headers, body
 
@@ -357,6 +381,11 @@ class _HttpConnection(object):
 def _is_ipv4(host):
     parts = host.split(".")
     return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts)
+
+
+def _header(headers, name):
+    raw = headers.get(name)
+    return None if raw is None else _decode_header(raw)
 
 
 def _decode_header(raw):
@@ -398,17 +427,17 @@ class LambdaRuntimeClient(object):
                 % (status, body.decode("utf-8", "replace"))
             )
         req = InvocationRequest()
-        req.invoke_id = h.get("lambda-runtime-aws-request-id")
-        req.x_amzn_trace_id = h.get("lambda-runtime-trace-id")
-        req.invoked_function_arn = h.get("lambda-runtime-invoked-function-arn")
+        req.invoke_id = _header(h, b"lambda-runtime-aws-request-id")
+        req.x_amzn_trace_id = _header(h, b"lambda-runtime-trace-id")
+        req.invoked_function_arn = _header(h, b"lambda-runtime-invoked-function-arn")
         try:
-            req.deadline_time_in_ms = int(h.get("lambda-runtime-deadline-ms") or 0)
+            req.deadline_time_in_ms = int(h.get(b"lambda-runtime-deadline-ms") or 0)
         except ValueError:
             req.deadline_time_in_ms = 0
-        req.client_context = h.get("lambda-runtime-client-context")
-        req.cognito_identity = h.get("lambda-runtime-cognito-identity")
-        req.tenant_id = h.get("lambda-runtime-aws-tenant-id")
-        req.content_type = h.get("content-type")
+        req.client_context = _header(h, b"lambda-runtime-client-context")
+        req.cognito_identity = _header(h, b"lambda-runtime-cognito-identity")
+        req.tenant_id = _header(h, b"lambda-runtime-aws-tenant-id")
+        req.content_type = _header(h, b"content-type")
         req.event_body = body
         return req
 
@@ -1030,6 +1059,11 @@ def _receive_function():
         os.environb[key] = value
     _rewrite_initial_environment(entries)
     os.chdir(fields[0])
+    # The code (/var/task) and layers (/opt) were attached just now: forget what the
+    # import system may have cached about those paths while they were empty.
+    for path, finder in list(sys.path_importer_cache.items()):
+        if finder is None or path.startswith(("/var/task", "/opt")):
+            del sys.path_importer_cache[path]
     # The time module read TZ when it was imported.
     time.tzset()
 
@@ -1079,10 +1113,11 @@ def _rewrite_initial_environment(entries):
 
 
 def main():
-    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID, _LOG_FORMAT_JSON, _LOG_LEVEL
+    global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID, _LOG_FORMAT_JSON, _LOG_LEVEL, _ENSURE_ASCII
 
     _receive_function()
     _LOG_FORMAT_JSON, _LOG_LEVEL = _log_settings()
+    _ENSURE_ASCII = _ensure_ascii()
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
 
