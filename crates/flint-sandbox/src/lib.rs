@@ -189,6 +189,12 @@
 //! `process_vm_readv` are denied by seccomp); its world-readable `/proc/1/cmdline` is
 //! overwritten with `init`. The spawn helper additionally keeps flint's memory out of the
 //! sandbox altogether.
+//!
+//! A pre-spawned environment's init keeps its privileges until the claim (it attaches the
+//! code then). When its runtime is pre-started (see `prespawn.rs`), that runtime already runs
+//! beside it, unprivileged and under seccomp like any function process, but before any
+//! function code exists in the environment; init drops its privileges before it hands the
+//! function over.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
