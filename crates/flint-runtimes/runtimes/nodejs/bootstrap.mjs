@@ -956,10 +956,11 @@ function rejectCallbackHandlerOnNode24(handler, metadata) {
 // flint writes the function's working directory and whole environment to it,
 // NUL-terminated, then closes it. From then on nothing tells this runtime from one
 // started with them (but the NUL padding at the end of /proc/self/environ).
-function receiveFunction() {
+async function receiveFunction() {
   const fdVar = process.env._FLINT_PRESTART_FD;
   if (fdVar === undefined) return;
   const fd = Number(fdVar);
+  await warmUp().catch(() => {});
   fs.writeSync(fd, 'R');
   const chunks = [];
   const buf = Buffer.alloc(65536);
@@ -984,6 +985,43 @@ function receiveFunction() {
   process.chdir(fields[0]);
 }
 
+// Node compiles most functions on their first call, and the first Runtime API
+// exchange otherwise pays for the client's and net's code paths after the claim
+// (~3 ms). While there is no function yet, run one exchange through the same client
+// against a throwaway server on an ephemeral loopback port inside the environment.
+async function warmUp() {
+  const event = Buffer.from('{"warm":true}');
+  const server = net.createServer((socket) => {
+    let seen = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      seen = Buffer.concat([seen, chunk]);
+      const text = seen.toString('latin1');
+      if (text.startsWith('GET') && text.includes('\r\n\r\n')) {
+        seen = Buffer.alloc(0);
+        socket.write(
+          'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+            'Lambda-Runtime-Aws-Request-Id: warm-up\r\nLambda-Runtime-Deadline-Ms: 0\r\n' +
+            `Content-Length: ${event.length}\r\n\r\n`,
+        );
+        socket.write(event);
+      } else if (text.startsWith('POST') && text.endsWith('}')) {
+        seen = Buffer.alloc(0);
+        socket.end('HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}');
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const client = new RuntimeClient(`127.0.0.1:${server.address().port}`);
+    const { bodyJson, headers } = await client.nextInvocation();
+    attachContext({}, headers);
+    await client.postInvocationResponse(JSON.parse(bodyJson), 'warm-up');
+    if (client.conn.socket) client.conn.socket.destroy();
+  } finally {
+    server.close();
+  }
+}
+
 // /proc/self/environ reads the block the kernel laid out at execve, which flint
 // started with room to spare (_FLINT_PRESTART_ROOM): write the function's variables
 // there, so tools that read it see them. Once process.env has been replaced nothing
@@ -993,46 +1031,59 @@ function receiveFunction() {
 function rewriteInitialEnvironment(entries) {
   let start;
   let end;
-  let initial;
   try {
-    const stat = fs.readFileSync('/proc/self/stat', 'latin1');
+    const stat = Buffer.alloc(4096);
+    const fd = fs.openSync('/proc/self/stat', 'r');
+    let n;
+    try {
+      n = fs.readSync(fd, stat, 0, stat.length, null);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const text = stat.toString('latin1', 0, n);
     // Fields 50 and 51 (env_start, env_end); field 3 follows the ")" of the name.
-    const fieldsAfterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    start = Number(fieldsAfterName[47]);
-    end = Number(fieldsAfterName[48]);
-    initial = fs.readFileSync('/proc/self/environ');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    start = Number(fields[47]);
+    end = Number(fields[48]);
   } catch {
     return;
   }
   if (!(end > start)) return;
-  const kept = [];
-  for (const entry of initial.toString('latin1').split('\0')) {
-    if (entry.startsWith('_FLINT_PRESTART_')) break;
-    kept.push(Buffer.from(entry + '\0', 'latin1'));
-  }
-  const keptKeys = new Set(kept.map((b) => b.toString('latin1').split('=')[0]));
-  const block = Buffer.alloc(end - start);
-  let at = Buffer.concat(kept).copy(block, 0);
-  for (const entry of entries) {
-    if (keptKeys.has(entry.slice(0, entry.indexOf('=')))) continue;
-    const bytes = Buffer.from(entry + '\0', 'utf8');
-    if (at + bytes.length > block.length) break;
-    at += bytes.copy(block, at);
-  }
+  let mem;
   try {
-    const mem = fs.openSync('/proc/self/mem', 'r+');
-    try {
-      fs.writeSync(mem, block, 0, block.length, start);
-    } finally {
-      fs.closeSync(mem);
+    mem = fs.openSync('/proc/self/mem', 'r+');
+    const block = Buffer.alloc(end - start);
+    fs.readSync(mem, block, 0, block.length, start);
+    // The start-up variables come first, up to the first _FLINT_PRESTART_ entry.
+    let kept = block.indexOf('_FLINT_PRESTART_', 0, 'latin1');
+    while (kept > 0 && block[kept - 1] !== 0) {
+      kept = block.indexOf('_FLINT_PRESTART_', kept + 1, 'latin1');
     }
+    if (kept < 0) return;
+    const keptKeys = new Set(
+      block
+        .toString('latin1', 0, kept)
+        .split('\0')
+        .map((e) => e.slice(0, e.indexOf('='))),
+    );
+    block.fill(0, kept);
+    let at = kept;
+    for (const entry of entries) {
+      if (keptKeys.has(entry.slice(0, entry.indexOf('=')))) continue;
+      const len = Buffer.byteLength(entry, 'utf8') + 1;
+      if (at + len > block.length) break;
+      at += block.write(entry, at, 'utf8') + 1;
+    }
+    fs.writeSync(mem, block, kept, block.length - kept, start + kept);
   } catch {
     // Cosmetic: /proc/self/environ keeps showing the start-up variables.
+  } finally {
+    if (mem !== undefined) fs.closeSync(mem);
   }
 }
 
 async function main() {
-  receiveFunction();
+  await receiveFunction();
   LOG_FORMAT_JSON = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
   patchConsole();
   const client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
