@@ -806,9 +806,25 @@ impl Invoker {
         let shape = SandboxShape::of(&spec);
         let started = match self.prewarm.claim(&shape) {
             Some(ready) => {
+                // Kept for a fresh spawn should the claim fail (the environment died between
+                // the pool's liveness check and the hand-over, say).
+                let spare = spec.try_clone()?;
                 let sandboxer = self.sandboxer.clone();
-                Environment::start_prespawned(sandboxer, ready.env, spec, ready.log_read, stream)
-                    .await
+                match Environment::start_prespawned(
+                    sandboxer,
+                    ready.env,
+                    spec,
+                    ready.log_read,
+                    stream.clone(),
+                )
+                .await
+                {
+                    Ok(env) => Ok(env),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a pre-spawned environment failed at its claim; spawning a new one");
+                        Environment::start(self.sandboxer.clone(), spare, log_read, stream).await
+                    }
+                }
             }
             None => Environment::start(self.sandboxer.clone(), spec, log_read, stream).await,
         };

@@ -6,7 +6,7 @@
 //! the several parent/child hand-offs, each a scheduler wake-up — does not depend on which
 //! function will run. [`Sandboxer::prespawn`] does all of it for a [`SandboxShape`] (the
 //! spec fields that shape the root: runtime dir, extra binds, `/tmp` size, ids, network,
-//! hostname) and stops the child where it would wait for "go". Claiming it with
+//! hostname) and stops the child where it would start the function. Claiming it with
 //! [`Sandboxer::specialize`] then costs one message:
 //!
 //! 1. flint clones the function's code directory as a *detached* mount (`open_tree` with
@@ -33,10 +33,10 @@
 //! [start-up variables](crate::is_startup_variable) and fd 3 ([`crate::PRESTART_FD`]), and
 //! init keeps its root privileges to attach the code later. The runtime imports what it
 //! needs, reports ready (one byte on fd 3, which init passes on: only ready environments
-//! are offered to cold starts) and blocks reading fd 3. At the claim init attaches the code, drops its own
-//! privileges and writes the function's cwd and environment to fd 3; the runtime applies
-//! them and goes on as if it had been started with them. What differs from a runtime
-//! started at the claim, and why it is sound:
+//! are offered to cold starts) and blocks reading fd 3. At the claim init attaches the
+//! code, drops its own privileges and writes the function's cwd and environment to fd 3;
+//! the runtime applies them and goes on as if it had been started with them. What differs
+//! from a runtime started at the claim, and why it is sound:
 //! - each environment has its own runtime process (no fork of a shared template), so no
 //!   two functions ever share memory, hash seeds or address-space layout;
 //! - the start-up variables (the loader's, the locale, `PYTHON*`, ...) are part of the

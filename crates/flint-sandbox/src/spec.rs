@@ -127,6 +127,37 @@ pub const MAX_EXTRA_FDS: usize = 8;
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
 
 impl SandboxSpec {
+    /// A copy with duplicated descriptors (`dup`), e.g. to spawn afresh if a claim fails.
+    pub fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(Self {
+            id: self.id.clone(),
+            task_dir: self.task_dir.clone(),
+            opt_dir: self.opt_dir.clone(),
+            runtime_dir: self.runtime_dir.clone(),
+            extra_ro_binds: self.extra_ro_binds.clone(),
+            tmp_size_mb: self.tmp_size_mb,
+            memory_mb: self.memory_mb,
+            cpu_millis: self.cpu_millis,
+            pids_max: self.pids_max,
+            argv: self.argv.clone(),
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            network: self.network,
+            runtime_api_port: self.runtime_api_port,
+            hostname: self.hostname.clone(),
+            stdout: self.stdout.try_clone()?,
+            stderr: self.stderr.try_clone()?,
+            extra_fds: self
+                .extra_fds
+                .iter()
+                .map(OwnedFd::try_clone)
+                .collect::<std::io::Result<_>>()?,
+            prestart: self.prestart,
+        })
+    }
+
     /// A spec with Lambda-like defaults: 128 MiB memory, 512 MiB `/tmp`, the matching CPU
     /// share of one core, 1024 pids, uid/gid 993/990, private network, cwd `/var/task`.
     pub fn new(
@@ -343,6 +374,23 @@ fn check_bind_target(dst: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_clone_copies_every_field_with_new_descriptors() {
+        use std::os::fd::AsRawFd;
+        let mut s = spec();
+        s.env = vec![("A".into(), "1".into())];
+        s.prestart = true;
+        s.extra_fds = vec![OwnedFd::from(std::fs::File::open("/dev/null").unwrap())];
+        let c = s.try_clone().unwrap();
+        assert_eq!(
+            format!("{:?}", (&c.id, &c.argv, &c.env, c.prestart, c.memory_mb)),
+            format!("{:?}", (&s.id, &s.argv, &s.env, s.prestart, s.memory_mb))
+        );
+        assert_ne!(c.stdout.as_raw_fd(), s.stdout.as_raw_fd());
+        assert_eq!(c.extra_fds.len(), 1);
+        assert_ne!(c.extra_fds[0].as_raw_fd(), s.extra_fds[0].as_raw_fd());
+    }
 
     #[test]
     fn startup_variables_are_those_read_before_any_code_runs() {
