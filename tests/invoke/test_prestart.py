@@ -55,6 +55,17 @@ def await_prespawned(server, timeout=60):
         time.sleep(0.05)
 
 
+def json_records(log):
+    """The log lines that are JSON objects."""
+    records = []
+    for line in log.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass
+    return records
+
+
 def probe(lam, prefix, variables, **kw):
     name = unique(prefix)
     create_function(lam, name, {"index.py": PROBE}, Timeout=30,
@@ -90,12 +101,7 @@ def test_a_prestarted_runtime_runs_the_function_as_if_started_for_it(make_server
     assert out["function_name"] == name
     assert out["uid"] != 0
     # Settings the client reads from the environment are the function's: JSON logs.
-    records = []
-    for line in r.log.splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass
+    records = json_records(r.log)
     assert any(rec.get("message") == "json-log-probe" for rec in records), r.log
     # Init Duration is reported for it like for any cold start.
     assert "Init Duration:" in r.log, r.log
@@ -180,11 +186,6 @@ def test_a_prestarted_node_runtime_runs_the_function_as_if_started_for_it(make_s
     assert out["child_env"] == [f"AWS_LAMBDA_FUNCTION_NAME={name}", "GREETING=hej"], out
     assert out["cwd"] == "/var/task" and out["function_name"] == name, out
     # The function's log format (JSON) is the one its console uses.
-    records = []
-    for line in r.log.splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass
+    records = json_records(r.log)
     assert any(rec.get("message") == "node-log-probe" for rec in records), r.log
 
