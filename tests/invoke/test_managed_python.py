@@ -254,3 +254,46 @@ def path_version(path):
     m = re.search(r"/opt/python/lib/python(\d+\.\d+)/site-packages", " ".join(path))
     assert m, path
     return m.group(1)
+
+
+WRAPPER = '#!/bin/sh\nexport WRAPPED_BY="$0"\nexport WRAPPED_ARGS="$*"\nexec "$@"\n'
+
+
+@pytest.mark.parametrize("runtime,files,handler", [
+    ("python3.11",
+     {"index.py": "import os, sys\ndef handler(e, c):\n"
+                  "    return [os.environ.get('WRAPPED_BY'), os.environ.get('WRAPPED_ARGS'), sys.argv[0]]\n"},
+     "index.handler"),
+    ("nodejs20.x",
+     {"index.js": "exports.handler = async () => "
+                  "[process.env.WRAPPED_BY, process.env.WRAPPED_ARGS, process.argv[1]];\n"},
+     "index.handler"),
+])
+def test_exec_wrapper_runs_the_runtime(lam, fn, runtime, files, handler):
+    # AWS_LAMBDA_EXEC_WRAPPER: Lambda executes the wrapper with the runtime's command as its
+    # arguments, with the function's environment (here: from the first cold start on, so no
+    # pre-started runtime may be used for it).
+    files = dict(files, **{"bin/wrapper.sh": WRAPPER})
+    variables = {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/bin/wrapper.sh"}
+    for _ in range(2):  # the second cold start would find pre-spawned environments
+        name = fn("wrapped", files, runtime=runtime, handler=handler,
+                  Environment={"Variables": variables})
+        r = invoke(lam, name, {})
+        assert r.status == 200 and r.function_error is None, r
+        wrapped_by, args, script = r.json
+        assert wrapped_by == "/var/task/bin/wrapper.sh", r.json
+        # The runtime's own command line follows, ending with its bootstrap script.
+        assert args.endswith(script) and script.startswith("/var/runtime/bootstrap"), r.json
+
+
+@pytest.mark.parametrize("wrapper,mode,why", [
+    ("/var/task/missing.sh", None, "no such file or directory"),
+    ("/var/task/wrapper.sh", 0o644, "permission denied"),
+])
+def test_exec_wrapper_that_cannot_run_is_an_invalid_entrypoint(lam, fn, wrapper, mode, why):
+    files = {"index.py": "def handler(e, c):\n    return 1\n", "wrapper.sh": (WRAPPER, mode or 0o755)}
+    name = fn("badwrap", files, Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": wrapper}})
+    r = invoke(lam, name, {})
+    assert r.function_error == "Unhandled", r
+    assert r.json["errorType"] == "Runtime.InvalidEntrypoint", r
+    assert r.json["errorMessage"].endswith(f"Error: fork/exec {wrapper}: {why}"), r

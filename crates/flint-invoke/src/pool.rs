@@ -756,12 +756,36 @@ impl Invoker {
                 }
             }
         } else {
-            let launch = runtime
-                .launch_command(&self.host)
-                .map_err(|e| InvokeError::Runtime {
-                    runtime: runtime_id.clone(),
-                    reason: e.to_string(),
-                })?;
+            let mut launch =
+                runtime
+                    .launch_command(&self.host)
+                    .map_err(|e| InvokeError::Runtime {
+                        runtime: runtime_id.clone(),
+                        reason: e.to_string(),
+                    })?;
+            // Managed runtimes honour AWS_LAMBDA_EXEC_WRAPPER: the wrapper is executed with
+            // the runtime's command as its arguments (facts §3.5). It must see the
+            // function's environment from its first instruction, so nothing is pre-started.
+            let wrapper = config
+                .environment
+                .as_ref()
+                .and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"))
+                .filter(|w| !w.is_empty());
+            if let Some(wrapper) = wrapper {
+                if let Some(why) = wrapper_problem(Path::new(wrapper), &task_dir) {
+                    // What Lambda reports when exec of the entrypoint fails.
+                    let message =
+                        format!("RequestId: {request_id} Error: fork/exec {wrapper}: {why}");
+                    let body = platform_error_body("Runtime.InvalidEntrypoint", &message);
+                    return Ok(Err((
+                        "Runtime.InvalidEntrypoint".into(),
+                        body,
+                        Some("error"),
+                    )));
+                }
+                launch = launch.wrapped(wrapper);
+                launch.prestart = false;
+            }
             (
                 launch.argv,
                 launch.env,
@@ -1038,6 +1062,25 @@ fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
         .ok()
         .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
         .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+/// Why `AWS_LAMBDA_EXEC_WRAPPER` cannot be executed, in the words of Go's exec (which
+/// Lambda's init uses), when it names a file of the function's code that is missing or not
+/// executable, or anything under `/opt` (layers are not attached yet, so it is empty). Other
+/// paths are the sandbox's system files or a `PATH` lookup: exec decides.
+fn wrapper_problem(wrapper: &Path, task_dir: &Path) -> Option<&'static str> {
+    if wrapper.starts_with("/opt") {
+        return Some("no such file or directory");
+    }
+    if wrapper.starts_with("/var/task") {
+        if !sandbox_path_exists(wrapper, task_dir) {
+            return Some("no such file or directory");
+        }
+        if !sandbox_path_executable(wrapper, task_dir) {
+            return Some("permission denied");
+        }
+    }
+    None
 }
 
 /// Whether a sandbox path of the bootstrap lookup exists in this package.
