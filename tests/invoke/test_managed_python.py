@@ -297,3 +297,21 @@ def test_exec_wrapper_that_cannot_run_is_an_invalid_entrypoint(lam, fn, wrapper,
     assert r.function_error == "Unhandled", r
     assert r.json["errorType"] == "Runtime.InvalidEntrypoint", r
     assert r.json["errorMessage"].endswith(f"Error: fork/exec {wrapper}: {why}"), r
+
+
+def test_unreserved_variables_are_the_functions_own(lam, fn):
+    # LANG, PATH, LD_LIBRARY_PATH, NODE_PATH and PYTHONPATH are set by Lambda but "not
+    # reserved and can be extended in your function configuration": the function's value
+    # wins; the platform's other variables still win over a customer's.
+    keys = ["LANG", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "LAMBDA_TASK_ROOT"]
+    code = "import os\ndef handler(e, c):\n    return {k: os.environ.get(k) for k in %r}\n" % keys
+    mine = {"LANG": "C.UTF-8", "PATH": "/var/task/bin:/usr/bin:/bin",
+            "LD_LIBRARY_PATH": "/var/task/lib", "PYTHONPATH": "/var/task/vendor"}
+    name = fn("unreserved", {"index.py": code}, Environment={"Variables": mine})
+    r = invoke(lam, name, {})
+    assert r.function_error is None, r
+    assert r.json == dict(mine, LAMBDA_TASK_ROOT="/var/task"), r.json
+    plain = fn("unreserved", {"index.py": code})
+    defaults = invoke(lam, plain, {}).json
+    assert defaults["PATH"] == "/usr/local/bin:/usr/bin/:/bin:/opt/bin", defaults
+    assert defaults["LANG"] == "en_US.UTF-8" and defaults["PYTHONPATH"] == "/var/runtime", defaults

@@ -189,3 +189,23 @@ def test_a_prestarted_node_runtime_runs_the_function_as_if_started_for_it(make_s
     records = json_records(r.log)
     assert any(rec.get("message") == "node-log-probe" for rec in records), r.log
 
+
+
+def test_a_pythonpath_into_the_code_works_on_a_prestarted_runtime(make_server):
+    # PYTHONPATH is both unreserved (the function's value wins over the runtime's) and a
+    # start-up variable: a pre-started interpreter has it on sys.path while /var/task is
+    # still empty, and after the claim the code there must be importable all the same.
+    server = make_server()
+    lam = server.client()
+    files = {"index.py": "import vendored\ndef handler(e, c):\n    return vendored.VALUE\n",
+             "vendor/vendored.py": "VALUE = 'from vendor'\n"}
+    variables = {"PYTHONPATH": "/var/task/vendor"}
+    first = unique("pypath")
+    create_function(lam, first, files, Environment={"Variables": variables})
+    assert invoke(lam, first).json == "from vendor"
+    await_prespawned(server)
+    second = unique("pypath")
+    create_function(lam, second, files, Environment={"Variables": variables})
+    r = invoke(lam, second, LogType="Tail")
+    assert r.function_error is None, r
+    assert r.json == "from vendor", r

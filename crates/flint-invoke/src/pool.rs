@@ -644,8 +644,8 @@ impl Invoker {
         runtime_env: &[(String, String)],
         init_type: InitType,
     ) -> Vec<(String, String)> {
-        // Customer variables first; platform variables override them
-        // (customer < runtime < platform, as Lambda builds the environment).
+        // Customer variables first; runtime and platform variables override them, except
+        // Lambda's unreserved ones (`UNRESERVED`), where the function's own value wins.
         let mut env: Vec<(String, String)> = config
             .environment
             .as_ref()
@@ -656,16 +656,16 @@ impl Invoker {
                     .collect()
             })
             .unwrap_or_default();
-        let mut set = |k: &str, v: String| {
-            env.retain(|(key, _)| key != k);
-            env.push((k.to_string(), v));
-        };
-        for (k, v) in flint_sandbox::lambda_base_env() {
-            set(&k, v);
+        let customer: Vec<String> = env.iter().map(|(k, _)| k.clone()).collect();
+        for (k, v) in flint_sandbox::lambda_base_env()
+            .into_iter()
+            .chain(runtime_env.iter().cloned())
+        {
+            if !(UNRESERVED.contains(&k.as_str()) && customer.contains(&k)) {
+                set_var(&mut env, &k, v);
+            }
         }
-        for (k, v) in runtime_env {
-            set(k, v.clone());
-        }
+        let mut set = |k: &str, v: String| set_var(&mut env, k, v);
         let log_group = config
             .logging_config
             .log_group
@@ -1062,6 +1062,16 @@ fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
         .ok()
         .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
         .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+/// Variables Lambda sets that a function may set itself ("not reserved and can be extended
+/// in your function configuration", AWS's docs): the function's value wins.
+const UNRESERVED: [&str; 5] = ["LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"];
+
+/// Sets `k` to `v` in `env`, replacing an earlier value.
+fn set_var(env: &mut Vec<(String, String)>, k: &str, v: String) {
+    env.retain(|(key, _)| key != k);
+    env.push((k.to_string(), v));
 }
 
 /// Why `AWS_LAMBDA_EXEC_WRAPPER` cannot be executed, in the words of Go's exec (which
