@@ -7,10 +7,11 @@ path ran.
 """
 
 import json
+import subprocess
 import time
 import urllib.request
 
-from .invoke_support import PY_ECHO, create_function, invoke, unique
+from .invoke_support import PY_ECHO, create_function, flint_bin, invoke, unique
 
 PROBE = r'''
 import logging, os, subprocess, sys, time
@@ -209,3 +210,18 @@ def test_a_pythonpath_into_the_code_works_on_a_prestarted_runtime(make_server):
     r = invoke(lam, second, LogType="Tail")
     assert r.function_error is None, r
     assert r.json == "from vendor", r
+
+
+def test_flint_concurrency_shows_environments_by_state(make_server):
+    server = make_server()
+    lam = server.client()
+    name = unique("envs")
+    create_function(lam, name, {"index.py": PY_ECHO})
+    assert invoke(lam, name, {"a": 1}).json == {"a": 1}
+    view = await_prespawned(server)
+    out = subprocess.run([flint_bin(), "concurrency", "--endpoint", server.endpoint],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (f"environments: {view['Idle']} idle, {view['Prespawned']} pre-spawned and waiting "
+            f"for a cold start (0 being prepared)") in out.stdout, out.stdout
+    assert view["Idle"] == 1, view

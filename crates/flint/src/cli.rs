@@ -216,7 +216,8 @@ pub struct ConcurrencyArgs {
 }
 
 /// `flint concurrency`: in-flight invocations, reservations, provisioned
-/// environments and throttles per function, and the account's totals.
+/// environments and throttles per function, the account's totals, and the
+/// execution environments by state.
 pub fn concurrency(args: ConcurrencyArgs) -> anyhow::Result<()> {
     let c = Client::new(&args.client)?;
     let view = c.send(c.http.get(c.url("/_flint/concurrency")))?;
@@ -250,6 +251,13 @@ pub fn concurrency(args: ConcurrencyArgs) -> anyhow::Result<()> {
         num(&view["UnreservedInFlight"]),
         num(&view["UnreservedCapacity"]),
         num(&view["Throttles"]),
+    );
+    let envs = c.send(c.http.get(c.url("/_flint/environments")))?;
+    println!(
+        "environments: {} idle, {} pre-spawned and waiting for a cold start ({} being prepared)",
+        num(&envs["Idle"]),
+        num(&envs["Prespawned"]),
+        num(&envs["Prespawning"]),
     );
     Ok(())
 }
