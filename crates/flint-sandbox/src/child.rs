@@ -206,8 +206,8 @@ pub(crate) struct ChildPlan {
     pub lo_up: bool,
     pub listen_port: Option<u16>,
     pub nofile: u64,
-    /// Pre-spawned: after the root and the listener are ready, wait for a specialisation
-    /// message (code mounts, argv, environment) instead of "go" (see `prespawn.rs`).
+    /// Pre-spawned: after the root and the listener are ready and "go" arrived, wait for a
+    /// specialisation message (code mounts, argv, environment; see `prespawn.rs`).
     pub prespawned: bool,
     /// Pre-spawned with its runtime pre-started: after "go", start `argv`/`envp`/`cwd` at
     /// once (unprivileged, with [`PRESTART_FD`] open) and hand it the function's cwd and
@@ -678,7 +678,8 @@ pub(crate) unsafe fn child_main(p: &ChildPlan) -> ! {
             plan_exec
         };
 
-        // 7. Drop init's privileges (the function's process drops its own the same way).
+        // 7. Drop init's privileges (the function inherits this state; a pre-started runtime
+        //    went through the same lock_down itself when it was started).
         lock_down(p, err_w);
 
         // 8. Start the function (or hand it to the pre-started runtime); stay behind as init.
