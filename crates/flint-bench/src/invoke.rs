@@ -213,13 +213,13 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
     // prepared; the refill is awaited outside the timing, as on a server
     // whose cold starts are not back to back.
     let addr = ctx.flint_addr()?;
-    for (id, label, samples) in cold_starts(addr, iterations, true).await? {
+    for row in cold_starts(addr, iterations, true).await? {
         ctx.push_row(
             section,
-            &format!("invoke.cold.{id}"),
-            label,
-            samples.0,
-            Some(samples.1),
+            &format!("invoke.cold.{}", row.function),
+            row.label,
+            row.summary,
+            Some(row.floor),
         );
     }
     // And with none ready: the whole sandbox spawn and runtime start are in
@@ -229,22 +229,29 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
         crate::server::FlintServer::start_with(&s.flint_bin, &["--prewarm-environments", "0"])?;
     let result = cold_starts(bare.addr, iterations, false).await;
     bare.stop();
-    for (id, label, samples) in result? {
+    for row in result? {
         ctx.push_row(
             section,
-            &format!("invoke.cold_unprepared.{id}"),
-            label.replace(
+            &format!("invoke.cold_unprepared.{}", row.function),
+            row.label.replace(
                 "cold Invoke",
                 "cold Invoke without a pre-spawned environment",
             ),
-            samples.0,
-            Some(samples.1),
+            row.summary,
+            Some(row.floor),
         );
     }
     Ok(())
 }
 
-type ColdRow = (&'static str, String, (Summary, &'static str));
+/// One function's cold starts.
+struct ColdRow {
+    function: &'static str,
+    label: String,
+    summary: Summary,
+    /// The id of the floor row it is read against.
+    floor: &'static str,
+}
 
 /// `iterations` cold starts of each bench function on the flint at `addr`;
 /// `await_refills`: wait until no pre-spawn is under way before each one.
@@ -308,11 +315,12 @@ async fn cold_starts(
                 );
             }
         }
-        rows.push((
-            name,
-            format!("cold Invoke (new sandbox + runtime init + event), {label}"),
-            (Summary::from_samples(samples, start.elapsed()), floor),
-        ));
+        rows.push(ColdRow {
+            function: name,
+            label: format!("cold Invoke (new sandbox + runtime init + event), {label}"),
+            summary: Summary::from_samples(samples, start.elapsed()),
+            floor,
+        });
     }
     Ok(rows)
 }

@@ -656,12 +656,12 @@ impl Invoker {
                     .collect()
             })
             .unwrap_or_default();
-        let customer: Vec<String> = env.iter().map(|(k, _)| k.clone()).collect();
+        let customer = config.environment.as_ref().map(|e| &e.variables);
         for (k, v) in flint_sandbox::lambda_base_env()
             .into_iter()
             .chain(runtime_env.iter().cloned())
         {
-            if !(UNRESERVED.contains(&k.as_str()) && customer.contains(&k)) {
+            if !(UNRESERVED.contains(&k.as_str()) && customer.is_some_and(|c| c.contains_key(&k))) {
                 set_var(&mut env, &k, v);
             }
         }

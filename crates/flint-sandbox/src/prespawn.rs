@@ -344,8 +344,9 @@ impl Sandboxer {
             ));
         }
         // The pre-started runtime (or a placeholder command, never executed) and the largest
-        // limits any function may get; the claim sets the function's own (lowering a v1 memory limit keeps the
-        // kernel's memsw >= limit rule on the order the writes already use).
+        // limits any function may get; the claim sets the function's own (lowering a v1
+        // memory limit keeps the kernel's memsw >= limit rule on the order the writes
+        // already use).
         let argv = match &shape.prestart {
             Some(rt) => rt.argv.clone(),
             None => vec!["/nonexistent/prespawned".into()],

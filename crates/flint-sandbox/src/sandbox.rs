@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -450,11 +450,7 @@ impl Sandboxer {
     ) -> Result<OwnedFd> {
         if self.use_userns {
             write_id_maps(sb.pid, uid, gid)?;
-            let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
-                op: "dup",
-                source: e,
-            })?);
-            let _ = sync_f.write_all(&[child::MSG_USERNS]);
+            send_byte(sync, child::MSG_USERNS);
         }
         if let Some(cg) = &sb.cgroup {
             cg.attach(sb.pid)?;
@@ -462,12 +458,7 @@ impl Sandboxer {
         match recv_fd(sync.as_fd()) {
             Ok(Some(fd)) => {
                 sb.listener = Some(TcpListener::from(fd));
-                let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
-                    op: "dup",
-                    source: e,
-                })?);
-                // A failed write means the child died; the claim will notice.
-                let _ = sync_f.write_all(&[child::MSG_GO]);
+                send_byte(sync, child::MSG_GO);
                 Ok(err_r)
             }
             // The child failed before sending it: its error record says why.
@@ -554,14 +545,9 @@ impl Sandboxer {
         uid: u32,
         gid: u32,
     ) -> Result<()> {
-        let mut sync_f = File::from(sync.try_clone().map_err(|e| SandboxError::Sys {
-            op: "dup",
-            source: e,
-        })?);
         if self.use_userns {
             write_id_maps(sb.pid, uid, gid)?;
-            // A failed write means the child already died; its error record tells why.
-            let _ = sync_f.write_all(&[child::MSG_USERNS]);
+            send_byte(sync, child::MSG_USERNS);
         }
         if let Some(cg) = &sb.cgroup {
             cg.attach(sb.pid)?;
@@ -571,7 +557,7 @@ impl Sandboxer {
         // child binds it before it waits for "go", so it exists before the function runs,
         // and reading it afterwards saves a round trip (each is a scheduler wake-up, which
         // costs milliseconds on a loaded host).
-        let _ = sync_f.write_all(&[child::MSG_GO]);
+        send_byte(sync, child::MSG_GO);
         let mut err_f = File::from(err_r);
         if let Some(e) = read_child_error(&mut err_f) {
             return Err(e);
@@ -1109,6 +1095,22 @@ fn write_id_maps(pid: i32, uid: u32, gid: u32) -> Result<()> {
 }
 
 /// Receives the listener fd (or `None` on EOF).
+/// Sends one protocol byte to the child over the sync socket. A failed send means the child
+/// already died; its error record (or the missing listener, or the claim) tells why, so the
+/// result is not needed here.
+fn send_byte(sync: &OwnedFd, byte: u8) {
+    // SAFETY: a one-byte send from a stack variable on a socket we own; MSG_NOSIGNAL turns a
+    // closed peer into EPIPE instead of SIGPIPE.
+    unsafe {
+        libc::send(
+            sync.as_raw_fd(),
+            (&raw const byte).cast(),
+            1,
+            libc::MSG_NOSIGNAL,
+        );
+    }
+}
+
 fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
     let mut byte = 0u8;
     let mut iov = libc::iovec {

@@ -110,6 +110,13 @@ fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     }
 }
 
+/// The environment's cgroups were removed in every hierarchy.
+fn assert_cgroups_gone(id: &str) {
+    for d in cgroup_dirs(id) {
+        assert!(!d.exists(), "{} survived", d.display());
+    }
+}
+
 const CHECKS: &str = r#"
 echo pid=$$ ppid=$PPID uid=$(id -u) gid=$(id -g)
 cat /var/task/marker.txt; echo
@@ -170,9 +177,7 @@ fn specialized_environment_runs_the_function_like_a_normal_spawn() {
         "{task_mount}"
     );
     assert!(out.trim_end().ends_with("/var/task"), "{out}");
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
     assert!(!task.join("x").exists());
 }
 
@@ -212,18 +217,14 @@ fn shape_mismatch_and_missing_bootstrap_fail_cleanly() {
     let mut other = spec("bad", &task, &["/bin/true"]);
     other.tmp_size_mb = 64;
     assert!(sandboxer().specialize(pre, other).is_err());
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
     // An exec failure inside is reported like a normal spawn's, and cleaned up.
     let (pre, _o, _e) = prespawn(&shape, "bad");
     let id = pre.id().to_owned();
     let missing = spec("bad", &task, &["/var/task/no-such-bootstrap"]);
     let e = sandboxer().specialize(pre, missing).unwrap_err();
     assert!(e.to_string().contains("execve"), "{e}");
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
 }
 
 #[test]
@@ -345,9 +346,7 @@ fn prestarted_runtime_runs_unprivileged_before_the_claim_and_gets_its_function_a
     assert!(out.contains("env LANG=en_US.UTF-8"), "{out}");
     assert!(!out.contains("env _FLINT"), "{out}");
     assert!(out.contains("code-of-pre"), "{out}");
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
 }
 
 #[test]
@@ -361,9 +360,7 @@ fn a_prestarted_runtime_that_dies_before_the_claim_takes_its_environment_with_it
     let id = unique_id("dies");
     let r = sandboxer().prespawn(&SandboxShape::of(&s), id.clone(), o, e);
     assert!(r.is_err(), "a runtime that never got ready was offered");
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
     // Dies after it was ready: init notices and leaves, so the pool's liveness check
     // discards the environment instead of handing a dead runtime to a function.
     let s = prestart_spec("dies", &task, "printf R >&3; exit 3");
@@ -382,9 +379,7 @@ fn a_prestarted_runtime_that_dies_before_the_claim_takes_its_environment_with_it
         "init kept waiting for a claim with its runtime gone"
     );
     drop(pre);
-    for d in cgroup_dirs(&id) {
-        assert!(!d.exists(), "{} survived", d.display());
-    }
+    assert_cgroups_gone(&id);
 }
 
 #[test]

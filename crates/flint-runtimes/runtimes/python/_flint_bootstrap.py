@@ -1074,9 +1074,9 @@ def _rewrite_initial_environment(entries):
     That file reads the block the kernel laid out at execve, which flint started
     with room to spare (_FLINT_PRESTART_ROOM). Once os.environ has been replaced
     nothing refers to the block (glibc's setenv copies), except perhaps a library
-    that kept a pointer to a start-up variable it read while starting: those stay
-    first, byte for byte at the same addresses (the function has the same values,
-    or it would not have been given this runtime). NULs pad the rest.
+    that kept a pointer to a start-up variable it read while starting: those come
+    first and are left as they are (the function has the same values, or it would
+    not have been given this runtime). The rest is rewritten, NULs pad it.
     """
     try:
         with open("/proc/self/stat", "rb") as f:
@@ -1084,32 +1084,31 @@ def _rewrite_initial_environment(entries):
         # Fields 50 and 51 (env_start, env_end); field 3 follows the ")" of the name.
         fields = stat[stat.rindex(b")") + 2:].split()
         start, end = int(fields[47]), int(fields[48])
-        with open("/proc/self/environ", "rb") as f:
-            initial = f.read().split(b"\0")
+        fd = os.open("/proc/self/mem", os.O_RDWR)
     except (OSError, ValueError, IndexError):
         return
-    kept = []
-    for entry in initial:
-        if entry.startswith(b"_FLINT_PRESTART_"):
-            break
-        kept.append(entry)
-    kept_keys = {e.partition(b"=")[0] for e in kept}
-    block = bytearray(b"".join(e + b"\0" for e in kept))
-    for entry in entries:
-        if entry.partition(b"=")[0] in kept_keys:
-            continue
-        if len(block) + len(entry) + 1 > end - start:
-            break
-        block += entry + b"\0"
-    block += bytes(end - start - len(block))
     try:
-        fd = os.open("/proc/self/mem", os.O_WRONLY)
-        try:
-            os.pwrite(fd, bytes(block), start)
-        finally:
-            os.close(fd)
+        block = os.pread(fd, end - start, start)
+        # The start-up variables end where the first _FLINT_PRESTART_ entry begins.
+        kept = block.find(b"_FLINT_PRESTART_")
+        while kept > 0 and block[kept - 1] != 0:
+            kept = block.find(b"_FLINT_PRESTART_", kept + 1)
+        if kept < 0:
+            return
+        kept_keys = {e.partition(b"=")[0] for e in block[:kept].split(b"\0")}
+        tail = bytearray()
+        for entry in entries:
+            if entry.partition(b"=")[0] in kept_keys:
+                continue
+            if kept + len(tail) + len(entry) + 1 > len(block):
+                break
+            tail += entry + b"\0"
+        tail += bytes(len(block) - kept - len(tail))
+        os.pwrite(fd, bytes(tail), start + kept)
     except OSError:
-        pass
+        pass  # cosmetic: /proc/self/environ keeps showing the start-up variables
+    finally:
+        os.close(fd)
 
 
 def main():
