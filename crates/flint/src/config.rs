@@ -147,11 +147,24 @@ impl Settings {
         })
     }
 
+    /// Every path in the result is absolute: flags and `FLINT_*` variables
+    /// are taken relative to the working directory `flint serve` started
+    /// in, paths in `flint.toml` relative to the file's own directory (as
+    /// Cargo does for its config files). The sandbox and the code cache
+    /// need absolute paths, and nothing later depends on the working
+    /// directory.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None if Path::new("flint.toml").exists() => read_file(Path::new("flint.toml"))?,
-            None => FileSettings::default(),
+        let cwd = std::env::current_dir().context("reading the working directory")?;
+        Self::resolve_in(args, &cwd)
+    }
+
+    /// [`Settings::resolve`] with `cwd` as the working directory.
+    fn resolve_in(args: ServeArgs, cwd: &Path) -> anyhow::Result<Self> {
+        let file = FileSettings::load(args.config.as_deref(), cwd)?;
+        let args = ServeArgs {
+            data_dir: args.data_dir.map(|p| absolute(cwd, &p)),
+            auth_key_file: args.auth_key_file.map(|p| absolute(cwd, &p)),
+            ..args
         };
         let mut settings = Settings {
             listen: args
@@ -161,7 +174,7 @@ impl Settings {
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("flint-data")),
+                .unwrap_or_else(|| cwd.join("flint-data")),
             region: args
                 .region
                 .or(file.region)
@@ -242,10 +255,55 @@ impl Settings {
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading settings file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing settings file {}", path.display()))
+/// `path` made absolute against `base`, with `.` components dropped. `..`
+/// stays, as in `std::path::absolute`: removing it by hand would be wrong
+/// after a symbolic link, and the directory need not exist yet.
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    base.join(path)
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect()
+}
+
+impl FileSettings {
+    /// The settings file `--config` names, else `./flint.toml` when there
+    /// is one, else nothing; its paths made absolute against its own
+    /// directory.
+    fn load(config: Option<&Path>, cwd: &Path) -> anyhow::Result<Self> {
+        let path = match config {
+            Some(path) => cwd.join(path),
+            None if cwd.join("flint.toml").exists() => cwd.join("flint.toml"),
+            None => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading settings file {}", path.display()))?;
+        let mut file: Self = toml::from_str(&text)
+            .with_context(|| format!("parsing settings file {}", path.display()))?;
+        let base = path.parent().unwrap_or(cwd);
+        file.data_dir = file.data_dir.map(|p| absolute(base, &p));
+        file.auth_key_file = file.auth_key_file.map(|p| absolute(base, &p));
+        Ok(file)
+    }
+}
+
+/// The data directory and master key file that `flint serve` would use
+/// with these flags (or variables), read the same way: `flint keys` works
+/// on the server's data directory without repeating `flint.toml`'s paths.
+pub fn store_paths(
+    data_dir: Option<PathBuf>,
+    auth_key_file: Option<PathBuf>,
+    config: Option<&Path>,
+) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let file = FileSettings::load(config, &cwd)?;
+    let data_dir = data_dir
+        .map(|p| absolute(&cwd, &p))
+        .or(file.data_dir)
+        .unwrap_or_else(|| cwd.join("flint-data"));
+    let key = auth_key_file
+        .map(|p| absolute(&cwd, &p))
+        .or(file.auth_key_file);
+    Ok((data_dir, key))
 }
 
 #[cfg(test)]
@@ -270,7 +328,8 @@ mod tests {
         assert_eq!(s.listen.port(), 9200);
         assert_eq!(s.region, "eu-west-1");
         assert_eq!(s.account_id, "000000000000");
-        assert_eq!(s.data_dir, PathBuf::from("flint-data"));
+        assert!(s.data_dir.is_absolute(), "{}", s.data_dir.display());
+        assert!(s.data_dir.ends_with("flint-data"));
         assert_eq!(s.auth, AuthMode::Open);
     }
 
@@ -327,5 +386,61 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn relative_paths_become_absolute_at_start() {
+        let cwd = Path::new("/srv/work");
+        let s = Settings::resolve_in(ServeArgs::default(), cwd).unwrap();
+        assert_eq!(s.data_dir, Path::new("/srv/work/flint-data"));
+        assert_eq!(s.auth_key_file, None);
+
+        let s = Settings::resolve_in(
+            ServeArgs {
+                data_dir: Some("./state/../data".into()),
+                auth_key_file: Some("keys/auth.key".into()),
+                ..Default::default()
+            },
+            cwd,
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, Path::new("/srv/work/state/../data"));
+        assert_eq!(
+            s.auth_key_file.as_deref(),
+            Some(Path::new("/srv/work/keys/auth.key"))
+        );
+
+        // Paths in a settings file are relative to the file, wherever
+        // flint was started from.
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("conf");
+        std::fs::create_dir(&conf).unwrap();
+        std::fs::write(
+            conf.join("flint.toml"),
+            "data_dir = \"data\"\nauth_key_file = \"./secret/auth.key\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve_in(
+            ServeArgs {
+                config: Some("conf/flint.toml".into()),
+                ..Default::default()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, conf.join("data"));
+        assert_eq!(s.auth_key_file, Some(conf.join("secret/auth.key")));
+
+        // ./flint.toml is found in the working directory; a flag still wins.
+        let s = Settings::resolve_in(
+            ServeArgs {
+                data_dir: Some("flag-dir".into()),
+                ..Default::default()
+            },
+            &conf,
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, conf.join("flag-dir"));
+        assert_eq!(s.auth_key_file, Some(conf.join("secret/auth.key")));
     }
 }

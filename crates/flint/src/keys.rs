@@ -12,14 +12,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// The server's data directory
-    #[arg(
-        long,
-        env = "FLINT_DATA_DIR",
-        default_value = "flint-data",
-        global = true
-    )]
-    data_dir: PathBuf,
+    /// The server's data directory [default: as `flint serve` finds it:
+    /// `flint.toml`'s `data_dir`, else ./flint-data]
+    #[arg(long, env = "FLINT_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// The server's settings file [default: ./flint.toml when present]
+    #[arg(long, env = "FLINT_CONFIG", global = true)]
+    config: Option<PathBuf>,
     /// The key that encrypts secrets at rest [default: <data dir>/auth.key]
     #[arg(long, env = "FLINT_AUTH_KEY_FILE", global = true)]
     auth_key_file: Option<PathBuf>,
@@ -57,6 +56,17 @@ pub enum KeysCommand {
     },
 }
 
+impl StoreArgs {
+    fn open(&self) -> anyhow::Result<KeyStore> {
+        let (data_dir, key_file) = crate::config::store_paths(
+            self.data_dir.clone(),
+            self.auth_key_file.clone(),
+            self.config.as_deref(),
+        )?;
+        open_store(&data_dir, key_file.as_deref())
+    }
+}
+
 /// Opens the key store of a data directory (created when needed).
 pub fn open_store(data_dir: &Path, key_file: Option<&Path>) -> anyhow::Result<KeyStore> {
     std::fs::create_dir_all(data_dir)
@@ -86,7 +96,7 @@ fn time(unix: i64) -> String {
 pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Create { description, store } => {
-            let keys = open_store(&store.data_dir, store.auth_key_file.as_deref())?;
+            let keys = store.open()?;
             let k = keys.create(&description, now_unix())?;
             match store.output {
                 Output::Json => println!("{}", serde_json::to_string_pretty(&k)?),
@@ -102,7 +112,7 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::List { store } => {
-            let keys = open_store(&store.data_dir, store.auth_key_file.as_deref())?;
+            let keys = store.open()?;
             let list = keys.list()?;
             match store.output {
                 Output::Json => println!(
@@ -137,7 +147,7 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             access_key_id,
             store,
         } => {
-            let keys = open_store(&store.data_dir, store.auth_key_file.as_deref())?;
+            let keys = store.open()?;
             keys.revoke(&access_key_id, now_unix())?;
             match store.output {
                 Output::Json => println!("{}", serde_json::json!({ "Revoked": access_key_id })),
