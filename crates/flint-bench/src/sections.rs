@@ -319,6 +319,8 @@ fn fork_exec_true(budget: Budget) -> anyhow::Result<Summary> {
             bail!("fork failed: {}", std::io::Error::last_os_error());
         }
         if pid == 0 {
+            // SAFETY: in the forked child: `path` and `argv` were built before
+            // the fork and stay alive; execv and _exit are async-signal-safe.
             unsafe {
                 libc::execv(path.as_ptr(), argv.as_ptr());
                 libc::_exit(127);

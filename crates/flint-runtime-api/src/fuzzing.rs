@@ -154,7 +154,7 @@ mod tests {
             let data: Vec<u8> = (0..len)
                 .map(|_| {
                     let r = rnd();
-                    if r % 3 == 0 {
+                    if r.is_multiple_of(3) {
                         r as u8
                     } else {
                         alphabet[(r >> 8) as usize % alphabet.len()]
