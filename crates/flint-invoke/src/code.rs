@@ -1,11 +1,12 @@
 //! Extracted deployment packages, one directory per package, shared by
 //! every environment of every version that uses it.
 
-use crate::InvokeError;
+use crate::error::InvokeError;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Extracts each package once, on first use, into `<root>/<blob id>`.
 pub struct CodeCache {
@@ -36,11 +37,10 @@ impl CodeCache {
         let lock = self
             .locks
             .lock()
-            .expect("code cache lock")
             .entry(blob.to_string())
             .or_default()
             .clone();
-        let _guard = lock.lock().expect("package lock");
+        let _guard = lock.lock();
         if dir.is_dir() {
             return Ok(dir);
         }

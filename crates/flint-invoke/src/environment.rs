@@ -1,9 +1,12 @@
 //! One execution environment: a sandboxed runtime process, its Runtime API
-//! server, and the pipe its output arrives on.
+//! server, and the pipe its output arrives on; and the two traits through which the
+//! pools, the provisioned sets and the router drive it ([`Pooled`], [`Execution`]), so
+//! that their decisions are unit-tested with fakes instead of sandboxes.
 
-use crate::InvokeError;
+use crate::error::InvokeError;
 use flint_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
 use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
+use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +14,55 @@ use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
+
+/// What the pools and the provisioned sets decide on: liveness, idleness and whether
+/// the environment is frozen.
+pub(crate) trait Pooled {
+    /// Whether the runtime process is gone: an environment that died while idle (a crash in
+    /// background work) is drained, never handed an event.
+    fn has_exited(&mut self) -> bool;
+    /// When its last invocation ended (or when it started).
+    fn last_used(&self) -> Instant;
+    fn is_frozen(&self) -> bool;
+}
+
+/// An execution environment as the router and the pools drive it.
+pub(crate) trait Execution: Pooled + Send + 'static {
+    /// Runs one invocation with a timeout.
+    fn invoke(
+        &mut self,
+        inv: Invocation,
+        timeout: Duration,
+    ) -> impl Future<Output = RunState> + Send;
+    /// The output lines collected since the last call.
+    fn take_output(&mut self) -> Vec<String>;
+    /// How long init took, until the first invocation reports it.
+    fn take_init_duration(&mut self) -> Option<Duration>;
+    /// Peak memory use so far, in MB (REPORT's `Max Memory Used`).
+    fn memory_peak_mb(&self) -> u64;
+    /// The environment's `[version]` log stream.
+    fn stream(&self) -> &str;
+    /// Stops every process of the environment while it sits idle. Blocking.
+    fn freeze(&mut self);
+    /// Resumes a frozen environment (a no-op for one that is not frozen).
+    fn thaw(&mut self);
+    /// Kills the environment and removes everything it had.
+    fn destroy(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Destroys environments one after the other.
+pub(crate) async fn destroy_all<E: Execution>(envs: Vec<E>) {
+    for env in envs {
+        env.destroy().await;
+    }
+}
+
+/// Destroys environments in a background task (the caller does not wait for the kernel).
+pub(crate) fn destroy_in_background<E: Execution>(envs: Vec<E>) {
+    if !envs.is_empty() {
+        tokio::spawn(destroy_all(envs));
+    }
+}
 
 /// How init ended.
 pub(crate) enum InitState {
@@ -116,10 +168,10 @@ pub(crate) struct Environment {
     exit: AsyncFd<OwnedFd>,
     output: Output,
     /// `[version]` log stream of this environment.
-    pub stream: String,
+    stream: String,
     /// Set until the first invocation reports it.
-    pub init_duration: Option<Duration>,
-    pub last_used: Instant,
+    init_duration: Option<Duration>,
+    last_used: Instant,
     frozen: bool,
 }
 
@@ -247,9 +299,26 @@ impl Environment {
         }
         state
     }
+}
 
-    /// Runs one invocation with a timeout.
-    pub async fn invoke(&mut self, inv: Invocation, timeout: Duration) -> RunState {
+impl Pooled for Environment {
+    fn has_exited(&mut self) -> bool {
+        self.sandbox
+            .as_mut()
+            .is_none_or(|s| !matches!(s.try_wait(), Ok(None)))
+    }
+
+    fn last_used(&self) -> Instant {
+        self.last_used
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+}
+
+impl Execution for Environment {
+    async fn invoke(&mut self, inv: Invocation, timeout: Duration) -> RunState {
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let api = self.api.clone();
@@ -279,40 +348,34 @@ impl Environment {
         }
     }
 
-    /// Whether the runtime process is gone.
-    pub fn has_exited(&mut self) -> bool {
-        self.sandbox
-            .as_mut()
-            .is_none_or(|s| !matches!(s.try_wait(), Ok(None)))
-    }
-
-    /// The output lines collected since the last call.
-    pub fn take_output(&mut self) -> Vec<String> {
+    fn take_output(&mut self) -> Vec<String> {
         self.output.take()
     }
 
-    pub fn memory_peak_mb(&self) -> u64 {
+    fn take_init_duration(&mut self) -> Option<Duration> {
+        self.init_duration.take()
+    }
+
+    fn memory_peak_mb(&self) -> u64 {
         self.sandbox()
             .memory_peak_bytes()
             .map(|b| b.div_ceil(1024 * 1024))
             .unwrap_or(0)
     }
 
-    /// Stops every process of the environment while it sits idle.
-    /// Blocking (a cgroupfs write and a wait for the kernel to settle).
-    pub fn freeze(&mut self) {
+    fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// A cgroupfs write and a wait for the kernel to settle.
+    fn freeze(&mut self) {
         match self.sandbox().freeze() {
             Ok(()) => self.frozen = true,
             Err(e) => tracing::debug!(error = %e, "could not freeze environment"),
         }
     }
 
-    pub fn is_frozen(&self) -> bool {
-        self.frozen
-    }
-
-    /// Resumes a frozen environment (a no-op for one that is not frozen).
-    pub fn thaw(&mut self) {
+    fn thaw(&mut self) {
         if !self.frozen {
             return;
         }
@@ -322,8 +385,7 @@ impl Environment {
         }
     }
 
-    /// Kills the environment and removes everything it had.
-    pub async fn destroy(mut self) {
+    async fn destroy(mut self) {
         self.api.shutdown();
         self.server.abort();
         if let Some(sandbox) = self.sandbox.take() {

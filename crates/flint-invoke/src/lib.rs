@@ -9,51 +9,41 @@
 //! answer and Lambda's log lines. Environments are frozen between
 //! invocations, reused while warm, reset after a failure, and reaped when
 //! idle or when their function changes.
+//!
+//! The modules, by concern (none imports one that imports it back):
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `router` | [`Invoker`]: admission → provisioned → pool → cold start, then the verdict's consequences |
+//! | `admission` | who may run now (pure counters) |
+//! | `provisioned` | provisioned concurrency sets and their reconcile tasks |
+//! | `pool` | warm environments by configuration: take, give back, freeze, reap, drain |
+//! | `launch` | the cold start: command, variables, the sandbox (claimed or spawned), init |
+//! | `prewarm` | pre-spawned sandboxes per shape |
+//! | `code` | packages extracted once per content hash |
+//! | `environment` | one running environment, and the traits the pools and the router drive |
+//! | `streaming` | reading a streamed response within the deadline |
+//! | `verdict` | an ending → Lambda's answer, REPORT's status, the environment's fate |
+//! | `logs` | START/END/REPORT lines, the log tail, durable per-function logs |
 
 pub mod admission;
 mod code;
 mod environment;
+mod error;
+mod launch;
 mod logs;
-mod outcome;
 mod pool;
 mod prewarm;
 mod provisioned;
+mod request;
+mod router;
+mod settings;
+mod streaming;
+mod verdict;
 
+pub use error::InvokeError;
 pub use logs::{LogRecord, LogStore};
-pub use outcome::InvokeOutput;
-pub use pool::{EnvironmentsView, InvokeRequest, Invoker, InvokerSettings, StreamPart};
 pub use provisioned::{ProvisionSpec, ProvisionedStatus};
-
-use flint_types::ApiError;
-
-/// Why an invocation could not run at all (as opposed to a function error,
-/// which is a successful invocation with an error body).
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    #[error("the runtime {runtime} cannot run on this host: {reason}")]
-    Runtime { runtime: String, reason: String },
-    #[error("preparing the function's code: {0}")]
-    Code(String),
-    #[error("starting an execution environment: {0}")]
-    Sandbox(#[from] flint_sandbox::SandboxError),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("execution environments are unavailable: {0}")]
-    Unavailable(String),
-    #[error("Rate Exceeded.")]
-    Throttled { reason: &'static str },
-}
-
-impl InvokeError {
-    /// The AWS error the caller receives.
-    pub fn to_api(&self) -> ApiError {
-        match self {
-            InvokeError::Runtime { .. } => ApiError::InvalidRuntime(self.to_string()),
-            InvokeError::Throttled { reason } => ApiError::TooManyRequests {
-                reason,
-                message: "Rate Exceeded.".into(),
-            },
-            other => ApiError::Service(other.to_string()),
-        }
-    }
-}
+pub use request::{InvokeOutput, InvokeRequest, StreamPart};
+pub use router::{EnvironmentsView, Invoker};
+pub use settings::InvokerSettings;

@@ -6,6 +6,7 @@
 //! retention sizes of recent output. Writes go through a background task so
 //! the invoke path never waits for the disk.
 
+use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::io::{BufRead, Seek, Write};
 use std::path::PathBuf;
@@ -49,13 +50,13 @@ struct Queue {
 
 #[derive(Default)]
 struct Shared {
-    queue: std::sync::Mutex<Queue>,
-    wake: std::sync::Condvar,
+    queue: Mutex<Queue>,
+    wake: Condvar,
 }
 
 impl Shared {
     fn push(&self, cmd: Command) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.queue.lock();
         let was_empty = q.commands.is_empty();
         q.commands.push(cmd);
         drop(q);
@@ -71,11 +72,7 @@ struct Writer(std::sync::Arc<Shared>);
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        self.0
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .closed = true;
+        self.0.queue.lock().closed = true;
         self.0.wake.notify_one();
     }
 }
@@ -159,9 +156,9 @@ struct Record<'a> {
 fn run_writer(shared: std::sync::Arc<Shared>, mut files: OpenFiles) {
     loop {
         let batch = {
-            let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = shared.queue.lock();
             while q.commands.is_empty() && !q.closed {
-                q = shared.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+                shared.wake.wait(&mut q);
             }
             if q.commands.is_empty() {
                 return; // closed and drained
@@ -170,7 +167,7 @@ fn run_writer(shared: std::sync::Arc<Shared>, mut files: OpenFiles) {
             if !flush_waiting && !q.closed {
                 drop(q);
                 std::thread::sleep(BATCH_WINDOW);
-                q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                q = shared.queue.lock();
             }
             std::mem::take(&mut q.commands)
         };
@@ -291,6 +288,29 @@ pub fn end_line(request_id: &str) -> String {
     format!("END RequestId: {request_id}")
 }
 
+/// REPORT's `Status:` of an invocation that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Timeout,
+    Error,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Timeout => "timeout",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// REPORT's `Status:` and, when there is one, `Error Type:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportedFailure<'a> {
+    pub status: Status,
+    pub error_type: Option<&'a str>,
+}
+
 /// What a REPORT line reports.
 pub struct Report<'a> {
     pub request_id: &'a str,
@@ -298,8 +318,8 @@ pub struct Report<'a> {
     pub memory_size_mb: i64,
     pub max_memory_used_mb: u64,
     pub init_duration_ms: Option<f64>,
-    /// `timeout` or `error`, with the error type for `error`.
-    pub status: Option<(&'a str, Option<&'a str>)>,
+    /// Set when the invocation failed.
+    pub failure: Option<ReportedFailure<'a>>,
 }
 
 /// Lambda's REPORT line: tab separated, with a trailing tab.
@@ -313,13 +333,23 @@ pub fn report_line(r: &Report<'_>) -> String {
     if let Some(init) = r.init_duration_ms {
         line.push_str(&format!("Init Duration: {init:.2} ms\t"));
     }
-    if let Some((status, error_type)) = r.status {
-        line.push_str(&format!("Status: {status}\t"));
-        if let Some(t) = error_type {
+    if let Some(failure) = r.failure {
+        line.push_str(&format!("Status: {}\t", failure.status.as_str()));
+        if let Some(t) = failure.error_type {
             line.push_str(&format!("Error Type: {t}\t"));
         }
     }
     line
+}
+
+/// `X-Amz-Log-Result`: base64 of the last 4 KB of the invocation's log.
+pub fn log_tail(lines: &[String]) -> String {
+    use base64::Engine;
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let bytes = text.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    base64::engine::general_purpose::STANDARD.encode(tail)
 }
 
 #[cfg(test)]
@@ -334,7 +364,7 @@ mod tests {
             memory_size_mb: 128,
             max_memory_used_mb: 36,
             init_duration_ms: Some(110.104),
-            status: None,
+            failure: None,
         });
         assert_eq!(
             line,
@@ -346,9 +376,36 @@ mod tests {
             memory_size_mb: 128,
             max_memory_used_mb: 20,
             init_duration_ms: None,
-            status: Some(("timeout", None)),
+            failure: Some(ReportedFailure {
+                status: Status::Timeout,
+                error_type: None,
+            }),
         });
         assert!(timeout.ends_with("Max Memory Used: 20 MB\tStatus: timeout\t"));
+        let error = report_line(&Report {
+            request_id: "id",
+            duration_ms: 0.4,
+            memory_size_mb: 128,
+            max_memory_used_mb: 20,
+            init_duration_ms: None,
+            failure: Some(ReportedFailure {
+                status: Status::Error,
+                error_type: Some("Runtime.ExitError"),
+            }),
+        });
+        assert!(error.contains("\tBilled Duration: 1 ms\t"), "{error}");
+        assert!(error.ends_with("\tStatus: error\tError Type: Runtime.ExitError\t"));
+    }
+
+    #[test]
+    fn tail_keeps_the_last_4kb() {
+        use base64::Engine;
+        let lines: Vec<String> = (0..1000).map(|i| format!("line {i}")).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(log_tail(&lines))
+            .unwrap();
+        assert_eq!(decoded.len(), 4096);
+        assert!(String::from_utf8_lossy(&decoded).ends_with("line 999\n"));
     }
 
     #[test]

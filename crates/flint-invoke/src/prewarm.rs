@@ -19,9 +19,10 @@
 //! - shutdown stops refills and destroys everything, waiting for refills in flight.
 
 use flint_sandbox::{Prespawned, SandboxShape, Sandboxer};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Shapes kept at most (runtimes × `/tmp` sizes in use).
@@ -193,8 +194,8 @@ impl Prewarm {
         })
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, Slots<Ready>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn slots(&self) -> MutexGuard<'_, Slots<Ready>> {
+        self.slots.lock()
     }
 
     /// A ready environment of `shape`, if one is waiting (never blocks on a spawn).

@@ -1,0 +1,143 @@
+//! What an environment executes: the package's `bootstrap` for `provided*`, or flint's
+//! client of a managed runtime on the host's interpreter, behind `AWS_LAMBDA_EXEC_WRAPPER`
+//! when the function sets one.
+
+use flint_runtimes::{HostRuntimes, LaunchSpec, ManagedRuntime, RuntimeError};
+use flint_types::model::FunctionConfiguration;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// What to execute in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Command {
+    pub argv: Vec<String>,
+    /// The runtime's own variables (`AWS_EXECUTION_ENV`, `PYTHONPATH`, `NODE_PATH`).
+    pub runtime_env: Vec<(String, String)>,
+    /// Host directories the interpreter needs, bound read-only at the same path.
+    pub read_only_mounts: Vec<std::path::PathBuf>,
+    /// The runtime may start before its function is known (see `SandboxSpec::prestart`).
+    pub prestart: bool,
+}
+
+/// Why the entrypoint cannot be executed (Lambda's `Runtime.InvalidEntrypoint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InvalidEntrypoint {
+    /// A custom runtime's package has no `bootstrap`.
+    NoBootstrap,
+    /// Exec of `path` would fail; `why` is in the words of Go's exec, which Lambda's init
+    /// uses (`no such file or directory`, `permission denied`).
+    CannotExec { path: String, why: &'static str },
+}
+
+/// Why no command could be found.
+#[derive(Debug)]
+pub(crate) enum CommandError {
+    /// The host lacks the runtime's interpreter (or has one too old).
+    Runtime(RuntimeError),
+    InvalidEntrypoint(InvalidEntrypoint),
+}
+
+/// The command of `runtime` (the function's, parsed) for the package extracted at
+/// `task_dir`.
+pub(crate) fn resolve(
+    runtime: &ManagedRuntime,
+    config: &FunctionConfiguration,
+    host: &HostRuntimes,
+    task_dir: &Path,
+) -> Result<Command, CommandError> {
+    if matches!(runtime, ManagedRuntime::Provided { .. }) {
+        return custom_bootstrap(task_dir).map_err(CommandError::InvalidEntrypoint);
+    }
+    let launch = runtime
+        .launch_command(host)
+        .map_err(CommandError::Runtime)?;
+    let wrapper = config
+        .environment
+        .as_ref()
+        .and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"))
+        .map(String::as_str);
+    managed(launch, wrapper, task_dir).map_err(CommandError::InvalidEntrypoint)
+}
+
+/// A custom runtime runs the package's `bootstrap` (the first of Lambda's lookup paths that
+/// exists), which must be executable.
+fn custom_bootstrap(task_dir: &Path) -> Result<Command, InvalidEntrypoint> {
+    let path = flint_runtimes::find_custom_bootstrap(|p| sandbox_path_exists(p, task_dir))
+        .ok_or(InvalidEntrypoint::NoBootstrap)?;
+    if !sandbox_path_executable(&path, task_dir) {
+        return Err(InvalidEntrypoint::CannotExec {
+            path: path.display().to_string(),
+            why: "permission denied",
+        });
+    }
+    Ok(Command {
+        argv: vec![path.to_string_lossy().into_owned()],
+        runtime_env: Vec::new(),
+        read_only_mounts: Vec::new(),
+        prestart: false,
+    })
+}
+
+/// A managed runtime's command, behind the function's `AWS_LAMBDA_EXEC_WRAPPER` if it sets
+/// one: the wrapper is executed with the runtime's command as its arguments (facts §3.5). It
+/// must see the function's environment from its first instruction, so nothing is pre-started.
+fn managed(
+    launch: LaunchSpec,
+    wrapper: Option<&str>,
+    task_dir: &Path,
+) -> Result<Command, InvalidEntrypoint> {
+    let mut launch = launch;
+    if let Some(wrapper) = wrapper.filter(|w| !w.is_empty()) {
+        if let Some(why) = wrapper_problem(Path::new(wrapper), task_dir) {
+            return Err(InvalidEntrypoint::CannotExec {
+                path: wrapper.to_string(),
+                why,
+            });
+        }
+        launch = launch.wrapped(wrapper);
+        launch.prestart = false;
+    }
+    Ok(Command {
+        argv: launch.argv,
+        runtime_env: launch.env,
+        read_only_mounts: launch.read_only_mounts,
+        prestart: launch.prestart,
+    })
+}
+
+/// Why `AWS_LAMBDA_EXEC_WRAPPER` cannot be executed, when it names a file of the function's
+/// code that is missing or not executable, or anything under `/opt` (layers are not attached
+/// yet, so it is empty). Other paths are the sandbox's system files or a `PATH` lookup:
+/// exec decides.
+fn wrapper_problem(wrapper: &Path, task_dir: &Path) -> Option<&'static str> {
+    if wrapper.starts_with("/opt") {
+        return Some("no such file or directory");
+    }
+    if wrapper.starts_with("/var/task") {
+        if !sandbox_path_exists(wrapper, task_dir) {
+            return Some("no such file or directory");
+        }
+        if !sandbox_path_executable(wrapper, task_dir) {
+            return Some("permission denied");
+        }
+    }
+    None
+}
+
+/// Whether a sandbox path of the bootstrap lookup exists in this package.
+/// Only `/var/task` is populated today (layers and `/opt` come later).
+fn sandbox_path_exists(sandbox_path: &Path, task_dir: &Path) -> bool {
+    match sandbox_path.strip_prefix("/var/task") {
+        Ok(rel) => task_dir.join(rel).is_file(),
+        Err(_) => false,
+    }
+}
+
+/// Whether the file at a sandbox path has an execute bit.
+fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
+    sandbox_path
+        .strip_prefix("/var/task")
+        .ok()
+        .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
+        .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+}
