@@ -76,6 +76,7 @@ pub(crate) enum InitState {
 }
 
 /// How an invocation ended.
+#[derive(Debug)]
 pub(crate) enum RunState {
     Finished(InvokeOutcome),
     TimedOut,

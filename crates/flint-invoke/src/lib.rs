@@ -30,6 +30,8 @@ pub mod admission;
 mod code;
 mod environment;
 mod error;
+#[cfg(test)]
+mod fake;
 mod launch;
 mod logs;
 mod pool;

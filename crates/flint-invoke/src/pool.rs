@@ -287,3 +287,6 @@ impl<E: Execution> Pool<E> {
         self.pools.lock().idle()
     }
 }
+
+#[cfg(test)]
+mod tests;

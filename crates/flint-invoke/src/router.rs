@@ -379,3 +379,6 @@ impl Invoker {
         self.router.logs.flush().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

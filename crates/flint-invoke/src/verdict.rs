@@ -315,3 +315,6 @@ impl Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -141,3 +141,6 @@ fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
         .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
         .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
 }
+
+#[cfg(test)]
+mod tests;

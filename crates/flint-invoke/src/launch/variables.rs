@@ -90,3 +90,6 @@ fn set_var(env: &mut Vec<(String, String)>, k: &str, v: String) {
     env.retain(|(key, _)| key != k);
     env.push((k.to_string(), v));
 }
+
+#[cfg(test)]
+mod tests;
