@@ -24,7 +24,6 @@ enum Event {
         env: u32,
         request_id: String,
     },
-    Frozen(u32),
     Destroyed(u32),
 }
 
@@ -37,34 +36,33 @@ impl Journal {
         self.0.lock().push(event);
     }
 
+    /// What `pick` picks of the events so far, in order.
+    fn pick<T>(&self, pick: impl Fn(&Event) -> Option<T>) -> Vec<T> {
+        self.0.lock().iter().filter_map(pick).collect()
+    }
+
     /// Ids of the environments destroyed so far.
     pub fn destroyed(&self) -> Vec<u32> {
-        let events = self.0.lock();
-        let ids = events.iter().filter_map(|e| match e {
+        self.pick(|e| match e {
             Event::Destroyed(id) => Some(*id),
             _ => None,
-        });
-        ids.collect()
+        })
     }
 
     /// The environments invocations ran on, in order.
     pub fn invoked(&self) -> Vec<u32> {
-        let events = self.0.lock();
-        let ids = events.iter().filter_map(|e| match e {
+        self.pick(|e| match e {
             Event::Invoked { env, .. } => Some(*env),
             _ => None,
-        });
-        ids.collect()
+        })
     }
 
     /// The cold starts so far, by initialisation type.
     pub fn cold_starts(&self) -> Vec<InitType> {
-        let events = self.0.lock();
-        let starts = events.iter().filter_map(|e| match e {
+        self.pick(|e| match e {
             Event::ColdStart { init_type, .. } => Some(*init_type),
             _ => None,
-        });
-        starts.collect()
+        })
     }
 }
 
@@ -160,7 +158,6 @@ impl Execution for FakeEnv {
 
     fn freeze(&mut self) {
         self.frozen = true;
-        self.journal.record(Event::Frozen(self.id));
     }
 
     fn thaw(&mut self) {
@@ -252,4 +249,13 @@ pub(crate) fn config(function: &str, version: &str, revision: &str) -> FunctionC
         "LoggingConfig": {},
     }))
     .expect("a valid configuration")
+}
+
+/// Waits (at most 5 s) until `done`, for what background tasks do.
+pub(crate) async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }

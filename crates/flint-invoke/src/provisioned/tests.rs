@@ -1,7 +1,7 @@
 use super::*;
-use crate::fake::{FakeEnv, FakeLauncher, Prepared, config};
+use crate::fake::{FakeEnv, FakeLauncher, Prepared, config, until};
 use crate::launch::InitFailure;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
 
@@ -279,15 +279,6 @@ fn provisioner() -> (
     let logs = LogStore::open(dir.path().to_path_buf(), 1 << 20).unwrap();
     let launcher = FakeLauncher::new();
     (Provisioner::new(launcher.clone(), logs), launcher, dir)
-}
-
-/// Waits (at most 5 s) until `done`.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::admission::ScalingRate;
 use crate::environment::RunState;
-use crate::fake::{FakeLauncher, Prepared, config};
+use crate::fake::{FakeLauncher, Prepared, config, until};
 use crate::launch::InitFailure;
 use base64::Engine;
 use bytes::Bytes;
@@ -70,15 +70,6 @@ fn error_type(out: &InvokeOutput) -> String {
 
 fn in_flight(s: &Setup) -> u32 {
     s.router.admission.lock().in_flight("f")
-}
-
-/// Waits (at most 5 s) until `done`.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 #[tokio::test]
