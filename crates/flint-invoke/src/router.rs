@@ -17,7 +17,7 @@ use crate::provisioned::{ProvisionSpec, ProvisionedStatus, Provisioner};
 use crate::request::{InvokeOutput, InvokeRequest};
 use crate::settings::InvokerSettings;
 use crate::streaming;
-use crate::verdict::{Ending, Measured, Verdict};
+use crate::verdict::{Ending, Measured, RunEnd, Verdict};
 use flint_runtime_api::Invocation;
 use flint_runtimes::HostRuntimes;
 use flint_sandbox::Sandboxer;
@@ -167,10 +167,10 @@ impl<L: Launch> Router<L> {
         let invoke_started = Instant::now();
         let state = env.invoke(invocation, timeout).await;
         let ending = match Ending::of_run(state) {
-            Ok(ending) => ending,
+            RunEnd::Ended(ending) => ending,
             // A buffered Invoke of a streaming function returns the concatenated body;
             // InvokeWithResponseStream forwards it.
-            Err(stream) => {
+            RunEnd::Streaming(stream) => {
                 let deadline = invoke_started + timeout;
                 streaming::read_to_end(stream, deadline, req.stream_to.as_ref()).await
             }

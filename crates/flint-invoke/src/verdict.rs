@@ -44,17 +44,27 @@ pub(crate) enum Ending {
     Exited { how: String, oom: bool },
 }
 
+/// How a run ended, or the streamed response it is still sending.
+#[derive(Debug)]
+pub(crate) enum RunEnd {
+    Ended(Ending),
+    /// The runtime is streaming its response: the run ends when the stream does.
+    Streaming(StreamingResponse),
+}
+
 impl Ending {
-    /// The ending of a run, or its streamed response, which is read first.
-    pub fn of_run(state: RunState) -> Result<Self, StreamingResponse> {
-        Ok(match state {
+    /// How a run ended, unless its response is still streaming.
+    pub fn of_run(state: RunState) -> RunEnd {
+        RunEnd::Ended(match state {
             RunState::Finished(InvokeOutcome::Response { body, content_type }) => {
                 Ending::Response { body, content_type }
             }
             RunState::Finished(InvokeOutcome::FunctionError {
                 error_type, body, ..
             }) => Ending::FunctionError { error_type, body },
-            RunState::Finished(InvokeOutcome::Streaming(stream)) => return Err(stream),
+            RunState::Finished(InvokeOutcome::Streaming(stream)) => {
+                return RunEnd::Streaming(stream);
+            }
             RunState::Finished(other) => {
                 let (error_type, message) = other
                     .platform_error()

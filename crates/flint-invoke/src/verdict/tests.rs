@@ -38,7 +38,9 @@ fn report_tail(v: &Verdict) -> String {
 }
 
 fn run(state: RunState) -> Verdict {
-    let ending = Ending::of_run(state).expect("not streamed");
+    let RunEnd::Ended(ending) = Ending::of_run(state) else {
+        panic!("not streamed");
+    };
     Verdict::of(ending, ID, Duration::from_secs(3))
 }
 
