@@ -10,10 +10,10 @@
 use crate::admission::{Admission, AdmissionView, Throttle, Ticket};
 use crate::environment::{Environment, Execution, destroy_all};
 use crate::error::InvokeError;
-use crate::launch::{ColdStartError, InitType, Launch, LaunchTarget, Launcher};
+use crate::launch::{ColdStartError, InitFailure, InitType, Launch, LaunchTarget, Launcher};
 use crate::logs::{self, LogStore};
 use crate::pool::{FREEZE_AFTER, Pool, PoolKey};
-use crate::provisioned::{ProvisionSpec, ProvisionedStatus, Provisioner};
+use crate::provisioned::{Lent, ProvisionSpec, ProvisionedStatus, Provisioner};
 use crate::request::{InvokeOutput, InvokeRequest};
 use crate::settings::InvokerSettings;
 use crate::streaming;
@@ -73,6 +73,16 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Where an invocation's environment came from.
+enum Acquired<E> {
+    /// A ready provisioned environment, lent to this invocation.
+    Provisioned(E, Lent),
+    /// A warm environment of the pool, or a new one.
+    OnDemand(E),
+    /// A new environment's init failed.
+    InitFailed(InitFailure),
+}
+
 /// Admission, the provisioned sets, the pools and the launcher (see the module docs).
 struct Router<L: Launch> {
     /// Account limit, reserved caps, the unreserved pool, scaling rate.
@@ -103,61 +113,90 @@ impl<L: Launch> Router<L> {
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = &req.config;
-        let key = PoolKey::of(config);
-        // Provisioned environments serve first; the rest spills over to on-demand ones.
-        let (lent, warm) = match self.provisioner.take(config, &req.invoked_arn) {
-            Some((env, lent)) => (Some(lent), Some(env)),
-            None => (None, self.pool.take(key)),
-        };
-
         let mut log: Vec<String> = Vec::new();
         let started = Instant::now();
-        let mut env = match warm {
-            Some(mut env) => {
-                env.thaw();
-                env
-            }
-            None => {
-                // A new environment: within the function's scaling rate.
-                self.admission
-                    .lock()
-                    .scale_up(&config.function_name, Instant::now())
-                    .map_err(throttled)?;
-                let target = LaunchTarget {
-                    config,
-                    code_blob: &req.code_blob,
-                    code_path: &req.code_path,
+        let (mut env, lent) = match self.acquire(&req, &mut log).await? {
+            Acquired::Provisioned(env, lent) => (env, Some(lent)),
+            Acquired::OnDemand(env) => (env, None),
+            Acquired::InitFailed(failure) => {
+                // Reported as the invocation's error.
+                let verdict = Verdict::of_init(failure, &request_id);
+                let measured = Measured {
+                    duration: started.elapsed(),
+                    memory_size_mb: config.memory_size,
+                    max_memory_used_mb: 0,
+                    init_duration: None,
                 };
-                match self
-                    .launcher
-                    .cold_start(target, &mut log, InitType::OnDemand)
-                    .await
-                {
-                    Ok(env) => env,
-                    Err(ColdStartError::Platform(e)) => return Err(e),
-                    Err(ColdStartError::Init(failure)) => {
-                        // Init failed: reported as the invocation's error.
-                        let verdict = Verdict::of_init(failure, &request_id);
-                        let measured = Measured {
-                            duration: started.elapsed(),
-                            memory_size_mb: config.memory_size,
-                            max_memory_used_mb: 0,
-                            init_duration: None,
-                        };
-                        log.push(logs::start_line(&request_id, &config.version));
-                        log.push(logs::end_line(&request_id));
-                        log.push(verdict.report_line(&request_id, &measured));
-                        let stream = logs::stream_name(&config.version);
-                        return Ok(self.finish(&req, &stream, log, verdict));
-                    }
-                }
+                log.push(logs::start_line(&request_id, &config.version));
+                log.push(logs::end_line(&request_id));
+                log.push(verdict.report_line(&request_id, &measured));
+                let stream = logs::stream_name(&config.version);
+                return Ok(self.finish(&req, &stream, log, verdict));
             }
         };
+        let verdict = Self::run(&mut env, &req, &request_id, &mut log).await;
+        let stream = env.stream().to_string();
+        let keep = verdict.keeps_environment();
+        match lent {
+            Some(lent) => self.provisioner.give_back(lent, env, keep),
+            None if keep => self.pool.give(PoolKey::of(config), env),
+            // Timeouts and crashes reset the environment.
+            None => {
+                tokio::spawn(env.destroy());
+            }
+        }
+        Ok(self.finish(&req, &stream, log, verdict))
+    }
 
-        log.push(logs::start_line(&request_id, &config.version));
+    /// An environment for `req`: a ready provisioned one, else a warm one of its exact
+    /// configuration (thawed), else a new one, within the function's scaling rate.
+    async fn acquire(
+        &self,
+        req: &InvokeRequest,
+        log: &mut Vec<String>,
+    ) -> Result<Acquired<L::Env>, InvokeError> {
+        let config = &req.config;
+        // Provisioned environments serve first; the rest spills over to on-demand ones.
+        if let Some((mut env, lent)) = self.provisioner.take(config, &req.invoked_arn) {
+            env.thaw();
+            return Ok(Acquired::Provisioned(env, lent));
+        }
+        if let Some(mut env) = self.pool.take(PoolKey::of(config)) {
+            env.thaw();
+            return Ok(Acquired::OnDemand(env));
+        }
+        self.admission
+            .lock()
+            .scale_up(&config.function_name, Instant::now())
+            .map_err(throttled)?;
+        let target = LaunchTarget {
+            config,
+            code_blob: &req.code_blob,
+            code_path: &req.code_path,
+        };
+        match self
+            .launcher
+            .cold_start(target, log, InitType::OnDemand)
+            .await
+        {
+            Ok(env) => Ok(Acquired::OnDemand(env)),
+            Err(ColdStartError::Init(failure)) => Ok(Acquired::InitFailed(failure)),
+            Err(ColdStartError::Platform(e)) => Err(e),
+        }
+    }
+
+    /// Runs the invocation on `env`, appending its START, output, END and REPORT lines.
+    async fn run(
+        env: &mut L::Env,
+        req: &InvokeRequest,
+        request_id: &str,
+        log: &mut Vec<String>,
+    ) -> Verdict {
+        let config = &req.config;
+        log.push(logs::start_line(request_id, &config.version));
         let timeout = Duration::from_secs(config.timeout.max(1) as u64);
         let invocation = Invocation {
-            request_id: request_id.clone(),
+            request_id: request_id.to_string(),
             payload: req.payload.clone(),
             deadline_ms: now_ms() + timeout.as_millis() as u64,
             invoked_function_arn: req.invoked_arn.clone(),
@@ -175,7 +214,7 @@ impl<L: Launch> Router<L> {
                 streaming::read_to_end(stream, deadline, req.stream_to.as_ref()).await
             }
         };
-        let verdict = Verdict::of(ending, &request_id, timeout);
+        let verdict = Verdict::of(ending, request_id, timeout);
         let duration = invoke_started.elapsed();
         log.extend(env.take_output());
         let measured = Measured {
@@ -184,20 +223,9 @@ impl<L: Launch> Router<L> {
             max_memory_used_mb: env.memory_peak_mb(),
             init_duration: env.take_init_duration(),
         };
-        log.push(logs::end_line(&request_id));
-        log.push(verdict.report_line(&request_id, &measured));
-
-        let stream = env.stream().to_string();
-        let keep = verdict.keeps_environment();
-        match lent {
-            Some(lent) => self.provisioner.give_back(lent, env, keep),
-            None if keep => self.pool.give(key, env),
-            // Timeouts and crashes reset the environment.
-            None => {
-                tokio::spawn(env.destroy());
-            }
-        }
-        Ok(self.finish(&req, &stream, log, verdict))
+        log.push(logs::end_line(request_id));
+        log.push(verdict.report_line(request_id, &measured));
+        verdict
     }
 
     /// Stores the invocation's log and builds the caller's answer. The Tail

@@ -2,7 +2,6 @@ use super::*;
 use crate::admission::ScalingRate;
 use crate::environment::RunState;
 use crate::fake::{FakeLauncher, Prepared, config, until};
-use crate::launch::InitFailure;
 use base64::Engine;
 use bytes::Bytes;
 use flint_runtime_api::InvokeOutcome;
