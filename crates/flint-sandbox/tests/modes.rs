@@ -1,5 +1,6 @@
 //! Spawning from a multi-threaded tokio runtime with async exit notification, and the
-//! user-namespace mode (what rootless hosts use), exercised as root. Need root; skip otherwise.
+//! user-namespace mode (what rootless hosts use), exercised as root. They need root, so they
+//! are `#[ignore]`d with that reason (`cargo test -- --include-ignored` as root runs them).
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -8,11 +9,6 @@ use std::time::Duration;
 
 use flint_sandbox::{ExitStatus, SandboxSpec, Sandboxer, SandboxerConfig, UserNamespaceMode};
 use tokio::io::unix::AsyncFd;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
 
 fn task_dir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join("flint-sbx-test-task-modes");
@@ -35,11 +31,8 @@ fn spec(id: String, script: &str) -> (SandboxSpec, std::io::PipeReader) {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn spawn_from_tokio_and_await_exit_on_the_pidfd() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -96,11 +89,8 @@ fn spawn_from_tokio_and_await_exit_on_the_pidfd() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn user_namespace_mode() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
     let sbx = Sandboxer::new(SandboxerConfig {
         state_dir: "/run/flint-sandbox-test-userns".into(),
         cgroup_parent: "flint-test-userns".into(),
@@ -130,13 +120,12 @@ fn user_namespace_mode() {
     assert!(s.contains("pid=2"), "{s}");
 }
 
-/// Helper for `sandboxes_die_with_flint`: run only as a child process of that test.
-#[test]
-#[ignore = "helper, started by sandboxes_die_with_flint"]
-fn helper_spawn_and_hang() {
-    if std::env::var_os("FLINT_SANDBOX_ORPHAN_HELPER").is_none() {
-        return;
-    }
+/// Set in the child process of `sandboxes_die_with_flint`, which plays the flint that dies.
+const ORPHAN_ENV: &str = "FLINT_SANDBOX_ORPHAN_HELPER";
+
+/// The flint of `sandboxes_die_with_flint`: spawns one sandbox, prints its pid and hangs
+/// until the test kills this process.
+fn spawn_and_hang() -> ! {
     let sbx = Sandboxer::new(SandboxerConfig {
         state_dir: "/run/flint-sandbox-test-orphan".into(),
         cgroup_parent: "flint-test-orphan".into(),
@@ -153,23 +142,26 @@ fn helper_spawn_and_hang() {
     println!("SANDBOX_PID={}", sb.pid());
     std::mem::forget(sb);
     std::thread::sleep(Duration::from_secs(100));
+    panic!("not killed by sandboxes_die_with_flint within 100 s");
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn sandboxes_die_with_flint() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
+    // The flint that dies is this test itself, run again in a child process (with
+    // ORPHAN_ENV set, so that it plays that part instead of this one).
+    if std::env::var_os(ORPHAN_ENV).is_some() {
+        spawn_and_hang();
     }
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
-            "helper_spawn_and_hang",
+            "sandboxes_die_with_flint",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("FLINT_SANDBOX_ORPHAN_HELPER", "1")
+        .env(ORPHAN_ENV, "1")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -216,11 +208,8 @@ fn sandboxes_die_with_flint() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn spawn_through_the_helper_process() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
     let sbx = Sandboxer::new(SandboxerConfig {
         state_dir: "/run/flint-sandbox-test-helper".into(),
         cgroup_parent: "flint-test-helper".into(),

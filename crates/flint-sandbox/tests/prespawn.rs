@@ -1,6 +1,7 @@
 //! Pre-spawned environments (`Sandboxer::prespawn` + `specialize`), end to end: the
-//! function must start from exactly the state a normal spawn gives it. Need root (the
-//! pre-spawn path exists only there) and skip otherwise, like `isolation.rs`.
+//! function must start from exactly the state a normal spawn gives it. Those that spawn need
+//! root (the pre-spawn path exists only there) and are `#[ignore]`d with that reason, like
+//! `isolation.rs`.
 
 use std::io::{BufRead, Read, Write};
 use std::os::fd::OwnedFd;
@@ -13,20 +14,6 @@ use std::time::Duration;
 use flint_sandbox::{
     CgroupFlavor, ExitStatus, Prespawned, SandboxShape, SandboxSpec, Sandboxer, SandboxerConfig,
 };
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
 
 fn sandboxer() -> &'static Sandboxer {
     static S: OnceLock<Sandboxer> = OnceLock::new();
@@ -129,8 +116,8 @@ pwd
 "#;
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn specialized_environment_runs_the_function_like_a_normal_spawn() {
-    require_root!();
     let task = code_dir("fn", "code-of-fn");
     let mut s = spec("fn", &task, &["/bin/sh", "-c", CHECKS]);
     s.env.push(("FN_VAR".into(), "from-the-claim".into()));
@@ -182,8 +169,8 @@ fn specialized_environment_runs_the_function_like_a_normal_spawn() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn unclaimed_environment_is_torn_down_on_drop() {
-    require_root!();
     let task = code_dir("drop", "x");
     let shape = SandboxShape::of(&spec("drop", &task, &["/bin/true"]));
     let (pre, _out, _err) = prespawn(&shape, "drop");
@@ -206,8 +193,8 @@ fn unclaimed_environment_is_torn_down_on_drop() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn shape_mismatch_and_missing_bootstrap_fail_cleanly() {
-    require_root!();
     let task = code_dir("bad", "x");
     let s = spec("bad", &task, &["/bin/true"]);
     let shape = SandboxShape::of(&s);
@@ -228,8 +215,8 @@ fn shape_mismatch_and_missing_bootstrap_fail_cleanly() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn each_claim_gets_its_own_code() {
-    require_root!();
     let a = code_dir("a", "code-a");
     let b = code_dir("b", "code-b");
     let shape = SandboxShape::of(&spec("ab", &a, &["/bin/true"]));
@@ -283,8 +270,8 @@ fn env_procs(id: &str) -> Vec<i32> {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn prestarted_runtime_runs_unprivileged_before_the_claim_and_gets_its_function_at_it() {
-    require_root!();
     let task = code_dir("pre", "code-of-pre");
     let s = prestart_spec("pre", &task, PRESTARTED);
     let shape = SandboxShape::of(&s);
@@ -350,8 +337,8 @@ fn prestarted_runtime_runs_unprivileged_before_the_claim_and_gets_its_function_a
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn a_prestarted_runtime_that_dies_before_the_claim_takes_its_environment_with_it() {
-    require_root!();
     let task = code_dir("dies", "x");
     // Dies before it is ready: the pre-spawn fails, and leaves nothing behind.
     let s = prestart_spec("dies", &task, "exit 3");
