@@ -3,15 +3,19 @@
 //! v1 uses one directory per controller (`memory`, `cpu`, `pids`, `freezer`) under a
 //! `<parent>/` directory at the root of each hierarchy; v2 uses one directory
 //! `<root>/<parent>/<id>`. Plain file writes are used on purpose: they are the kernel's API,
-//! easy to read in `strace`, and need no crate.
+//! easy to read in `strace`, and need no crate. Every file operation goes through
+//! [`HostSys`], so the unit tests (`cgroup/tests.rs`) check what is written where without
+//! root. An environment's cgroups are owned by a [`CgroupGuard`], which removes them when
+//! dropped: no failure path can leave one behind.
 
-use std::fs;
 use std::io::{self, ErrorKind};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Result, SandboxError};
 use crate::host::CgroupFlavor;
+use crate::sys::seam::HostSys;
 
 /// CFS period used for the CPU quota (the kernel default).
 pub(crate) const CPU_PERIOD_US: u64 = 100_000;
@@ -106,29 +110,21 @@ pub(crate) enum CgroupHandle {
     },
 }
 
-/// Writes a cgroup control file. Never creates it: a missing file means a missing kernel
-/// feature, which must surface as `NotFound` rather than as a stray regular file.
-fn write_file(path: &Path, value: &str) -> io::Result<()> {
-    use std::io::Write;
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .write_all(value.as_bytes())
-}
-
-fn read_file(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| SandboxError::io("read", path, e))
+fn read_file(sys: &dyn HostSys, path: &Path) -> Result<String> {
+    sys.read_file(path)
+        .map_err(|e| SandboxError::io("read", path, e))
 }
 
 impl CgroupHandle {
     /// Creates the cgroup(s) `<parent>/<id>` and applies `limits`. On failure everything
-    /// created so far is removed again.
+    /// created so far is removed again (by the guard).
     pub(crate) fn create(
+        sys: &'static dyn HostSys,
         flavor: &CgroupFlavor,
         parent: &str,
         id: &str,
         limits: &Limits,
-    ) -> Result<Self> {
+    ) -> Result<CgroupGuard> {
         let handle = match flavor {
             CgroupFlavor::V1 {
                 memory,
@@ -148,29 +144,26 @@ impl CgroupHandle {
                 return Err(SandboxError::Unsupported(format!("cgroups: {reason}")));
             }
         };
-        let mut created = Vec::new();
-        let res = (|| {
-            for d in handle.dirs() {
-                fs::create_dir(d).map_err(|e| SandboxError::io("mkdir", d, e))?;
-                created.push(d.to_path_buf());
-            }
-            handle.apply(limits)
-        })();
-        if let Err(e) = res {
-            for d in created.iter().rev() {
-                let _ = fs::remove_dir(d);
-            }
-            return Err(e);
+        let mut guard = CgroupGuard {
+            sys,
+            handle,
+            created: 0,
+            removed: false,
+        };
+        for d in guard.handle.dirs() {
+            sys.mkdir(d).map_err(|e| SandboxError::io("mkdir", d, e))?;
+            guard.created += 1;
         }
-        Ok(handle)
+        guard.handle.apply(sys, limits)?;
+        Ok(guard)
     }
 
     /// Writes `limits` (also to change them on a live cgroup, e.g. when a pre-spawned
     /// environment is claimed).
-    pub(crate) fn apply(&self, limits: &Limits) -> Result<()> {
+    pub(crate) fn apply(&self, sys: &dyn HostSys, limits: &Limits) -> Result<()> {
         let write = |dir: &Path, file: &'static str, v: &str| -> Result<()> {
             let p = dir.join(file);
-            match write_file(&p, v) {
+            match sys.write_file(&p, v) {
                 Err(e) if e.kind() == ErrorKind::NotFound && optional_file(file) => Ok(()),
                 r => r.map_err(|e| SandboxError::io("write", p, e)),
             }
@@ -213,11 +206,12 @@ impl CgroupHandle {
     }
 
     /// Moves `pid` (a host pid) into the cgroup(s).
-    pub(crate) fn attach(&self, pid: i32) -> Result<()> {
+    pub(crate) fn attach(&self, sys: &dyn HostSys, pid: i32) -> Result<()> {
         let pid = pid.to_string();
         for d in self.dirs() {
             let p = d.join("cgroup.procs");
-            write_file(&p, &pid).map_err(|e| SandboxError::io("write", p, e))?;
+            sys.write_file(&p, &pid)
+                .map_err(|e| SandboxError::io("write", p, e))?;
         }
         Ok(())
     }
@@ -225,25 +219,26 @@ impl CgroupHandle {
     /// Lifts the CPU quota. A killed process still needs CPU time to die: a
     /// fork bomb throttled by its quota can keep hundreds of processes with
     /// a pending SIGKILL alive indefinitely, so teardown unthrottles first.
-    pub(crate) fn unthrottle(&self) -> Result<()> {
+    pub(crate) fn unthrottle(&self, sys: &dyn HostSys) -> Result<()> {
         let (file, value) = match self {
             CgroupHandle::V1 { cpu, .. } => (cpu.join("cpu.cfs_quota_us"), "-1"),
             CgroupHandle::V2 { dir } => (dir.join("cpu.max"), "max"),
         };
-        write_file(&file, value).map_err(|e| SandboxError::io("write", &file, e))
+        sys.write_file(&file, value)
+            .map_err(|e| SandboxError::io("write", &file, e))
     }
 
     /// Freezes every process and waits until the kernel reports the cgroup frozen.
-    pub(crate) fn freeze(&self) -> Result<()> {
-        self.set_frozen(true)
+    pub(crate) fn freeze(&self, sys: &dyn HostSys) -> Result<()> {
+        self.set_frozen(sys, true)
     }
 
     /// Thaws the cgroup.
-    pub(crate) fn thaw(&self) -> Result<()> {
-        self.set_frozen(false)
+    pub(crate) fn thaw(&self, sys: &dyn HostSys) -> Result<()> {
+        self.set_frozen(sys, false)
     }
 
-    fn set_frozen(&self, frozen: bool) -> Result<()> {
+    fn set_frozen(&self, sys: &dyn HostSys, frozen: bool) -> Result<()> {
         type Done = Box<dyn Fn(&str) -> bool>;
         let (file, value, state_file, done): (PathBuf, &str, PathBuf, Done) = match self {
             CgroupHandle::V1 { freezer, .. } => {
@@ -265,10 +260,11 @@ impl CgroupHandle {
                 )
             }
         };
-        write_file(&file, value).map_err(|e| SandboxError::io("write", &file, e))?;
+        sys.write_file(&file, value)
+            .map_err(|e| SandboxError::io("write", &file, e))?;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            if done(&read_file(&state_file)?) {
+            if done(&read_file(sys, &state_file)?) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -283,42 +279,43 @@ impl CgroupHandle {
     }
 
     /// Whether the cgroup is (being) frozen.
-    pub(crate) fn is_frozen(&self) -> bool {
+    pub(crate) fn is_frozen(&self, sys: &dyn HostSys) -> bool {
         match self {
-            CgroupHandle::V1 { freezer, .. } => fs::read_to_string(freezer.join("freezer.state"))
+            CgroupHandle::V1 { freezer, .. } => sys
+                .read_file(&freezer.join("freezer.state"))
                 .is_ok_and(|s| s.trim() != "THAWED"),
-            CgroupHandle::V2 { dir } => {
-                fs::read_to_string(dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-            }
+            CgroupHandle::V2 { dir } => sys
+                .read_file(&dir.join("cgroup.freeze"))
+                .is_ok_and(|s| s.trim() == "1"),
         }
     }
 
     /// Peak memory usage in bytes (v1 `memory.max_usage_in_bytes`, v2 `memory.peak`).
-    pub(crate) fn memory_peak(&self) -> Result<u64> {
+    pub(crate) fn memory_peak(&self, sys: &dyn HostSys) -> Result<u64> {
         let p = match self {
             CgroupHandle::V1 { memory, .. } => memory.join("memory.max_usage_in_bytes"),
             CgroupHandle::V2 { dir } => dir.join("memory.peak"),
         };
-        let s = read_file(&p)?;
+        let s = read_file(sys, &p)?;
         s.trim()
             .parse()
             .map_err(|_| SandboxError::io("parse", p, io::Error::from(ErrorKind::InvalidData)))
     }
 
     /// Number of OOM kills in this cgroup (v1 `memory.oom_control`, v2 `memory.events`).
-    pub(crate) fn oom_kills(&self) -> Result<u64> {
+    pub(crate) fn oom_kills(&self, sys: &dyn HostSys) -> Result<u64> {
         let p = match self {
             CgroupHandle::V1 { memory, .. } => memory.join("memory.oom_control"),
             CgroupHandle::V2 { dir } => dir.join("memory.events"),
         };
-        Ok(keyed_value(&read_file(&p)?, "oom_kill").unwrap_or(0))
+        Ok(keyed_value(&read_file(sys, &p)?, "oom_kill").unwrap_or(0))
     }
 
     /// Host pids still in the cgroup(s).
-    pub(crate) fn pids(&self) -> Vec<i32> {
+    pub(crate) fn pids(&self, sys: &dyn HostSys) -> Vec<i32> {
         let mut out = Vec::new();
         for d in self.dirs() {
-            if let Ok(s) = fs::read_to_string(d.join("cgroup.procs")) {
+            if let Ok(s) = sys.read_file(&d.join("cgroup.procs")) {
                 out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
             }
         }
@@ -329,23 +326,22 @@ impl CgroupHandle {
 
     /// Kills whatever is left (normally nothing: the pid namespace dies with its init) and
     /// removes the directories, retrying while the kernel still reports them busy.
-    pub(crate) fn remove(&self) -> Result<()> {
+    pub(crate) fn remove(&self, sys: &dyn HostSys) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(5);
         if let CgroupHandle::V2 { dir } = self {
             // cgroup.kill (Linux >= 5.14) kills the whole subtree atomically; harmless if empty.
-            let _ = write_file(&dir.join("cgroup.kill"), "1");
+            let _ = sys.write_file(&dir.join("cgroup.kill"), "1");
         }
         loop {
-            let left = self.pids();
+            let left = self.pids(sys);
             if left.is_empty() {
                 break;
             }
-            if self.is_frozen() {
-                let _ = self.thaw();
+            if self.is_frozen(sys) {
+                let _ = self.thaw(sys);
             }
             for pid in left {
-                // SAFETY: kill(2) with a pid read from our own cgroup; no memory involved.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = sys.kill(pid, libc::SIGKILL);
             }
             if Instant::now() > deadline {
                 return Err(SandboxError::Timeout("cgroup processes to exit"));
@@ -354,7 +350,7 @@ impl CgroupHandle {
         }
         for d in self.dirs() {
             loop {
-                match fs::remove_dir(d) {
+                match sys.rmdir(d) {
                     Ok(()) => break,
                     Err(e) if e.kind() == ErrorKind::NotFound => break,
                     Err(e)
@@ -388,7 +384,11 @@ pub(crate) fn parent_dirs(flavor: &CgroupFlavor, parent: &str) -> Vec<PathBuf> {
 }
 
 /// Removes every environment cgroup under `<parent>` (killing what is left in it).
-pub(crate) fn remove_stale(flavor: &CgroupFlavor, parent: &str) -> Result<usize> {
+pub(crate) fn remove_stale(
+    sys: &dyn HostSys,
+    flavor: &CgroupFlavor,
+    parent: &str,
+) -> Result<usize> {
     let roots: Vec<&PathBuf> = match flavor {
         CgroupFlavor::V1 {
             memory,
@@ -401,12 +401,8 @@ pub(crate) fn remove_stale(flavor: &CgroupFlavor, parent: &str) -> Result<usize>
     };
     let mut ids = std::collections::BTreeSet::new();
     for r in &roots {
-        if let Ok(rd) = fs::read_dir(r.join(parent)) {
-            ids.extend(
-                rd.flatten()
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| e.file_name()),
-            );
+        if let Ok(names) = sys.subdirectories(&r.join(parent)) {
+            ids.extend(names);
         }
     }
     for id in &ids {
@@ -426,7 +422,7 @@ pub(crate) fn remove_stale(flavor: &CgroupFlavor, parent: &str) -> Result<usize>
                 dir: roots[0].join(parent).join(id),
             },
         };
-        handle.remove()?;
+        handle.remove(sys)?;
     }
     Ok(ids.len())
 }
@@ -435,7 +431,11 @@ pub(crate) fn remove_stale(flavor: &CgroupFlavor, parent: &str) -> Result<usize>
 /// `cpu memory pids` controllers in `cgroup.subtree_control` of the root and of the parent so
 /// that the per-environment directories get the limit files. Returns a description of what
 /// could not be enabled (reported, not fatal: the caller decides).
-pub(crate) fn prepare_parent(flavor: &CgroupFlavor, parent: &str) -> Result<Vec<String>> {
+pub(crate) fn prepare_parent(
+    sys: &dyn HostSys,
+    flavor: &CgroupFlavor,
+    parent: &str,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     match flavor {
         CgroupFlavor::V1 {
@@ -446,15 +446,14 @@ pub(crate) fn prepare_parent(flavor: &CgroupFlavor, parent: &str) -> Result<Vec<
         } => {
             for root in [memory, cpu, pids, freezer] {
                 let d = root.join(parent);
-                match fs::create_dir_all(&d) {
-                    Ok(()) => {}
-                    Err(e) => return Err(SandboxError::io("mkdir", d, e)),
-                }
+                sys.mkdir_all(&d)
+                    .map_err(|e| SandboxError::io("mkdir", &d, e))?;
             }
         }
         CgroupFlavor::V2 { root, .. } => {
             let d = root.join(parent);
-            fs::create_dir_all(&d).map_err(|e| SandboxError::io("mkdir", &d, e))?;
+            sys.mkdir_all(&d)
+                .map_err(|e| SandboxError::io("mkdir", &d, e))?;
             // Enable at every level from the root down to the parent.
             let mut levels = vec![root.clone()];
             let mut cur = root.clone();
@@ -465,7 +464,7 @@ pub(crate) fn prepare_parent(flavor: &CgroupFlavor, parent: &str) -> Result<Vec<
             for level in levels {
                 for c in ["cpu", "memory", "pids"] {
                     let p = level.join("cgroup.subtree_control");
-                    if let Err(e) = write_file(&p, &format!("+{c}")) {
+                    if let Err(e) = sys.write_file(&p, &format!("+{c}")) {
                         problems.push(format!("enable {c} in {}: {e}", p.display()));
                     }
                 }
@@ -476,91 +475,92 @@ pub(crate) fn prepare_parent(flavor: &CgroupFlavor, parent: &str) -> Result<Vec<
     Ok(problems)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// An environment's cgroups, owned: dropping the guard removes them (kill what is left,
+/// `rmdir`) unless [`CgroupGuard::remove`] did it already. [`CgroupHandle::create`] returns
+/// one, so every path that creates cgroups, and every way it can fail afterwards, cleans up
+/// through this one `Drop`; a running [`crate::Sandbox`] keeps it until its teardown.
+#[derive(Debug)]
+pub(crate) struct CgroupGuard {
+    sys: &'static dyn HostSys,
+    handle: CgroupHandle,
+    /// How many of `handle.dirs()` this guard created (all, once `create` returned).
+    created: usize,
+    removed: bool,
+}
 
-    #[test]
-    fn limits_from_lambda_values() {
-        let l = Limits::new(128, 72, 1024);
-        assert_eq!(l.memory_bytes, 134_217_728);
-        assert_eq!(l.cpu_quota_us, 7_200);
-        assert_eq!(l.cpu_period_us, 100_000);
-        assert_eq!(Limits::new(128, 1, 10).cpu_quota_us, 1000, "kernel minimum");
-        assert_eq!(
-            Limits::new(3538, 2000, 10).cpu_quota_us,
-            200_000,
-            "two cores"
-        );
+impl CgroupGuard {
+    /// Removes the cgroups now, with the error.
+    pub(crate) fn remove(mut self) -> Result<()> {
+        self.release()
     }
 
-    #[test]
-    fn v1_and_v2_files() {
-        let l = Limits::new(256, 500, 64);
-        let v1 = v1_writes(&l);
-        let memsw = v1
-            .iter()
-            .position(|w| w.1 == "memory.memsw.limit_in_bytes")
-            .unwrap();
-        let lim = v1
-            .iter()
-            .position(|w| w.1 == "memory.limit_in_bytes")
-            .unwrap();
-        assert!(lim < memsw, "memsw must follow limit_in_bytes");
-        assert!(v1.contains(&(V1Ctl::Cpu, "cpu.cfs_quota_us", "50000".into())));
-        assert!(v1.contains(&(V1Ctl::Pids, "pids.max", "64".into())));
-        let v2 = v2_writes(&l);
-        assert!(v2.contains(&("cpu.max", "50000 100000".into())));
-        assert!(v2.contains(&("memory.swap.max", "0".into())));
-        assert!(v2.contains(&("memory.max", "268435456".into())));
-    }
-
-    #[test]
-    fn keyed_values() {
-        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n";
-        assert_eq!(keyed_value(v1, "oom_kill"), Some(1));
-        let v2 = "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\noom_group_kill 0\n";
-        assert_eq!(keyed_value(v2, "oom_kill"), Some(2));
-        assert_eq!(keyed_value("populated 1\nfrozen 1\n", "frozen"), Some(1));
-        assert_eq!(keyed_value("", "frozen"), None);
-    }
-
-    /// The v2 code paths (freeze via `cgroup.freeze`/`cgroup.events`, `cgroup.kill`, removal)
-    /// against the real cgroup2 mount. On hybrid hosts that mount has no controllers, which is
-    /// enough for these files; limits are covered by the v1 integration tests. Needs root.
-    #[test]
-    #[ignore = "needs root: scripts/test runs it with --include-ignored"]
-    fn v2_freeze_kill_remove_on_real_cgroup2() {
-        let mounts =
-            crate::host::parse_cgroup_mounts(&fs::read_to_string("/proc/self/mountinfo").unwrap());
-        let root = mounts
-            .into_iter()
-            .find(|m| m.v2)
-            .map(|m| m.mount_point)
-            .expect("this test needs a cgroup2 mount (pure v2 or hybrid host)");
-        let dir = root.join(format!("flint-v2-test-{}", std::process::id()));
-        fs::create_dir(&dir).unwrap();
-        let h = CgroupHandle::V2 { dir: dir.clone() };
-        let mut child = std::process::Command::new("/bin/sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        h.attach(child.id() as i32).unwrap();
-        assert_eq!(h.pids(), vec![child.id() as i32]);
-        h.freeze().unwrap();
-        assert!(h.is_frozen());
-        let st = fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-        assert!(!st.contains(") R "), "{st}");
-        h.thaw().unwrap();
-        assert!(!h.is_frozen());
-        h.freeze().unwrap();
-        // remove() must kill (cgroup.kill works on frozen cgroups) and rmdir.
-        h.remove().unwrap();
-        assert!(!dir.exists());
-        let status = child.wait().unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(libc::SIGKILL)
-        );
+    fn release(&mut self) -> Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        self.removed = true;
+        let dirs = self.handle.dirs();
+        if self.created == dirs.len() {
+            return self.handle.remove(self.sys);
+        }
+        // Creation failed part-way: nothing can be in them yet, and what this guard did not
+        // create is not its to remove.
+        for d in dirs[..self.created].iter().rev() {
+            let _ = self.sys.rmdir(d);
+        }
+        Ok(())
     }
 }
+
+impl Deref for CgroupGuard {
+    type Target = CgroupHandle;
+
+    fn deref(&self) -> &CgroupHandle {
+        &self.handle
+    }
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+/// Whether environments can get cgroup limits under `parent`, and what stands in the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    pub usable: bool,
+    pub problems: Vec<String>,
+}
+
+/// Prepares the cgroup parent ([`prepare_parent`]) and checks it: every parent directory
+/// writable (it may exist, created by an earlier root run, without being ours to write), and
+/// on v2 the `memory`, `cpu` and `pids` controllers available in it.
+pub(crate) fn ready_parent(sys: &dyn HostSys, flavor: &CgroupFlavor, parent: &str) -> Readiness {
+    let mut problems = match flavor {
+        CgroupFlavor::None { reason } => vec![reason.clone()],
+        flavor => prepare_parent(sys, flavor, parent).unwrap_or_else(|e| vec![e.to_string()]),
+    };
+    for dir in parent_dirs(flavor, parent) {
+        if !sys.is_writable(&dir) {
+            problems.push(format!("{} is not writable", dir.display()));
+        }
+    }
+    let usable = match flavor {
+        CgroupFlavor::V1 { .. } => problems.is_empty(),
+        CgroupFlavor::V2 { root, .. } => {
+            let ctl = sys
+                .read_file(&root.join(parent).join("cgroup.controllers"))
+                .unwrap_or_default();
+            problems.is_empty()
+                && ["memory", "cpu", "pids"]
+                    .iter()
+                    .all(|c| ctl.split_whitespace().any(|x| x == *c))
+        }
+        CgroupFlavor::None { .. } => false,
+    };
+    Readiness { usable, problems }
+}
+
+#[cfg(test)]
+mod tests;

@@ -63,13 +63,6 @@ impl SandboxError {
             source,
         }
     }
-
-    pub(crate) fn sys(op: &'static str) -> Self {
-        Self::Sys {
-            op,
-            source: io::Error::last_os_error(),
-        }
-    }
 }
 
 /// Crate-local result alias.

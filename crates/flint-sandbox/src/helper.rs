@@ -11,18 +11,25 @@
 //! `PR_SET_PDEATHSIG` still follows flint's spawner thread.
 //!
 //! Protocol: one `SOCK_SEQPACKET` socket. Request = one message: the encoded [`PlanData`]
-//! plus five fds via `SCM_RIGHTS` (sync, err, status, stdout, stderr). Reply = one message:
-//! `pid: i32` (or `-errno`) plus the child's pidfd.
+//! plus the child's fds via `SCM_RIGHTS` ([`ChildFds::in_request_order`]). Reply = one
+//! message: `pid: i32` (or `-errno`) plus the child's pidfd.
 //!
 //! The helper executable is either the crate's `flint-sandbox-helper` binary or flint itself
 //! in a hidden mode that calls [`helper_main`].
 
-use std::ffi::CString;
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
-use crate::child::{ChildFds, ChildPlan, RawMount};
+use parking_lot::Mutex;
+
 use crate::error::{Result, SandboxError};
+use crate::launch::{self, Launch};
+use crate::plan::{ChildFds, PlanData};
+use crate::spec::MAX_EXTRA_FDS;
+use crate::sys::linux_host;
+use crate::sys::seam::{HostSys, LINUX};
 
 /// Environment variable carrying the helper's socket fd number.
 pub const HELPER_FD_ENV: &str = "FLINT_SANDBOX_HELPER_FD";
@@ -33,335 +40,10 @@ const HELPER_PARENT_ENV: &str = "FLINT_SANDBOX_HELPER_PARENT";
 /// flint dies (see [`helper_main`]).
 const HELPER_CGROUP_PARENT_ENV: &str = "FLINT_SANDBOX_HELPER_CGROUP_PARENT";
 
-/// Everything the child needs, in owned, serializable form (no pointers, no fds).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct PlanData {
-    pub clone_flags: u64,
-    pub mounts: Vec<MountData>,
-    pub root: Vec<u8>,
-    pub root_remount_flags: u64,
-    pub hostname: Vec<u8>,
-    pub cwd: Vec<u8>,
-    pub exec_candidates: Vec<Vec<u8>>,
-    pub argv: Vec<Vec<u8>>,
-    pub env: Vec<Vec<u8>>,
-    pub uid: u32,
-    pub gid: u32,
-    pub wait_userns: bool,
-    pub set_groups: bool,
-    pub cap_last_cap: u32,
-    pub lo_up: bool,
-    pub listen_port: Option<u16>,
-    pub nofile: u64,
-    /// fds[5] of the request is a pooled network namespace to join.
-    pub pooled_netns: bool,
-    /// Wait for a specialisation message after "go" (pre-spawned environment).
-    pub prespawned: bool,
-    /// Pre-spawned with its runtime (argv, env, cwd) started before the claim.
-    pub prestart: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct MountData {
-    pub src: Option<Vec<u8>>,
-    pub target: Vec<u8>,
-    pub fstype: Option<Vec<u8>>,
-    pub flags: u64,
-    pub data: Option<Vec<u8>>,
-}
-
-fn cs(s: &[u8]) -> Result<CString> {
-    CString::new(s).map_err(|_| SandboxError::InvalidSpec("NUL byte in a path or string".into()))
-}
-
-impl PlanData {
-    /// Builds the pointer-based plan the child runs on.
-    pub(crate) fn to_child_plan(
-        &self,
-        fds: ChildFds,
-        bpf: Vec<seccompiler::BpfProgram>,
-    ) -> Result<ChildPlan> {
-        let opt = |o: &Option<Vec<u8>>| o.as_deref().map(cs).transpose();
-        let mounts = self
-            .mounts
-            .iter()
-            .map(|m| {
-                Ok(RawMount {
-                    src: opt(&m.src)?,
-                    target: cs(&m.target)?,
-                    fstype: opt(&m.fstype)?,
-                    flags: m.flags as libc::c_ulong, // u64 -> c_ulong (u32 on 32-bit targets)
-                    data: opt(&m.data)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let list = |v: &[Vec<u8>]| v.iter().map(|s| cs(s)).collect::<Result<Vec<_>>>();
-        let argv = list(&self.argv)?;
-        let env = list(&self.env)?;
-        let exec_candidates = list(&self.exec_candidates)?;
-        Ok(ChildPlan {
-            mounts,
-            root: cs(&self.root)?,
-            root_remount_flags: self.root_remount_flags as libc::c_ulong,
-            dot: cs(b".")?,
-            slash: cs(b"/")?,
-            dev_null: cs(b"/dev/null")?,
-            hostname: cs(&self.hostname)?,
-            cwd: cs(&self.cwd)?,
-            exec_candidate_ptrs: exec_candidates.iter().map(|c| c.as_ptr()).collect(),
-            _exec_candidates: exec_candidates,
-            argv_ptrs: ChildPlan::pointers(&argv),
-            envp_ptrs: ChildPlan::pointers(&env),
-            uid: self.uid,
-            gid: self.gid,
-            wait_userns: self.wait_userns,
-            set_groups: self.set_groups,
-            cap_last_cap: self.cap_last_cap,
-            filters: ChildPlan::fprogs(&bpf),
-            lo_up: self.lo_up,
-            listen_port: self.listen_port,
-            nofile: self.nofile,
-            prespawned: self.prespawned,
-            prestart: self.prestart,
-            fds,
-            argv_area: crate::child::argv_area(),
-            _argv: argv,
-            _env: env,
-            _bpf: bpf,
-        })
-    }
-
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut e = Enc(Vec::with_capacity(4096));
-        e.u64(self.clone_flags);
-        e.u64(self.mounts.len() as u64);
-        for m in &self.mounts {
-            e.opt(&m.src);
-            e.bytes(&m.target);
-            e.opt(&m.fstype);
-            e.u64(m.flags);
-            e.opt(&m.data);
-        }
-        e.bytes(&self.root);
-        e.u64(self.root_remount_flags);
-        e.bytes(&self.hostname);
-        e.bytes(&self.cwd);
-        for l in [&self.exec_candidates, &self.argv, &self.env] {
-            e.u64(l.len() as u64);
-            for s in l {
-                e.bytes(s);
-            }
-        }
-        e.u64(self.uid.into());
-        e.u64(self.gid.into());
-        e.u64(u64::from(self.wait_userns));
-        e.u64(u64::from(self.set_groups));
-        e.u64(self.cap_last_cap.into());
-        e.u64(u64::from(self.lo_up));
-        e.u64(self.listen_port.map_or(u64::MAX, u64::from));
-        e.u64(self.nofile);
-        e.u64(u64::from(self.pooled_netns));
-        e.u64(u64::from(self.prespawned));
-        e.u64(u64::from(self.prestart));
-        e.0
-    }
-
-    pub(crate) fn decode(buf: &[u8]) -> Option<Self> {
-        let mut d = Dec(buf);
-        let clone_flags = d.u64()?;
-        let n = d.u64()?;
-        let mut mounts = Vec::new();
-        for _ in 0..n {
-            mounts.push(MountData {
-                src: d.opt()?,
-                target: d.bytes()?,
-                fstype: d.opt()?,
-                flags: d.u64()?,
-                data: d.opt()?,
-            });
-        }
-        let root = d.bytes()?;
-        let root_remount_flags = d.u64()?;
-        let hostname = d.bytes()?;
-        let cwd = d.bytes()?;
-        let mut lists = Vec::new();
-        for _ in 0..3 {
-            let n = d.u64()?;
-            let mut l = Vec::new();
-            for _ in 0..n {
-                l.push(d.bytes()?);
-            }
-            lists.push(l);
-        }
-        let env = lists.pop()?;
-        let argv = lists.pop()?;
-        let exec_candidates = lists.pop()?;
-        let p = PlanData {
-            clone_flags,
-            mounts,
-            root,
-            root_remount_flags,
-            hostname,
-            cwd,
-            exec_candidates,
-            argv,
-            env,
-            uid: u32::try_from(d.u64()?).ok()?,
-            gid: u32::try_from(d.u64()?).ok()?,
-            wait_userns: d.u64()? != 0,
-            set_groups: d.u64()? != 0,
-            cap_last_cap: u32::try_from(d.u64()?).ok()?,
-            lo_up: d.u64()? != 0,
-            listen_port: u16::try_from(d.u64()?).ok(),
-            nofile: d.u64()?,
-            pooled_netns: d.u64()? != 0,
-            prespawned: d.u64()? != 0,
-            prestart: d.u64()? != 0,
-        };
-        d.0.is_empty().then_some(p)
-    }
-}
-
-struct Enc(Vec<u8>);
-
-impl Enc {
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn bytes(&mut self, b: &[u8]) {
-        self.u64(b.len() as u64);
-        self.0.extend_from_slice(b);
-    }
-    fn opt(&mut self, b: &Option<Vec<u8>>) {
-        match b {
-            None => self.u64(u64::MAX),
-            Some(b) => self.bytes(b),
-        }
-    }
-}
-
-struct Dec<'a>(&'a [u8]);
-
-impl Dec<'_> {
-    fn u64(&mut self) -> Option<u64> {
-        let (h, t) = self.0.split_first_chunk::<8>()?;
-        self.0 = t;
-        Some(u64::from_le_bytes(*h))
-    }
-    fn bytes(&mut self) -> Option<Vec<u8>> {
-        let n = usize::try_from(self.u64()?).ok()?;
-        if n > self.0.len() {
-            return None;
-        }
-        let (h, t) = self.0.split_at(n);
-        self.0 = t;
-        Some(h.to_vec())
-    }
-    fn opt(&mut self) -> Option<Option<Vec<u8>>> {
-        let n = self.u64()?;
-        if n == u64::MAX {
-            return Some(None);
-        }
-        let n = usize::try_from(n).ok()?;
-        if n > self.0.len() {
-            return None;
-        }
-        let (h, t) = self.0.split_at(n);
-        self.0 = t;
-        Some(Some(h.to_vec()))
-    }
-}
-
 /// Largest request we accept (argv + env + mount plan; Lambda caps env at 4 KiB).
 const MAX_MSG: usize = 256 * 1024;
-
-/// Sends `data` and `fds` as one message.
-pub(crate) fn send_msg(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
-    let space = cmsg_space(fds.len());
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr().cast_mut().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: msghdr is plain data; all pointers refer to live buffers sized above.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        if !fds.is_empty() {
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = space;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as usize;
-            std::ptr::copy_nonoverlapping(
-                fds.as_ptr(),
-                libc::CMSG_DATA(c).cast::<RawFd>(),
-                fds.len(),
-            );
-        }
-        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-fn cmsg_space(n: usize) -> usize {
-    // SAFETY: CMSG_SPACE is arithmetic.
-    unsafe { libc::CMSG_SPACE((n * 4) as u32) as usize }
-}
-
-/// Receives one message and up to `max_fds` fds. `Ok(None)` on EOF.
-pub(crate) fn recv_msg(sock: RawFd, max_fds: usize) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
-    let mut data = vec![0u8; MAX_MSG];
-    let space = cmsg_space(max_fds);
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    // SAFETY: msghdr is plain data; all pointers refer to live buffers sized above, and the
-    // fds taken from the control message are new and owned by nobody else.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        let n = loop {
-            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        };
-        let mut fds = Vec::new();
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let count = ((*c).cmsg_len - libc::CMSG_LEN(0) as usize) / 4;
-                for i in 0..count {
-                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>().add(i));
-                    fds.push(OwnedFd::from_raw_fd(fd));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-        if n == 0 && fds.is_empty() {
-            return Ok(None);
-        }
-        if msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
-            return Err(io::Error::other("helper message truncated"));
-        }
-        data.truncate(n);
-        Ok(Some((data, fds)))
-    }
-}
+/// Most descriptors a request carries: five, the pooled network namespace, the extra fds.
+const MAX_REQUEST_FDS: usize = 6 + MAX_EXTRA_FDS;
 
 /// Entry point of the helper process; call it from `main` when flint is started in its
 /// hidden helper mode (or use the crate's `flint-sandbox-helper` binary). Never returns:
@@ -387,8 +69,7 @@ pub fn helper_main() -> ! {
             eprintln!("flint-sandbox-helper: {e}");
             // Only when flint is gone (we were reparented): a live flint replaces a failed
             // helper and keeps its environments.
-            // SAFETY: getppid has no failure mode.
-            if flint != Some(unsafe { libc::getppid() }) {
+            if flint != Some(linux_host::parent_pid()) {
                 remove_orphaned_environments();
             }
             1
@@ -404,7 +85,7 @@ fn remove_orphaned_environments() {
         return;
     };
     let host = crate::host::probe_host();
-    if let Err(e) = crate::cgroup::remove_stale(&host.cgroup, &parent) {
+    if let Err(e) = crate::cgroup::remove_stale(&LINUX, &host.cgroup, &parent) {
         eprintln!("flint-sandbox-helper: removing environments left by flint: {e}");
     }
 }
@@ -414,13 +95,17 @@ fn run_helper() -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| SandboxError::InvalidSpec(format!("{HELPER_FD_ENV} is not set")))?;
-    // SAFETY: the fd was passed to us by flint for exactly this purpose.
+    // SAFETY: the fd was passed to us by flint for exactly this purpose; nothing else in
+    // this process owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: setting FD_CLOEXEC on our own socket.
-    unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    linux_host::set_cloexec(sock.as_raw_fd(), true).map_err(|e| SandboxError::Sys {
+        op: "helper socket",
+        source: e,
+    })?;
     let filters = crate::seccomp::compile_filters()?;
     loop {
-        let Some((data, fds)) = recv_msg(sock.as_raw_fd(), 6 + crate::spec::MAX_EXTRA_FDS)
+        let Some(request) = LINUX
+            .recv(sock.as_fd(), MAX_MSG, MAX_REQUEST_FDS)
             .map_err(|e| SandboxError::Sys {
                 op: "helper recvmsg",
                 source: e,
@@ -428,45 +113,17 @@ fn run_helper() -> Result<()> {
         else {
             return Ok(());
         };
-        let reply = match (PlanData::decode(&data), fds.len()) {
-            (Some(plan), n)
-                if (5 + usize::from(plan.pooled_netns)..=6 + crate::spec::MAX_EXTRA_FDS)
-                    .contains(&n) =>
-            {
-                let first_extra = 5 + usize::from(plan.pooled_netns);
-                let mut extra = [-1; crate::spec::MAX_EXTRA_FDS];
-                for (slot, fd) in extra.iter_mut().zip(&fds[first_extra..]) {
-                    *slot = fd.as_raw_fd();
-                }
-                let cfds = ChildFds {
-                    sync: fds[0].as_raw_fd(),
-                    err_w: fds[1].as_raw_fd(),
-                    status_w: fds[2].as_raw_fd(),
-                    stdout: fds[3].as_raw_fd(),
-                    stderr: fds[4].as_raw_fd(),
-                    extra,
-                    n_extra: n - first_extra,
-                    netns: if plan.pooled_netns {
-                        fds[5].as_raw_fd()
-                    } else {
-                        -1
-                    },
-                };
-                match plan.to_child_plan(cfds, filters.clone()) {
-                    Ok(cplan) => crate::sandbox::clone_child(
-                        plan.clone_flags | libc::CLONE_PARENT as u64,
-                        &cplan,
-                    ),
-                    Err(e) => Err(e),
-                }
-            }
-            _ => Err(SandboxError::InvalidSpec("malformed helper request".into())),
-        };
-        drop(fds);
+        let raw: Vec<RawFd> = request.fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let reply = PlanData::decode(&request.data)
+            .and_then(|plan| Some((ChildFds::from_request(&raw, plan.pooled_netns)?, plan)))
+            .ok_or_else(|| SandboxError::InvalidSpec("malformed helper request".into()))
+            .and_then(|(fds, plan)| {
+                let child_plan = plan.to_child_plan(fds, filters.clone())?;
+                launch::clone_child(plan.clone_flags | libc::CLONE_PARENT as u64, &child_plan)
+            });
+        drop(request);
         let sent = match reply {
-            Ok((pid, pidfd)) => {
-                send_msg(sock.as_raw_fd(), &pid.to_le_bytes(), &[pidfd.as_raw_fd()])
-            }
+            Ok((pid, pidfd)) => LINUX.send(sock.as_fd(), &pid.to_le_bytes(), &[pidfd.as_raw_fd()]),
             Err(e) => {
                 let errno = match &e {
                     SandboxError::Sys { source, .. } => {
@@ -474,7 +131,7 @@ fn run_helper() -> Result<()> {
                     }
                     _ => libc::EINVAL,
                 };
-                send_msg(sock.as_raw_fd(), &(-errno).to_le_bytes(), &[])
+                LINUX.send(sock.as_fd(), &(-errno).to_le_bytes(), &[])
             }
         };
         sent.map_err(|e| SandboxError::Sys {
@@ -486,11 +143,11 @@ fn run_helper() -> Result<()> {
 
 /// flint's side of the helper connection.
 #[derive(Debug)]
-pub(crate) struct HelperConn {
+struct HelperConn {
     sock: OwnedFd,
     child: std::process::Child,
-    program: std::path::PathBuf,
-    args: Vec<std::ffi::OsString>,
+    program: PathBuf,
+    args: Vec<OsString>,
     cgroup_parent: Option<String>,
 }
 
@@ -498,30 +155,11 @@ impl HelperConn {
     /// Starts the helper (`program args...`) with one end of a fresh socketpair.
     /// `cgroup_parent`: where flint's environments live, cleaned by the helper once flint
     /// is gone (`None`: environments have no cgroups).
-    pub(crate) fn start(
-        program: &std::path::Path,
-        args: &[std::ffi::OsString],
-        cgroup_parent: Option<String>,
-    ) -> Result<Self> {
-        let mut fds = [0; 2];
-        // SAFETY: socketpair fills the array; our end is close-on-exec, the helper's is not
-        // (it must survive the exec) and is closed in flint right after the spawn.
-        let r = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if r != 0 {
-            return Err(SandboxError::sys("socketpair"));
-        }
-        // SAFETY: both fds are new and ours.
-        let (ours, theirs) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        // SAFETY: clearing FD_CLOEXEC on the helper's end.
-        unsafe { libc::fcntl(theirs.as_raw_fd(), libc::F_SETFD, 0) };
+    fn start(program: &Path, args: &[OsString], cgroup_parent: Option<String>) -> Result<Self> {
+        let (ours, theirs) = linux_host::helper_socketpair().map_err(|e| SandboxError::Sys {
+            op: "socketpair",
+            source: e,
+        })?;
         let mut command = std::process::Command::new(program);
         command
             .args(args)
@@ -544,30 +182,34 @@ impl HelperConn {
         })
     }
 
+    /// Starts a helper from the spawner thread (whose children the sandboxes are).
+    fn start_on_spawner_thread(
+        program: PathBuf,
+        args: Vec<OsString>,
+        cgroup_parent: Option<String>,
+    ) -> Result<Self> {
+        launch::on_spawner_thread(move || Self::start(&program, &args, cgroup_parent))?
+    }
+
     /// Whether the helper process is still running.
-    pub(crate) fn alive(&mut self) -> bool {
+    fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Program and arguments, to start a replacement.
-    pub(crate) fn command(&self) -> (std::path::PathBuf, Vec<std::ffi::OsString>, Option<String>) {
-        (
-            self.program.clone(),
-            self.args.clone(),
-            self.cgroup_parent.clone(),
-        )
-    }
-
     /// Asks the helper to clone the child; returns its pid and pidfd.
-    pub(crate) fn clone_child(&mut self, plan: &PlanData, fds: &[RawFd]) -> Result<(i32, OwnedFd)> {
+    fn clone_child(&mut self, plan: &PlanData, fds: &[RawFd]) -> Result<(i32, OwnedFd)> {
         let sys = |op, e| SandboxError::Sys { op, source: e };
-        send_msg(self.sock.as_raw_fd(), &plan.encode(), fds)
+        LINUX
+            .send(self.sock.as_fd(), &plan.encode(), fds)
             .map_err(|e| sys("send to helper", e))?;
-        let (data, mut got) = recv_msg(self.sock.as_raw_fd(), 1)
+        let reply = LINUX
+            .recv(self.sock.as_fd(), MAX_MSG, 1)
             .map_err(|e| sys("receive from helper", e))?
             .ok_or_else(|| sys("receive from helper", io::Error::other("helper exited")))?;
         let pid = i32::from_le_bytes(
-            data.get(..4)
+            reply
+                .data
+                .get(..4)
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| sys("helper reply", io::Error::other("short reply")))?,
         );
@@ -577,8 +219,10 @@ impl HelperConn {
                 io::Error::from_raw_os_error(-pid),
             ));
         }
-        let pidfd = got
-            .pop()
+        let pidfd = reply
+            .fds
+            .into_iter()
+            .next()
             .ok_or_else(|| sys("helper reply", io::Error::other("no pidfd")))?;
         Ok((pid, pidfd))
     }
@@ -587,9 +231,46 @@ impl HelperConn {
 impl Drop for HelperConn {
     fn drop(&mut self) {
         // Closing our end makes the helper exit; reap it.
-        // SAFETY: shutdown on our own socket.
-        unsafe { libc::shutdown(self.sock.as_raw_fd(), libc::SHUT_RDWR) };
+        linux_host::shutdown(self.sock.as_fd());
         let _ = self.child.wait();
+    }
+}
+
+/// [`Launch`] through the spawn helper.
+#[derive(Debug)]
+pub(crate) struct HelperLauncher {
+    conn: Mutex<HelperConn>,
+}
+
+impl HelperLauncher {
+    /// Starts the helper; see [`crate::SandboxerConfig::spawn_helper`].
+    pub(crate) fn start(
+        program: PathBuf,
+        args: Vec<OsString>,
+        cgroup_parent: Option<String>,
+    ) -> Result<Self> {
+        Ok(Self {
+            conn: Mutex::new(HelperConn::start_on_spawner_thread(
+                program,
+                args,
+                cgroup_parent,
+            )?),
+        })
+    }
+}
+
+impl Launch for HelperLauncher {
+    fn launch(&self, plan: &PlanData, fds: &ChildFds) -> Result<(i32, OwnedFd)> {
+        let mut conn = self.conn.lock();
+        // A helper that died (killed by an operator, OOM, ...) is replaced.
+        if !conn.alive() {
+            *conn = HelperConn::start_on_spawner_thread(
+                conn.program.clone(),
+                conn.args.clone(),
+                conn.cgroup_parent.clone(),
+            )?;
+        }
+        conn.clone_child(plan, &fds.in_request_order())
     }
 }
 
@@ -597,91 +278,26 @@ impl Drop for HelperConn {
 mod tests {
     use super::*;
 
-    fn sample() -> PlanData {
-        PlanData {
-            clone_flags: 0x7e02_0000,
-            mounts: vec![
-                MountData {
-                    src: None,
-                    target: b"/".to_vec(),
-                    fstype: None,
-                    flags: 0x44000,
-                    data: None,
-                },
-                MountData {
-                    src: Some(b"tmpfs".to_vec()),
-                    target: b"/r/tmp".to_vec(),
-                    fstype: Some(b"tmpfs".to_vec()),
-                    flags: 6,
-                    data: Some(b"size=512m".to_vec()),
-                },
-            ],
-            root: b"/run/x/roots/abc".to_vec(),
-            root_remount_flags: 0x1021,
-            hostname: b"localhost".to_vec(),
-            cwd: b"/var/task".to_vec(),
-            exec_candidates: vec![b"/var/task/bootstrap".to_vec()],
-            argv: vec![b"bootstrap".to_vec(), vec![]],
-            env: vec![b"A=b".to_vec()],
-            uid: 993,
-            gid: 990,
-            wait_userns: false,
-            set_groups: true,
-            cap_last_cap: 40,
-            lo_up: true,
-            listen_port: Some(9001),
-            nofile: 1024,
-            pooled_netns: true,
-            prespawned: true,
-            prestart: true,
-        }
-    }
-
     #[test]
-    fn plan_round_trips() {
-        let p = sample();
-        assert_eq!(PlanData::decode(&p.encode()), Some(p.clone()));
-        let mut q = p;
-        q.listen_port = None;
-        q.mounts.clear();
-        assert_eq!(PlanData::decode(&q.encode()), Some(q));
-    }
-
-    #[test]
-    fn truncated_or_trailing_input_is_rejected() {
-        let e = sample().encode();
-        for cut in [0, 1, 8, e.len() / 2, e.len() - 1] {
-            assert_eq!(PlanData::decode(&e[..cut]), None, "cut at {cut}");
-        }
-        let mut long = e.clone();
-        long.push(0);
-        assert_eq!(PlanData::decode(&long), None);
-        let mut huge = e;
-        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); // absurd mount count
-        assert_eq!(PlanData::decode(&huge), None);
-    }
-
-    #[test]
-    fn fds_travel_over_seqpacket() {
-        let mut fds = [0; 2];
-        // SAFETY: test socketpair into a local array.
-        let r =
-            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, fds.as_mut_ptr()) };
-        assert_eq!(r, 0);
+    fn requests_travel_over_seqpacket() {
+        let (ours, theirs) = linux_host::helper_socketpair().unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
-        send_msg(
-            fds[0],
-            b"hello",
-            &[devnull.as_raw_fd(), devnull.as_raw_fd()],
-        )
-        .unwrap();
-        let (data, got) = recv_msg(fds[1], 5).unwrap().unwrap();
-        assert_eq!(data, b"hello");
-        assert_eq!(got.len(), 2);
-        // SAFETY: closing the test sockets.
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-        }
+        let plan = PlanData {
+            argv: vec![b"x".to_vec()],
+            ..PlanData::default()
+        };
+        let fd = devnull.as_raw_fd();
+        LINUX.send(ours.as_fd(), &plan.encode(), &[fd; 5]).unwrap();
+        let got = LINUX
+            .recv(theirs.as_fd(), MAX_MSG, MAX_REQUEST_FDS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(PlanData::decode(&got.data), Some(plan));
+        assert_eq!(got.fds.len(), 5);
+        drop(ours);
+        assert!(
+            LINUX.recv(theirs.as_fd(), MAX_MSG, 1).unwrap().is_none(),
+            "EOF"
+        );
     }
 }

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::sys::linux_host;
+
 /// The cgroup layout flint will use for resource limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupFlavor {
@@ -135,19 +137,9 @@ pub fn probe_host() -> HostSupport {
         && read_u64("/proc/sys/user/max_user_namespaces").is_none_or(|n| n > 0)
         && read_u64("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") != Some(1);
     let seccomp = Path::new("/proc/sys/kernel/seccomp/actions_avail").exists();
-    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) only returns
-    // the ABI version; no memory is passed.
-    let ll = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
-    let landlock_abi = u32::try_from(ll).ok().filter(|v| *v > 0);
-    // SAFETY: pidfd_open on our own pid; the returned fd is closed right away.
-    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    let pidfd = pfd >= 0;
-    if pidfd {
-        // SAFETY: closing the fd we just opened.
-        unsafe { libc::close(pfd as i32) };
-    }
-    // SAFETY: geteuid has no failure mode.
-    let is_root = unsafe { libc::geteuid() } == 0;
+    let landlock_abi = linux_host::landlock_abi();
+    let pidfd = linux_host::pidfd_open(std::process::id() as i32).is_ok();
+    let is_root = linux_host::euid() == 0;
     let cap_last_cap = read_u64("/proc/sys/kernel/cap_last_cap").map_or(40, |v| v as u32);
     let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
     HostSupport {

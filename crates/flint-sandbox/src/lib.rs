@@ -204,20 +204,28 @@ mod child;
 mod error;
 mod helper;
 mod host;
+mod launch;
 mod netns;
 mod plain;
+mod plan;
 mod prespawn;
+mod protocol;
 mod rootfs;
 mod sandbox;
+mod sandboxer;
 pub mod seccomp;
+mod spawn;
 mod spec;
+mod specialization;
+mod sys;
 
-pub use child::{PRESTART_FD, PRESTART_READY};
 pub use error::{Result, SandboxError};
 pub use helper::{HELPER_FD_ENV, helper_main};
 pub use host::{CgroupFlavor, HostSupport, probe_host};
 pub use prespawn::{Prespawned, PrestartedRuntime, SandboxShape};
-pub use sandbox::{ExitStatus, Sandbox, Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
+pub use protocol::{PRESTART_FD, PRESTART_READY};
+pub use sandbox::{ExitStatus, Sandbox};
+pub use sandboxer::{Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{
     DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, PRESTART_FD_ENV,
     PRESTART_ROOM_BYTES, PRESTART_ROOM_ENV, RUNTIME_API_PORT, SANDBOX_USER, SandboxSpec,

@@ -11,9 +11,13 @@
 //! `/proc/thread-self/ns/net`; it never creates sockets for flint, so it does not matter that
 //! it ends up in a namespace of its own.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::sys::{linux_child, linux_host};
 
 struct Inner {
     ready: Mutex<Vec<OwnedFd>>,
@@ -54,12 +58,7 @@ impl NetnsPool {
 
     /// A ready namespace, if one is available (never waits).
     pub(crate) fn take(&self) -> Option<OwnedFd> {
-        let fd = self
-            .inner
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop();
+        let fd = self.inner.ready.lock().pop();
         self.inner.wake.notify_one();
         fd
     }
@@ -75,9 +74,9 @@ impl Drop for NetnsPool {
 fn refill(inner: &Inner) {
     loop {
         {
-            let mut ready = inner.ready.lock().unwrap_or_else(|e| e.into_inner());
+            let mut ready = inner.ready.lock();
             while ready.len() >= inner.target && !inner.stop.load(Ordering::Relaxed) {
-                ready = inner.wake.wait(ready).unwrap_or_else(|e| e.into_inner());
+                inner.wake.wait(&mut ready);
             }
             if inner.stop.load(Ordering::Relaxed) {
                 ready.clear();
@@ -85,11 +84,7 @@ fn refill(inner: &Inner) {
             }
         }
         match create() {
-            Some(fd) => inner
-                .ready
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(fd),
+            Some(fd) => inner.ready.lock().push(fd),
             // Not permitted here (or out of resources): spawns fall back to CLONE_NEWNET.
             None => return,
         }
@@ -98,22 +93,10 @@ fn refill(inner: &Inner) {
 
 /// A fresh network namespace with `lo` up, as an fd.
 fn create() -> Option<OwnedFd> {
-    // SAFETY: unshare affects only this (dedicated) thread's network namespace.
-    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return None;
-    }
-    if !crate::child::loopback_up() {
-        return None;
-    }
-    // SAFETY: open with a constant C string; the fd is new and owned by nobody else.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/thread-self/ns/net".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    // SAFETY: see above.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    // This (dedicated) thread moves into the new namespace.
+    linux_host::unshare_network().ok()?;
+    linux_child::loopback_up().ok()?;
+    linux_host::open_thread_network_namespace().ok()
 }
 
 #[cfg(test)]

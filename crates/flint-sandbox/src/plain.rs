@@ -15,13 +15,15 @@
 //! them (see [`rewrite_paths`]).
 
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Result, SandboxError};
 use crate::spec::SandboxSpec;
+use crate::sys::linux_host;
+use crate::sys::seam::{HostSys, LINUX};
 
 /// What a plain-process environment owns beyond its pid: its process group and its `/tmp`.
 #[derive(Debug)]
@@ -35,20 +37,14 @@ pub(crate) struct PlainParts {
 impl PlainParts {
     /// Kills every process of the group (the function and whatever it started that stayed in
     /// its group). `ESRCH` (all gone already) is not an error.
-    pub(crate) fn kill_group(&self) -> Result<()> {
-        // SAFETY: kill(2) with a negative pid signals the process group we created; no memory
-        // is involved.
-        let r = unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
-        if r != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(SandboxError::Sys {
-                    op: "kill",
-                    source: e,
-                });
-            }
+    pub(crate) fn kill_group(&self, sys: &dyn HostSys) -> Result<()> {
+        match sys.kill(-self.pgid, libc::SIGKILL) {
+            Err(e) if e.raw_os_error() != Some(libc::ESRCH) => Err(SandboxError::Sys {
+                op: "kill",
+                source: e,
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Removes the `/tmp` stand-in.
@@ -108,17 +104,6 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kb * 1024)
-}
-
-/// Opens a pidfd for `pid` (Linux ≥ 5.3).
-fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(SandboxError::sys("pidfd_open"));
-    }
-    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// A spawned plain process and what the [`crate::Sandbox`] wrapping it needs.
@@ -187,22 +172,9 @@ pub(crate) fn spawn(spec: SandboxSpec, tmp_root: &Path) -> Result<Spawned> {
         .stderr(Stdio::from(spec.stderr))
         // Its own process group, so that a kill reaches everything it started.
         .process_group(0);
-    let parent = std::process::id() as i32;
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // async-signal-safe functions (prctl, getppid, _exit) on plain integers.
-    unsafe {
-        cmd.pre_exec(move || {
-            // Die with flint (the spawner thread, which lives as long as flint), as a
-            // sandbox's init does; if flint is already gone, do not start at all.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    // Die with flint (the spawner thread, which lives as long as flint), as a sandbox's init
+    // does; if flint is already gone, do not start at all.
+    linux_host::die_with_spawning_thread(&mut cmd);
     let child = cmd.spawn().map_err(|e| {
         cleanup(SandboxError::ChildSetup {
             step: "exec",
@@ -214,12 +186,14 @@ pub(crate) fn spawn(spec: SandboxSpec, tmp_root: &Path) -> Result<Spawned> {
     // The std handle is dropped without waiting: the process is reaped through its pidfd
     // (waitid(P_PIDFD)) like a sandbox's init.
     drop(child);
-    let pidfd = match pidfd_open(pid) {
+    let pidfd = match linux_host::pidfd_open(pid) {
         Ok(fd) => fd,
         Err(e) => {
-            // SAFETY: kill(2) of the process group we just created.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            return Err(cleanup(e));
+            let _ = LINUX.kill(-pid, libc::SIGKILL);
+            return Err(cleanup(SandboxError::Sys {
+                op: "pidfd_open",
+                source: e,
+            }));
         }
     };
     Ok(Spawned {

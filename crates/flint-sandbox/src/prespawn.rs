@@ -29,7 +29,7 @@
 //! client's imports are tens of milliseconds, more than the rest of a cold start together.
 //! Right after the root is ready, init starts the runtime command as a second process that
 //! drops every privilege itself (uid, capabilities, `no_new_privs`, seccomp: the same
-//! [`lock_down`](crate::child) as always), with only the function environment's
+//! `lock_down` of `child/privileges.rs` as always), with only the function environment's
 //! [start-up variables](crate::is_startup_variable) and fd 3 ([`crate::PRESTART_FD`]), and
 //! init keeps its root privileges to attach the code later. The runtime imports what it
 //! needs, reports ready (one byte on fd 3, which init passes on: only ready environments
@@ -54,17 +54,21 @@
 //! namespace is refused or locked by older kernels, and the rootless path is not exercised
 //! by this project's machines.
 
-use std::ffi::CString;
-use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::cgroup::Limits;
-use crate::child::{self, SPEC_BUF, SPEC_HEADER, SPEC_MOUNTS, SPEC_PTRS};
 use crate::error::{Result, SandboxError};
-use crate::sandbox::{Sandbox, Sandboxer, read_child_error};
-use crate::spec::{NetworkMode, SandboxSpec};
+use crate::plan::Start;
+use crate::protocol::{PRESTART_FD, ToParent};
+use crate::sandbox::Sandbox;
+use crate::sandboxer::{Mode, Sandboxer};
+use crate::spawn::{self, ClaimChannel, Spawner};
+use crate::spec::{self, NetworkMode, SandboxSpec};
+use crate::specialization::{self, Claim};
+use crate::sys::seam::HostSys;
 
 /// The part of a [`SandboxSpec`] a pre-spawned environment is built for. Two specs with the
 /// same shape differ only in what [`Sandboxer::specialize`] applies at claim time: code
@@ -115,7 +119,7 @@ impl PrestartedRuntime {
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
-            .filter(|(k, _)| crate::is_startup_variable(k))
+            .filter(|(k, _)| spec::is_startup_variable(k))
             .cloned()
             .collect();
         env.sort();
@@ -148,8 +152,7 @@ impl SandboxShape {
 #[derive(Debug)]
 pub struct Prespawned {
     sandbox: Sandbox,
-    sync: OwnedFd,
-    err_r: OwnedFd,
+    claim: ClaimChannel,
     shape: SandboxShape,
 }
 
@@ -177,155 +180,54 @@ impl Prespawned {
 }
 
 /// How long a pre-started runtime may take to become ready.
-const PRESTART_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const PRESTART_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Waits for init's [`child::MSG_READY`] on `sync`.
-fn wait_ready(sync: &OwnedFd, timeout: std::time::Duration) -> std::io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd: sync.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let deadline = std::time::Instant::now() + timeout;
+/// Waits for init's [`ToParent::RuntimeReady`] on `sync`.
+fn wait_ready(sys: &dyn HostSys, sync: &OwnedFd, timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
                 "the pre-started runtime did not become ready",
             ));
         }
-        // SAFETY: poll on one pollfd on the stack.
-        let r = unsafe { libc::poll(&raw mut pfd, 1, left.as_millis().min(60_000) as i32) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        match sys.poll_readable(sync.as_fd(), left.min(Duration::from_secs(60))) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+            Ok(false) => continue,
+            Ok(true) => {}
+        }
+        return match sys.recv(sync.as_fd(), 1, 0)? {
+            None => Err(io::Error::other("the pre-started runtime exited")),
+            Some(m)
+                if m.data.first().map(|&b| ToParent::decode(b))
+                    == Some(Ok(ToParent::RuntimeReady)) =>
+            {
+                Ok(())
             }
-            return Err(e);
-        }
-        if r == 0 {
-            continue;
-        }
-        let mut b = 0u8;
-        // SAFETY: one-byte read into a stack variable from a descriptor we own.
-        let n = unsafe { libc::read(sync.as_raw_fd(), (&raw mut b).cast(), 1) };
-        return match n {
-            1 if b == child::MSG_READY => Ok(()),
-            1 => Err(std::io::Error::other(
+            Some(_) => Err(io::Error::other(
                 "unexpected message from a pre-spawned init",
             )),
-            0 => Err(std::io::Error::other("the pre-started runtime exited")),
-            _ => Err(std::io::Error::last_os_error()),
         };
     }
-}
-
-/// `struct mount_attr` of `mount_setattr(2)`.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-
-/// A detached, read-only (nosuid, nodev) copy of the mount at `dir`, not recursive (like the
-/// non-recursive bind of a normal spawn: sub-mounts of the source are not carried along).
-fn detached_read_only(dir: &Path) -> Result<OwnedFd> {
-    let c = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| SandboxError::InvalidSpec("NUL byte in a path".into()))?;
-    // SAFETY: open_tree with a valid C string; the returned fd is new and ours.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(SandboxError::io(
-            "open_tree",
-            dir,
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: see above.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr on our detached mount with a struct of the kernel's layout.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
-            &raw const attr,
-            size_of::<MountAttr>(),
-        )
-    };
-    if r != 0 {
-        return Err(SandboxError::io(
-            "mount_setattr",
-            dir,
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(fd)
-}
-
-/// Encodes a specialisation message (layout: [`child::parse_specialization`]); `None` if it
-/// would not fit the child's fixed buffers.
-pub(crate) fn encode_specialization(
-    cwd: &[u8],
-    argv: &[Vec<u8>],
-    env: &[Vec<u8>],
-    candidates: &[Vec<u8>],
-    targets: &[&[u8]],
-) -> Option<Vec<u8>> {
-    if argv.is_empty()
-        || targets.len() > SPEC_MOUNTS
-        || argv.len() + env.len() + candidates.len() + 2 > SPEC_PTRS
-    {
-        return None;
-    }
-    let mut m = Vec::with_capacity(1024);
-    m.push(child::MSG_SPECIALIZE);
-    for n in [argv.len(), env.len(), candidates.len(), targets.len()] {
-        m.extend_from_slice(&u32::try_from(n).ok()?.to_le_bytes());
-    }
-    debug_assert_eq!(m.len(), SPEC_HEADER);
-    let strings = std::iter::once(cwd)
-        .chain(argv.iter().map(Vec::as_slice))
-        .chain(env.iter().map(Vec::as_slice))
-        .chain(candidates.iter().map(Vec::as_slice))
-        .chain(targets.iter().copied());
-    for s in strings {
-        if s.contains(&0) {
-            return None;
-        }
-        m.extend_from_slice(s);
-        m.push(0);
-    }
-    (m.len() <= SPEC_BUF).then_some(m)
 }
 
 impl Sandboxer {
     /// Whether [`Sandboxer::prespawn`] is available here (root, no user namespace, and not
     /// the unisolated development mode, whose environments are plain processes).
     pub fn can_prespawn(&self) -> bool {
-        !self.use_userns && !self.is_unisolated()
+        self.prespawner().is_ok()
+    }
+
+    fn prespawner(&self) -> Result<&Spawner> {
+        match &self.mode {
+            Mode::Isolated(spawner) if !spawner.settings.user_namespace => Ok(spawner),
+            _ => Err(SandboxError::Unsupported(
+                "pre-spawned environments need root without a user namespace".into(),
+            )),
+        }
     }
 
     /// Starts an environment of `shape` without a function (see the module docs). Its
@@ -338,11 +240,7 @@ impl Sandboxer {
         stdout: OwnedFd,
         stderr: OwnedFd,
     ) -> Result<Prespawned> {
-        if !self.can_prespawn() {
-            return Err(SandboxError::Unsupported(
-                "pre-spawned environments need root without a user namespace".into(),
-            ));
-        }
+        let spawner = self.prespawner()?;
         // The pre-started runtime (or a placeholder command, never executed) and the largest
         // limits any function may get; the claim sets the function's own (lowering a v1
         // memory limit keeps the kernel's memsw >= limit rule on the order the writes
@@ -354,13 +252,11 @@ impl Sandboxer {
         let mut spec = SandboxSpec::new(id, self.config.state_dir.clone(), argv, stdout, stderr);
         if let Some(rt) = &shape.prestart {
             spec.env = rt.env.clone();
+            spec.env
+                .push((spec::PRESTART_FD_ENV.into(), PRESTART_FD.to_string()));
             spec.env.push((
-                crate::PRESTART_FD_ENV.into(),
-                crate::PRESTART_FD.to_string(),
-            ));
-            spec.env.push((
-                crate::PRESTART_ROOM_ENV.into(),
-                ".".repeat(crate::PRESTART_ROOM_BYTES),
+                spec::PRESTART_ROOM_ENV.into(),
+                ".".repeat(spec::PRESTART_ROOM_BYTES),
             ));
             spec.cwd = "/".into();
             spec.prestart = true;
@@ -375,30 +271,32 @@ impl Sandboxer {
         spec.hostname = shape.hostname.clone();
         spec.memory_mb = 10_240;
         spec.cpu_millis = 1000 * self.host.host_cpus.max(1);
-        let (sandbox, fds) = self.spawn_inner(spec, true)?;
-        let (sync, err_r) = fds.ok_or_else(|| SandboxError::ChildSetup {
+        let start = Start::Prespawned {
+            prestart: spec.prestart,
+        };
+        let (sandbox, claim) = spawner.spawn(spec, start)?;
+        let claim = claim.ok_or_else(|| SandboxError::ChildSetup {
             step: "start",
             detail: String::new(),
-            source: std::io::Error::other("pre-spawn returned no sync socket"),
+            source: io::Error::other("pre-spawn returned no sync socket"),
         })?;
         // Only a runtime that is ready is worth offering: a cold start that claimed one still
         // importing would wait for it, or one that failed would fail the invocation.
         if shape.prestart.is_some()
-            && let Err(why) = wait_ready(&sync, PRESTART_TIMEOUT)
+            && let Err(why) = wait_ready(spawner.sys, &claim.sync, PRESTART_TIMEOUT)
         {
             let _ = sandbox.destroy();
-            return Err(read_child_error(&mut File::from(err_r)).unwrap_or(
-                SandboxError::ChildSetup {
+            return Err(
+                spawn::read_child_error(claim.err_r).unwrap_or(SandboxError::ChildSetup {
                     step: "starting the runtime of a pre-spawned environment",
                     detail: String::new(),
                     source: why,
-                },
-            ));
+                }),
+            );
         }
         Ok(Prespawned {
             sandbox,
-            sync,
-            err_r,
+            claim,
             shape: shape.clone(),
         })
     }
@@ -410,10 +308,10 @@ impl Sandboxer {
     /// been `execve`d; on failure the environment is torn down.
     pub fn specialize(&self, pre: Prespawned, spec: SandboxSpec) -> Result<Sandbox> {
         spec.validate()?;
+        let spawner = self.prespawner()?;
         let Prespawned {
             sandbox,
-            sync,
-            err_r,
+            claim,
             shape,
         } = pre;
         if SandboxShape::of(&spec) != shape {
@@ -439,7 +337,12 @@ impl Sandboxer {
                         src.display()
                     )));
                 }
-                mounts.push(detached_read_only(src)?);
+                mounts.push(
+                    spawner
+                        .sys
+                        .detached_read_only_tree(src)
+                        .map_err(|e| SandboxError::io("detach a read-only copy of", src, e))?,
+                );
                 targets.push(dst);
             }
         }
@@ -449,125 +352,35 @@ impl Sandboxer {
             .into_iter()
             .map(|(k, v)| format!("{k}={v}").into_bytes())
             .collect::<Vec<_>>();
-        let msg = encode_specialization(
-            spec.cwd.as_bytes(),
-            &bytes(spec.argv.clone()),
-            &env,
-            &bytes(spec.exec_candidates()),
-            &targets,
-        )
+        let msg = specialization::encode(&Claim {
+            cwd: spec.cwd.as_bytes(),
+            argv: &bytes(spec.argv.clone()),
+            env: &env,
+            candidates: &bytes(spec.exec_candidates()),
+            targets: &targets,
+        })
         .ok_or_else(|| {
             SandboxError::InvalidSpec(
                 "argv and environment are too large for a pre-spawned environment".into(),
             )
         })?;
-        if let Some(cg) = &sandbox.cgroup {
-            cg.apply(&Limits::new(spec.memory_mb, spec.cpu_millis, spec.pids_max))?;
-        }
+        sandbox.apply_limits(&Limits::new(spec.memory_mb, spec.cpu_millis, spec.pids_max))?;
         let fds: Vec<i32> = mounts.iter().map(AsRawFd::as_raw_fd).collect();
-        crate::helper::send_msg(sync.as_raw_fd(), &msg, &fds).map_err(|e| SandboxError::Sys {
-            op: "send specialisation",
-            source: e,
-        })?;
+        spawner
+            .sys
+            .send(claim.sync.as_fd(), &msg, &fds)
+            .map_err(|e| SandboxError::Sys {
+                op: "send specialisation",
+                source: e,
+            })?;
         drop(mounts);
-        drop(sync);
+        drop(claim.sync);
         // EOF without a record: the function was exec'd (as in a normal spawn).
-        if let Some(e) = read_child_error(&mut File::from(err_r)) {
+        if let Some(e) = spawn::read_child_error(claim.err_r) {
             let _ = sandbox.kill();
             return Err(e);
         }
         // The listener received at pre-spawn time is still in the sandbox.
         Ok(sandbox)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::CStr;
-
-    fn strs(p: *const *const libc::c_char) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        // SAFETY: test helper over NULL-terminated arrays the parser built.
-        unsafe {
-            while !(*p.add(i)).is_null() {
-                out.push(CStr::from_ptr(*p.add(i)).to_string_lossy().into_owned());
-                i += 1;
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn specialization_round_trips_through_the_childs_parser() {
-        let v = |s: &[&str]| s.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-        let msg = encode_specialization(
-            b"/var/task",
-            &v(&["/var/task/bootstrap", "x"]),
-            &v(&["A=1", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"]),
-            &v(&["/var/task/bootstrap"]),
-            &[b"/var/task".as_slice(), b"/opt".as_slice()],
-        )
-        .unwrap();
-        let mut ptrs = [std::ptr::null(); SPEC_PTRS];
-        let sp = child::parse_specialization(&msg, &mut ptrs).unwrap();
-        // SAFETY: pointers into `msg`, which is alive.
-        unsafe {
-            assert_eq!(CStr::from_ptr(sp.exec.cwd).to_str().unwrap(), "/var/task");
-            assert_eq!(strs(sp.exec.argv), ["/var/task/bootstrap", "x"]);
-            assert_eq!(
-                strs(sp.exec.envp),
-                ["A=1", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"]
-            );
-            assert_eq!(sp.exec.n_candidates, 1);
-            assert_eq!(
-                CStr::from_ptr(*sp.exec.candidates).to_str().unwrap(),
-                "/var/task/bootstrap"
-            );
-            assert_eq!(sp.n_mounts, 2);
-            assert_eq!(CStr::from_ptr(sp.targets[1]).to_str().unwrap(), "/opt");
-        }
-    }
-
-    #[test]
-    fn malformed_or_oversized_specializations_are_rejected() {
-        let v = |s: &[&str]| s.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-        // Encoder: empty argv, NUL bytes, too many mounts, too many strings, too many bytes.
-        assert!(encode_specialization(b"/", &[], &[], &[], &[]).is_none());
-        assert!(encode_specialization(b"/", &v(&["a\0b"]), &[], &[], &[]).is_none());
-        assert!(
-            encode_specialization(b"/", &v(&["a"]), &[], &[], &[b"/t".as_slice(); 5]).is_none()
-        );
-        let many = vec![b"A=1".to_vec(); SPEC_PTRS];
-        assert!(encode_specialization(b"/", &v(&["a"]), &many, &[], &[]).is_none());
-        let big = vec![vec![b'x'; SPEC_BUF]];
-        assert!(encode_specialization(b"/", &v(&["a"]), &big, &[], &[]).is_none());
-        // Parser: every truncation and any trailing byte of a good message.
-        let good = encode_specialization(
-            b"/",
-            &v(&["a"]),
-            &v(&["B=2"]),
-            &v(&["/a"]),
-            &[b"/t".as_slice()],
-        )
-        .unwrap();
-        let mut ptrs = [std::ptr::null(); SPEC_PTRS];
-        assert!(child::parse_specialization(&good, &mut ptrs).is_some());
-        for cut in 0..good.len() {
-            assert!(
-                child::parse_specialization(&good[..cut], &mut ptrs).is_none(),
-                "cut at {cut}"
-            );
-        }
-        let mut long = good.clone();
-        long.extend_from_slice(b"x\0");
-        assert!(child::parse_specialization(&long, &mut ptrs).is_none());
-        let mut wrong_tag = good.clone();
-        wrong_tag[0] = b'G';
-        assert!(child::parse_specialization(&wrong_tag, &mut ptrs).is_none());
-        let mut absurd = good;
-        absurd[5..9].copy_from_slice(&u32::MAX.to_le_bytes()); // n_env
-        assert!(child::parse_specialization(&absurd, &mut ptrs).is_none());
     }
 }

@@ -13,7 +13,8 @@
 //! root and remounts `/` read-only. These mounts exist only in the child's mount namespace
 //! and vanish with it, so nothing needs unmounting on the host.
 //!
-//! Everything except [`materialize`], [`HostFacts::gather`] and [`locked_flags`] is pure.
+//! Everything except [`materialize`], [`HostFacts::gather`] and [`locked_flags`] (which asks
+//! the kernel through [`HostSys`]) is pure.
 
 use std::collections::BTreeSet;
 use std::collections::hash_map::DefaultHasher;
@@ -27,6 +28,7 @@ use libc::c_ulong;
 
 use crate::error::{Result, SandboxError};
 use crate::spec::{SANDBOX_USER, SandboxSpec};
+use crate::sys::seam::HostSys;
 
 /// Top-level host directories that are bound read-only (or recreated as symlinks on
 /// merged-/usr systems).
@@ -106,6 +108,16 @@ pub(crate) struct Bind {
 pub(crate) struct RootPlan {
     pub skeleton: Vec<SkelEntry>,
     pub ro_binds: Vec<Bind>,
+}
+
+impl RootPlan {
+    /// Leaves out the function's code (`/var/task`, `/opt`): a pre-spawned environment gets
+    /// it at the claim, as detached mounts (`prespawn.rs`).
+    pub(crate) fn without_code(mut self) -> Self {
+        self.ro_binds
+            .retain(|b| b.dst != Path::new("/var/task") && b.dst != Path::new("/opt"));
+        self
+    }
 }
 
 fn rel(p: &Path) -> PathBuf {
@@ -376,18 +388,8 @@ pub(crate) fn root_remount_flags(locked_root: c_ulong) -> c_ulong {
 }
 
 /// Mount flags of the file system holding `path` that a read-only bind remount has to keep.
-pub(crate) fn locked_flags(path: &Path) -> c_ulong {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: see above.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
-    }
-    flags_from_statvfs(st.f_flag)
+pub(crate) fn locked_flags(sys: &dyn HostSys, path: &Path) -> c_ulong {
+    sys.statvfs_flags(path).map_or(0, flags_from_statvfs)
 }
 
 pub(crate) fn flags_from_statvfs(f: c_ulong) -> c_ulong {
@@ -607,6 +609,19 @@ mod tests {
         let tmp = steps.iter().find(|s| s.label == "/tmp").unwrap();
         assert_eq!(tmp.data.as_deref(), Some("size=512m,mode=1777"));
         assert_eq!(steps.last().unwrap().fstype, Some("proc"));
+    }
+
+    #[test]
+    fn a_prespawned_root_has_everything_but_the_code() {
+        let plan = plan_root(&facts(), &spec(), &[false, true]);
+        let bare = plan.clone().without_code();
+        let dsts = |p: &RootPlan| p.ro_binds.iter().map(|b| b.dst.clone()).collect::<Vec<_>>();
+        let mut want = dsts(&plan);
+        want.retain(|d| d != Path::new("/var/task") && d != Path::new("/opt"));
+        assert_eq!(dsts(&bare), want);
+        assert_eq!(bare.ro_binds.len(), plan.ro_binds.len() - 2);
+        // The mount points stay: the claim moves the code onto them.
+        assert_eq!(bare.skeleton, plan.skeleton);
     }
 
     #[test]
