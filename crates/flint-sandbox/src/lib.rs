@@ -76,7 +76,7 @@
 //! - `clone3` creates every namespace (user namespace included, which is allowed for a *new*
 //!   process even from a threaded parent) and returns a pidfd, which gives race-free
 //!   signalling and an fd that async runtimes can poll for exit;
-//! - the price is discipline in `child.rs`: the parent prepares every `CString`, pointer
+//! - the price is discipline in `child/`: the parent prepares every `CString`, pointer
 //!   array and BPF program in a `ChildPlan`; the child uses raw syscalls only (notably
 //!   `syscall(SYS_setresuid)` instead of glibc's `setuid`, which would try to synchronise
 //!   threads that do not exist in the child, and glibc's plain-assembly `clone()` with
@@ -130,7 +130,8 @@
 //! Every sandbox dies with flint: clones happen on one dedicated, never-exiting thread and
 //! init arms `PR_SET_PDEATHSIG(SIGKILL)` (re-armed after the uid change, which clears it).
 //!
-//! Sequence (parent ⟷ child over a socketpair, errors over a close-on-exec pipe):
+//! Sequence (parent ⟷ child over a socketpair, errors over a close-on-exec pipe; the
+//! messages are in `protocol.rs`):
 //!
 //! 1. parent: validate, plan mounts, get the cached root skeleton, create cgroups with
 //!    limits, `clone3(CLONE_NEW{NS,PID,IPC,UTS[,NET][,USER]} | CLONE_PIDFD)`;
@@ -155,6 +156,36 @@
 //! everything left in the pid namespace, which is also how [`Sandbox::kill`] kills the whole
 //! environment atomically (`SIGKILL` to init). Mounts exist only in the sandbox's mount
 //! namespace, so teardown is: kill, reap, `rmdir` the cgroups.
+//!
+//! # Layout
+//!
+//! Every raw system call is made under `sys/`, behind two traits (`sys/seam.rs`):
+//! `ChildSys`, what the cloned child calls (used through generics: the real implementation
+//! is a zero-sized type, so the child's code compiles to the plain syscalls and stays free of
+//! allocation and locks), and `HostSys`, what flint calls for a sandbox (the cgroup file
+//! system, id maps, pipes and sockets, pidfds, detached mounts; a `&'static dyn`). The
+//! sandbox's plans go through them, so unit tests run the plans against the recording fake
+//! (`sys/fake.rs`) without root — the cgroup writes of each flavor, the child's step order,
+//! the seccomp filters, the cleanup on each failure path — and the `#[ignore]`d integration
+//! tests (`tests/`, run as root with `--include-ignored`) run them against the kernel.
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `sandboxer.rs` | [`Sandboxer`] (the per-host factory: checks, seccomp, cgroup parent, launcher) and [`SandboxerConfig`] |
+//! | `spawn.rs` | the spawn sequence, flint's side: mount plan, channels, cgroups, launch, id maps, attach, "go", exec |
+//! | `sandbox.rs` | [`Sandbox`], the running environment's handle (wait, signal, kill, freeze, statistics, teardown) |
+//! | `child/` | the child's steps between `clone3` and `execve`, one module each, and init's loop |
+//! | `launch.rs` | how the child is cloned: in-process on the spawner thread (`Launch` is the seam; `helper.rs` is the other one) |
+//! | `helper.rs` | the spawn helper process ([`helper_main`]) and flint's connection to it |
+//! | `plan.rs` | what the child is told: `PlanData` (owned, the helper's wire form) and `ChildPlan` (pointers) |
+//! | `protocol.rs`, `specialization.rs` | the parent/child messages, error records and the claim frame |
+//! | `rootfs.rs` | the root: skeleton, binds and the ordered mount calls |
+//! | `cgroup.rs` | limits, the v1/v2 files, `CgroupGuard` (cgroups removed on drop), stale environments |
+//! | `seccomp.rs` | the syscall deny-list and its compilation |
+//! | `netns.rs` | the pool of ready network namespaces |
+//! | `prespawn.rs` | pre-spawned environments, their shape and their claim |
+//! | `plain.rs` | the unisolated development mode |
+//! | `host.rs`, `spec.rs`, `error.rs` | host probing, the spec and its validation, [`SandboxError`] |
 //!
 //! # cgroups
 //!

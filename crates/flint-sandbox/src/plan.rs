@@ -74,7 +74,7 @@ pub(crate) struct PlanData {
     pub lo_up: bool,
     pub listen_port: Option<u16>,
     pub nofile: u64,
-    /// fds[5] of the helper request is a pooled network namespace to join.
+    /// The helper request carries a pooled network namespace (its sixth fd) to join.
     pub pooled_netns: bool,
     /// Wait for a specialisation message after "go" (pre-spawned environment).
     pub prespawned: bool,

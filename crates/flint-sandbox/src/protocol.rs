@@ -40,65 +40,57 @@ pub(crate) enum ProtocolError {
     UnknownStep(u32),
 }
 
-/// flint → child, on the sync socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ToChild {
-    /// `uid_map`/`gid_map` are written (only with a user namespace).
-    UserNamespaceMapped,
-    /// The cgroups are attached and flint holds the listener: go on (start the function, or
-    /// wait for the claim when pre-spawned).
-    Go,
-    /// Tag of the frame that specialises a pre-spawned environment.
-    Specialize,
-}
-
-impl ToChild {
-    const ALL: [Self; 3] = [Self::UserNamespaceMapped, Self::Go, Self::Specialize];
-
-    /// The wire byte.
-    pub(crate) const fn byte(self) -> u8 {
-        match self {
-            Self::UserNamespaceMapped => b'U',
-            Self::Go => b'G',
-            Self::Specialize => b'S',
+/// A message enum with one wire byte per variant, decoded with an error on any other byte.
+macro_rules! tagged_messages {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $tag:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum $name {
+            $($(#[$vmeta])* $variant,)*
         }
-    }
 
-    /// The message `byte` stands for.
-    pub(crate) fn decode(byte: u8) -> Result<Self, ProtocolError> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.byte() == byte)
-            .ok_or(ProtocolError::UnknownMessage(byte))
-    }
-}
+        impl $name {
+            #[cfg(test)]
+            const ALL: &[Self] = &[$(Self::$variant),*];
 
-/// child → flint, on the sync socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ToParent {
-    /// Carries the Runtime API listener (`SCM_RIGHTS`).
-    Listener,
-    /// The pre-started runtime reported [`PRESTART_READY`].
-    RuntimeReady,
-}
+            /// The wire byte.
+            pub(crate) const fn byte(self) -> u8 {
+                match self {
+                    $(Self::$variant => $tag,)*
+                }
+            }
 
-impl ToParent {
-    const ALL: [Self; 2] = [Self::Listener, Self::RuntimeReady];
-
-    /// The wire byte.
-    pub(crate) const fn byte(self) -> u8 {
-        match self {
-            Self::Listener => b'L',
-            Self::RuntimeReady => b'P',
+            /// The message `byte` stands for.
+            pub(crate) fn decode(byte: u8) -> Result<Self, ProtocolError> {
+                match byte {
+                    $($tag => Ok(Self::$variant),)*
+                    _ => Err(ProtocolError::UnknownMessage(byte)),
+                }
+            }
         }
-    }
+    };
+}
 
-    /// The message `byte` stands for.
-    pub(crate) fn decode(byte: u8) -> Result<Self, ProtocolError> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.byte() == byte)
-            .ok_or(ProtocolError::UnknownMessage(byte))
+tagged_messages! {
+    /// flint → child, on the sync socket.
+    ToChild {
+        /// `uid_map`/`gid_map` are written (only with a user namespace).
+        UserNamespaceMapped = b'U',
+        /// The cgroups are attached and flint holds the listener: go on (start the function,
+        /// or wait for the claim when pre-spawned).
+        Go = b'G',
+        /// Tag of the frame that specialises a pre-spawned environment.
+        Specialize = b'S',
+    }
+}
+
+tagged_messages! {
+    /// child → flint, on the sync socket.
+    ToParent {
+        /// Carries the Runtime API listener (`SCM_RIGHTS`).
+        Listener = b'L',
+        /// The pre-started runtime reported [`PRESTART_READY`].
+        RuntimeReady = b'P',
     }
 }
 
@@ -275,10 +267,10 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_unknown_bytes_are_refused() {
-        for m in ToChild::ALL {
+        for &m in ToChild::ALL {
             assert_eq!(ToChild::decode(m.byte()), Ok(m));
         }
-        for m in ToParent::ALL {
+        for &m in ToParent::ALL {
             assert_eq!(ToParent::decode(m.byte()), Ok(m));
         }
         let child: Vec<u8> = ToChild::ALL.iter().map(|m| m.byte()).collect();

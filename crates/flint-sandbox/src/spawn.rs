@@ -186,11 +186,7 @@ impl Spawner {
     /// attached at claim time as detached mounts (`prespawn.rs`).
     fn plan_root(&self, spec: &SandboxSpec, start: Start) -> Result<(Vec<MountStep>, PathBuf)> {
         spec.validate()?;
-        for (what, p) in [
-            ("task_dir", Some(&spec.task_dir)),
-            ("opt_dir", spec.opt_dir.as_ref()),
-            ("runtime_dir", spec.runtime_dir.as_ref()),
-        ] {
+        for (what, p) in spec.host_dirs() {
             if let Some(p) = p
                 && !p.is_dir()
             {

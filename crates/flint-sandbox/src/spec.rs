@@ -201,11 +201,7 @@ impl SandboxSpec {
                 self.id
             ));
         }
-        for (what, p) in [
-            ("task_dir", Some(&self.task_dir)),
-            ("opt_dir", self.opt_dir.as_ref()),
-            ("runtime_dir", self.runtime_dir.as_ref()),
-        ] {
+        for (what, p) in self.host_dirs() {
             if let Some(p) = p
                 && !p.is_absolute()
             {
@@ -257,6 +253,15 @@ impl SandboxSpec {
             return bad("runtime_api_port needs NetworkMode::Private (in host mode the port would be the host's)".into());
         }
         Ok(())
+    }
+
+    /// The host directories the sandbox mounts, by field name (`None`: not given).
+    pub(crate) fn host_dirs(&self) -> [(&'static str, Option<&PathBuf>); 3] {
+        [
+            ("task_dir", Some(&self.task_dir)),
+            ("opt_dir", self.opt_dir.as_ref()),
+            ("runtime_dir", self.runtime_dir.as_ref()),
+        ]
     }
 
     /// The environment actually passed to `execve`: `env`, plus `AWS_LAMBDA_RUNTIME_API`

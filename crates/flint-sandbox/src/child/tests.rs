@@ -22,6 +22,14 @@ const FDS: ChildFds = ChildFds {
     netns: -1,
 };
 
+/// The stop of a step that failed, reported on `fd`.
+fn failed_at(fd: i32, step: Step, index: u32, errno: i32) -> Stop {
+    Stop::Failed {
+        fd,
+        failure: Failure::new(step, index, errno),
+    }
+}
+
 const SETTINGS: Settings = Settings {
     user_namespace: false,
     cap_last_cap: 2,
@@ -77,6 +85,13 @@ fn mounts_of(p: &ChildPlan) -> Vec<Call> {
             data: m.data.as_deref().map(s),
         })
         .collect()
+}
+
+/// The calls from the first `first` on.
+fn calls_from(fake: &Recorder, first: &Call) -> Vec<Call> {
+    let calls = fake.calls();
+    let from = calls.iter().position(|c| c == first).unwrap();
+    calls[from..].to_vec()
 }
 
 /// What lock_down does for `p` (cap_last_cap = 2), in order.
@@ -179,13 +194,7 @@ fn when_the_mount_of_tmp_fails_nothing_else_is_attempted() {
         .position(|m| m.target.to_bytes().ends_with(b"/tmp"))
         .unwrap();
     let stop = setup(&fake, &p).unwrap_err();
-    assert_eq!(
-        stop,
-        Stop::Failed {
-            fd: 101,
-            failure: Failure::new(Step::Mount, tmp as u32, libc::ENOSPC)
-        }
-    );
+    assert_eq!(stop, failed_at(101, Step::Mount, tmp as u32, libc::ENOSPC));
     let calls = fake.calls();
     assert!(
         matches!(calls.last(), Some(Call::Mount { target, .. }) if target.ends_with("/tmp")),
@@ -232,13 +241,7 @@ fn a_user_namespace_is_mapped_before_anything_is_mounted() {
             fake.push_incoming(incoming, &[]);
         }
         let stop = setup(&fake, &p).unwrap_err();
-        assert_eq!(
-            stop,
-            Stop::Failed {
-                fd: 101,
-                failure: Failure::new(Step::WaitUserns, 0, errno)
-            }
-        );
+        assert_eq!(stop, failed_at(101, Step::WaitUserns, 0, errno));
         assert!(!fake.calls().iter().any(|c| matches!(c, Call::Mount { .. })));
     }
 }
@@ -251,13 +254,7 @@ fn a_pooled_network_namespace_is_joined_first_and_its_failure_reported_early() {
     fake.fail_when(libc::EPERM, |c| matches!(c, Call::Setns(..)));
     let stop = setup(&fake, &p).unwrap_err();
     // Before the fd set-up: reported on the inherited error pipe.
-    assert_eq!(
-        stop,
-        Stop::Failed {
-            fd: 11,
-            failure: Failure::new(Step::JoinNetns, 0, libc::EPERM)
-        }
-    );
+    assert_eq!(stop, failed_at(11, Step::JoinNetns, 0, libc::EPERM));
     assert_eq!(
         fake.calls(),
         [
@@ -287,13 +284,7 @@ fn privileges_are_dropped_before_seccomp_and_each_failure_stops_the_start() {
     fake.push_incoming(&[ToChild::Go.byte()], &[]);
     fake.fail_when(libc::EACCES, move |c| *c == Call::Seccomp(second));
     let stop = setup(&fake, &p).unwrap_err();
-    assert_eq!(
-        stop,
-        Stop::Failed {
-            fd: 101,
-            failure: Failure::new(Step::Seccomp, 1, libc::EACCES)
-        }
-    );
+    assert_eq!(stop, failed_at(101, Step::Seccomp, 1, libc::EACCES));
     assert_eq!(fake.calls().last(), Some(&Call::Seccomp(second)));
     assert!(!fake.calls().contains(&Call::SpawnFunction));
 }
@@ -394,11 +385,7 @@ fn a_prespawned_environment_attaches_its_code_at_the_claim_then_locks_down() {
     fake.push_incoming(&[ToChild::Go.byte()], &[]);
     fake.push_incoming(&claim_message(&[b"/var/task", b"/opt"]), &[50, 51]);
     setup(&fake, &p).unwrap();
-    let calls = fake.calls();
-    let from = calls
-        .iter()
-        .position(|c| *c == Call::DefaultSigchld)
-        .unwrap();
+    let calls = calls_from(&fake, &Call::DefaultSigchld);
     let mut want = vec![
         Call::DefaultSigchld,
         Call::Recv(102),
@@ -409,7 +396,7 @@ fn a_prespawned_environment_attaches_its_code_at_the_claim_then_locks_down() {
     ];
     want.extend(lock_down_calls(&p));
     want.push(Call::SpawnFunction);
-    assert_eq!(calls[from..from + want.len()], want[..]);
+    assert_eq!(calls[..want.len()], want[..]);
 }
 
 #[test]
@@ -433,10 +420,7 @@ fn a_malformed_claim_is_refused() {
         let stop = setup(&fake, &p).unwrap_err();
         assert_eq!(
             stop,
-            Stop::Failed {
-                fd: 101,
-                failure: Failure::new(Step::Specialize, index, errno)
-            },
+            failed_at(101, Step::Specialize, index, errno),
             "{msg:?}"
         );
         assert!(
@@ -466,11 +450,7 @@ fn a_prestarted_runtime_starts_before_the_claim_and_gets_the_function_at_it() {
     fake.push_poll(&[libc::POLLIN, 0]);
     fake.push_incoming(&claim_message(&[b"/var/task"]), &[50]);
     let running = setup(&fake, &p).unwrap();
-    let calls = fake.calls();
-    let from = calls
-        .iter()
-        .position(|c| *c == Call::DefaultSigchld)
-        .unwrap();
+    let calls = calls_from(&fake, &Call::DefaultSigchld);
     // Handover pair: 109 (init's) and 110 (the runtime's).
     let mut want = vec![
         Call::DefaultSigchld,
@@ -493,7 +473,7 @@ fn a_prestarted_runtime_starts_before_the_claim_and_gets_the_function_at_it() {
         Call::Close(109),
         Call::Close(101),
     ]);
-    assert_eq!(calls[from..from + want.len()], want[..]);
+    assert_eq!(calls[..want.len()], want[..]);
     assert_eq!(running.function, 2, "the runtime is the function");
     assert_eq!(
         calls.iter().filter(|c| **c == Call::SpawnFunction).count(),

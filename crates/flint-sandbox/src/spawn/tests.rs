@@ -55,14 +55,14 @@ impl Launch for FakeLaunch {
     }
 }
 
-fn host(user_namespaces: bool) -> HostSupport {
+fn host() -> HostSupport {
     HostSupport {
         cgroup: CgroupFlavor::V2 {
             root: "/cg".into(),
             controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
         },
         namespaces: true,
-        user_namespaces,
+        user_namespaces: true,
         seccomp: true,
         landlock_abi: None,
         pidfd: true,
@@ -102,7 +102,7 @@ fn sandboxer(
         kernel,
         clone_fails,
     });
-    let sbx = Sandboxer::isolated(host(true), config, kernel, Some(launcher)).unwrap();
+    let sbx = Sandboxer::isolated(host(), config, kernel, Some(launcher)).unwrap();
     (sbx, kernel)
 }
 
@@ -328,7 +328,7 @@ fn without_enforced_cgroups_nothing_is_created() {
         kernel,
         clone_fails: None,
     });
-    let sbx = Sandboxer::isolated(host(true), config.clone(), kernel, Some(launcher)).unwrap();
+    let sbx = Sandboxer::isolated(host(), config.clone(), kernel, Some(launcher)).unwrap();
     assert!(!sbx.cgroups_enforced());
     assert_eq!(sbx.remove_stale_environments().unwrap(), 0);
     kernel.push_incoming(&[ToChild::Go.byte()], &[]);
@@ -342,6 +342,6 @@ fn without_enforced_cgroups_nothing_is_created() {
         require_cgroups: true,
         ..config
     };
-    let err = Sandboxer::isolated(host(true), config, kernel, None).unwrap_err();
+    let err = Sandboxer::isolated(host(), config, kernel, None).unwrap_err();
     assert!(err.to_string().contains("cgroup limits"), "{err}");
 }

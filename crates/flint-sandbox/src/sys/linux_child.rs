@@ -95,6 +95,21 @@ pub(crate) fn loopback_up() -> SysResult<()> {
     }
 }
 
+/// A close-on-exec unix socket pair of `kind` (`SOCK_STREAM`, `SOCK_SEQPACKET`).
+pub(crate) fn socket_pair(kind: c_int) -> SysResult<(RawFd, RawFd)> {
+    let mut pair = [-1; 2];
+    // SAFETY: socketpair fills the two-element array on our stack.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            kind | libc::SOCK_CLOEXEC,
+            0,
+            pair.as_mut_ptr(),
+        )
+    })?;
+    Ok((pair[0], pair[1]))
+}
+
 impl ChildSys for Linux {
     fn set_parent_death_signal(&self, sig: c_int) -> SysResult<()> {
         // SAFETY: prctl with integer arguments only.
@@ -232,17 +247,7 @@ impl ChildSys for Linux {
     }
 
     fn socketpair(&self) -> SysResult<(RawFd, RawFd)> {
-        let mut pair = [-1; 2];
-        // SAFETY: socketpair fills the two-element array on our stack.
-        check(unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                pair.as_mut_ptr(),
-            )
-        })?;
-        Ok((pair[0], pair[1]))
+        socket_pair(libc::SOCK_STREAM)
     }
 
     fn read(&self, fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {

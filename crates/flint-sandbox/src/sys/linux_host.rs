@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use libc::{c_int, c_ulong};
 
-use super::cmsg;
 use super::seam::{Errno, Exited, HostSys, Linux, Message};
+use super::{cmsg, linux_child};
 
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
@@ -161,21 +161,17 @@ pub(crate) fn open_thread_network_namespace() -> io::Result<OwnedFd> {
     })
 }
 
+/// A close-on-exec unix socket pair of `kind`, owned.
+fn owned_pair(kind: c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (a, b) = linux_child::socket_pair(kind).map_err(os_error)?;
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(a), OwnedFd::from_raw_fd(b)) })
+}
+
 /// A unix `SOCK_SEQPACKET` pair for the spawn helper: `(ours, theirs)`, ours close-on-exec,
 /// theirs inheritable (it must survive the helper's exec).
 pub(crate) fn helper_socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: socketpair fills the two-element array we own.
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: both fds were just created and are owned by nobody else.
-    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (ours, theirs) = owned_pair(libc::SOCK_SEQPACKET)?;
     set_cloexec(theirs.as_raw_fd(), false)?;
     Ok((ours, theirs))
 }
@@ -259,18 +255,7 @@ impl HostSys for Linux {
     }
 
     fn socketpair(&self) -> io::Result<(OwnedFd, OwnedFd)> {
-        let mut fds = [0; 2];
-        // SAFETY: socketpair fills the two-element array we own.
-        check(unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        })?;
-        // SAFETY: both fds were just created and are owned by nobody else.
-        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+        owned_pair(libc::SOCK_STREAM)
     }
 
     fn send(&self, sock: BorrowedFd<'_>, data: &[u8], fds: &[RawFd]) -> io::Result<()> {

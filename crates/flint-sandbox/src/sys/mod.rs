@@ -4,7 +4,7 @@
 //! The sandbox's plans (which mounts in which order, which cgroup files get which values, which
 //! privileges are dropped before which seccomp filter, what is cleaned up when a step fails) go
 //! through the two traits of [`seam`], so unit tests can run them against the recording fake
-//! ([`fake`]) without root, and the real tests run them against [`seam::Linux`] as root. Two
+//! (`fake.rs`) without root, and the real tests run them against [`seam::Linux`] as root. Two
 //! traits, because the two sides live under different rules:
 //!
 //! - [`seam::ChildSys`]: what the cloned child (init, and the function's process until its
