@@ -130,7 +130,7 @@ fn a_512_mb_function_on_v2_gets_memory_no_swap_a_cpu_share_and_a_pids_limit() {
             write("/cg/flint/env-1/pids.max", "1024"),
         ]
     );
-    std::mem::forget(guard);
+    drop(guard);
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn the_cpu_share_is_in_proportion_to_memory_up_to_the_hosts_cpus() {
             "{memory_mb} MB: {:?}",
             fake.calls()
         );
-        std::mem::forget(guard);
+        drop(guard);
     }
 }
 
@@ -175,7 +175,7 @@ fn a_512_mb_function_on_v1_writes_each_controller_in_order() {
             write("/cg/pids/flint/env-1/pids.max", "1024"),
         ]
     );
-    std::mem::forget(guard);
+    drop(guard);
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn attach_freeze_thaw_and_unthrottle_write_the_flavors_files() {
             write("/cg/flint/e/cpu.max", "max"),
         ]
     );
-    std::mem::forget((v1, v2));
+    drop((v1, v2));
 }
 
 #[test]
@@ -334,7 +334,7 @@ fn memory_statistics_come_from_the_flavors_files() {
     assert_eq!(v1.oom_kills(fake).unwrap(), 1);
     assert_eq!(v2.memory_peak(fake).unwrap(), 5678);
     assert_eq!(v2.oom_kills(fake).unwrap(), 2);
-    std::mem::forget((v1, v2));
+    drop((v1, v2));
 }
 
 #[test]

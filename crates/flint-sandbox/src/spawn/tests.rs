@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::child::{self, Stop};
 use crate::error::{Result, SandboxError};
@@ -72,28 +72,21 @@ fn host() -> HostSupport {
     }
 }
 
-fn state_dir() -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "flint-spawn-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    d
+/// A state directory (private, as the sandboxer requires), removed with the test.
+fn state_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
 }
 
 /// A sandboxer on the fake, whose v2 parent `/cg/flint` has every controller.
 fn sandboxer(
     userns: UserNamespaceMode,
     clone_fails: Option<i32>,
-) -> (Sandboxer, &'static Recorder) {
+) -> (Sandboxer, &'static Recorder, tempfile::TempDir) {
     let kernel = Recorder::leaked();
     kernel.set_file("/cg/flint/cgroup.controllers", "cpu memory pids");
+    let state = state_dir();
     let config = SandboxerConfig {
-        state_dir: state_dir(),
+        state_dir: state.path().into(),
         user_namespace: userns,
         netns_pool: 0,
         ..SandboxerConfig::default()
@@ -103,7 +96,7 @@ fn sandboxer(
         clone_fails,
     });
     let sbx = Sandboxer::isolated(host(), config, kernel, Some(launcher)).unwrap();
-    (sbx, kernel)
+    (sbx, kernel, state)
 }
 
 fn spec(id: &str) -> SandboxSpec {
@@ -166,7 +159,7 @@ fn teardown(id: &str) -> Vec<Call> {
 
 #[test]
 fn a_spawn_creates_the_cgroup_clones_attaches_then_says_go() {
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Never, None);
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Never, None);
     kernel.push_incoming(&[ToChild::Go.byte()], &[]);
     let from = kernel.calls().len();
     let mut s = spec("ok");
@@ -196,7 +189,7 @@ fn a_spawn_creates_the_cgroup_clones_attaches_then_says_go() {
 
 #[test]
 fn when_the_mount_of_tmp_fails_the_cgroup_is_removed_and_nothing_else_is_attempted() {
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Never, None);
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Never, None);
     kernel.push_incoming(&[ToChild::Go.byte()], &[]);
     kernel.fail_when(
         libc::ENOSPC,
@@ -228,7 +221,7 @@ fn when_the_mount_of_tmp_fails_the_cgroup_is_removed_and_nothing_else_is_attempt
 
 #[test]
 fn a_failed_clone_removes_the_cgroup_and_nothing_else_is_attempted() {
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Never, Some(libc::EAGAIN));
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Never, Some(libc::EAGAIN));
     let from = kernel.calls().len();
     let err = sbx.spawn(spec("noclone")).unwrap_err().to_string();
     assert!(err.starts_with("clone3: "), "{err}");
@@ -248,7 +241,7 @@ fn a_failed_clone_removes_the_cgroup_and_nothing_else_is_attempted() {
 
 #[test]
 fn a_failed_cgroup_attach_kills_the_child_and_removes_the_cgroup() {
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Never, None);
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Never, None);
     kernel.push_incoming(&[ToChild::Go.byte()], &[]);
     kernel.fail_when(
         libc::ENOSPC,
@@ -267,7 +260,7 @@ fn a_failed_cgroup_attach_kills_the_child_and_removes_the_cgroup() {
 
 #[test]
 fn a_user_namespace_is_mapped_before_the_attach_and_go() {
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Always, None);
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Always, None);
     kernel.set_ids(1000, 1001);
     kernel.push_incoming(&[ToChild::UserNamespaceMapped.byte()], &[]);
     kernel.push_incoming(&[ToChild::Go.byte()], &[]);
@@ -295,9 +288,9 @@ fn a_user_namespace_is_mapped_before_the_attach_and_go() {
             go(),
         ]
     );
-    std::mem::forget(sb);
+    drop(sb);
     // As root the ids map onto themselves; a refused map ends the spawn with a teardown.
-    let (sbx, kernel) = sandboxer(UserNamespaceMode::Always, None);
+    let (sbx, kernel, _state) = sandboxer(UserNamespaceMode::Always, None);
     kernel.fail_when(
         libc::EPERM,
         |c| matches!(c, Call::WriteFile(p, _) if p == Path::new("/proc/4242/gid_map")),
@@ -318,8 +311,9 @@ fn without_enforced_cgroups_nothing_is_created() {
     let kernel = Recorder::leaked();
     // No pids controller in the parent: not usable, and not required here.
     kernel.set_file("/cg/flint/cgroup.controllers", "cpu memory");
+    let state = state_dir();
     let config = SandboxerConfig {
-        state_dir: state_dir(),
+        state_dir: state.path().into(),
         netns_pool: 0,
         require_cgroups: false,
         ..SandboxerConfig::default()
@@ -336,7 +330,7 @@ fn without_enforced_cgroups_nothing_is_created() {
     let sb = sbx.spawn(spec("nocg")).unwrap();
     assert_eq!(host_calls(kernel, from), [Call::Clone(clone_flags()), go()]);
     assert!(sb.freeze().is_err(), "no freezer without cgroups");
-    std::mem::forget(sb);
+    drop(sb);
     // Required (the default): refused at start.
     let config = SandboxerConfig {
         require_cgroups: true,
