@@ -5,23 +5,31 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `target/<profile>/flint`, next to this test's `deps/` directory.
-fn flint_bin() -> Option<PathBuf> {
+/// `$FLINT_BIN`, else `target/<profile>/flint` next to this test's `deps/` directory (where
+/// `cargo test --workspace` builds it). The binary belongs to another package, so
+/// `cargo test -p flint-bench` alone does not build it: the test then fails and says so.
+fn flint_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("FLINT_BIN") {
-        return Some(PathBuf::from(p));
+        return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().ok()?;
-    let profile_dir = exe.parent()?.parent()?;
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test runs from target/<profile>/deps");
     let bin = profile_dir.join("flint");
-    bin.exists().then_some(bin)
+    assert!(
+        bin.exists(),
+        "no flint binary at {}: build it first (`cargo build -p flint`, or run the whole \
+         workspace's tests) or point FLINT_BIN at one",
+        bin.display()
+    );
+    bin
 }
 
 #[test]
 fn quick_run_reports_every_row_against_its_floor() {
-    let Some(flint) = flint_bin() else {
-        eprintln!("skipping: no flint binary built next to this test (set FLINT_BIN)");
-        return;
-    };
+    let flint = flint_bin();
     let out = Command::new(env!("CARGO_BIN_EXE_flint-bench"))
         .args([
             "--quick",

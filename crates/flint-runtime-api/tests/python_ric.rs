@@ -4,9 +4,9 @@
 //! as a managed Python runtime would, and drives init, invocations and an init failure.
 //!
 //! Needs `awslambdaric` importable by the interpreter (`$FLINT_TEST_PYTHON`, default `python3`):
-//! `pip install -r crates/flint-runtime-api/tests/requirements.txt`. When it is not, each test
-//! prints a loud SKIPPED reason and passes, unless `FLINT_REQUIRE_PYTHON_RIC=1`, which turns
-//! the skip into a failure (for CI that installed the requirements).
+//! `pip install -r crates/flint-runtime-api/tests/requirements.txt` (scripts/test installs it
+//! into `.venv` and puts `.venv/bin` first on `PATH`). When it is not, each test fails and says
+//! why.
 
 mod common;
 
@@ -72,21 +72,13 @@ fn ric_missing() -> Option<String> {
     }
 }
 
-/// Returns true (and prints why) when the test must be skipped.
-fn skip(test: &str) -> bool {
-    let Some(reason) = ric_missing() else {
-        return false;
-    };
-    if std::env::var("FLINT_REQUIRE_PYTHON_RIC").as_deref() == Ok("1") {
-        panic!("{test}: {reason} (FLINT_REQUIRE_PYTHON_RIC=1)");
+/// Fails the test, saying why, when awslambdaric cannot be imported.
+fn require_ric() {
+    if let Some(reason) = ric_missing() {
+        panic!(
+            "{reason}; install it with: pip install -r crates/flint-runtime-api/tests/requirements.txt"
+        );
     }
-    eprintln!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !!! SKIPPED {test}: {reason}\n\
-         !!! install with: pip install -r crates/flint-runtime-api/tests/requirements.txt\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
-    true
 }
 
 fn spawn_ric(
@@ -236,9 +228,7 @@ async fn echo_and_error(execution_env: Option<&str>) {
 
 #[tokio::test]
 async fn python_ric_echo_and_error() {
-    if skip("python_ric_echo_and_error") {
-        return;
-    }
+    require_ric();
     echo_and_error(None).await;
 }
 
@@ -246,17 +236,13 @@ async fn python_ric_echo_and_error() {
 /// awslambdaric polls `/next` from a separate thread.
 #[tokio::test]
 async fn python_ric_echo_and_error_thread_polling() {
-    if skip("python_ric_echo_and_error_thread_polling") {
-        return;
-    }
+    require_ric();
     echo_and_error(Some("AWS_Lambda_python3.12")).await;
 }
 
 #[tokio::test]
 async fn python_ric_import_error_is_init_error() {
-    if skip("python_ric_import_error_is_init_error") {
-        return;
-    }
+    require_ric();
     let dir = task_root();
     let (api, addr) = start(RuntimeApiConfig::default()).await;
     let mut child = spawn_ric(addr, dir.path(), "broken.handler", None);
@@ -293,9 +279,7 @@ async fn python_ric_import_error_is_init_error() {
 
 #[tokio::test]
 async fn python_ric_missing_handler_function_is_init_error() {
-    if skip("python_ric_missing_handler_function_is_init_error") {
-        return;
-    }
+    require_ric();
     let dir = task_root();
     let (api, addr) = start(RuntimeApiConfig::default()).await;
     let _child = spawn_ric(addr, dir.path(), "app.nope", None);
@@ -324,9 +308,7 @@ fn child_output() -> Stdio {
 /// counted.
 #[tokio::test]
 async fn python_ric_large_and_oversized_responses() {
-    if skip("python_ric_large_and_oversized_responses") {
-        return;
-    }
+    require_ric();
     let dir = task_root();
     let (api, addr) = start(RuntimeApiConfig::default()).await;
     let mut child = spawn_ric(addr, dir.path(), "app.handler", None);

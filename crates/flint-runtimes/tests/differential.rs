@@ -5,8 +5,8 @@
 //! timestamps, request ids and temp paths normalised).
 //!
 //! Needs an interpreter that can `import awslambdaric` (`$FLINT_TEST_PYTHON`,
-//! else the host's Pythons are searched). Without one, the tests print a
-//! SKIPPED line and pass.
+//! else `python3` on `PATH`, else the host's Pythons); without one the tests
+//! fail and say how to install it.
 
 mod common;
 
@@ -16,12 +16,32 @@ use std::sync::OnceLock;
 use common::*;
 use flint_runtimes::{HostInterpreter, HostRuntimes, ManagedRuntime};
 
-fn ric_python() -> Option<&'static HostInterpreter> {
-    static PY: OnceLock<Option<HostInterpreter>> = OnceLock::new();
+/// The Python the official client runs on.
+struct RicPython {
+    /// How to start it so that `import awslambdaric` works: the path as found, since a
+    /// virtual environment's `python3` sees its site-packages and its resolved executable does
+    /// not.
+    command: PathBuf,
+    /// The same interpreter as flint's launch sees it (resolved executable, prefixes).
+    interpreter: HostInterpreter,
+}
+
+/// The first of `$FLINT_TEST_PYTHON`, `python3` on `PATH` and the host's other Pythons that
+/// can `import awslambdaric`. None is a failure: these tests are the only check that flint's
+/// client behaves as the official one.
+fn ric_python() -> &'static RicPython {
+    static PY: OnceLock<Option<RicPython>> = OnceLock::new();
     PY.get_or_init(|| {
         let mut candidates: Vec<PathBuf> = Vec::new();
         if let Ok(p) = std::env::var("FLINT_TEST_PYTHON") {
             candidates.push(p.into());
+        }
+        if let Some(path) = std::env::var_os("PATH") {
+            candidates.extend(
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join("python3"))
+                    .filter(|p| p.is_file()),
+            );
         }
         let h = host();
         candidates.extend(
@@ -30,20 +50,28 @@ fn ric_python() -> Option<&'static HostInterpreter> {
                 .chain(&h.other_pythons)
                 .map(|p| p.executable.clone()),
         );
-        candidates.into_iter().find_map(|exe| {
-            let ok = std::process::Command::new(&exe)
+        candidates.into_iter().find_map(|command| {
+            let ok = std::process::Command::new(&command)
                 .args(["-c", "import awslambdaric"])
                 .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            if ok {
-                flint_runtimes::probe_python(&exe)
-            } else {
-                None
-            }
+                .is_ok_and(|o| o.status.success());
+            let interpreter = ok.then(|| flint_runtimes::probe_python(&command))??;
+            Some(RicPython {
+                command,
+                interpreter,
+            })
         })
     })
     .as_ref()
+    .unwrap_or_else(|| {
+        panic!(
+            "no Python can import awslambdaric (tried $FLINT_TEST_PYTHON, python3 on PATH and \
+             the host's Pythons): install it with \
+             `pip install -r crates/flint-runtimes/tests/requirements.txt` (scripts/test does, \
+             into .venv, and puts .venv/bin on PATH) or point FLINT_TEST_PYTHON at a Python \
+             that has it"
+        )
+    })
 }
 
 /// What one run produced, normalised for comparison.
@@ -97,10 +125,10 @@ fn run(
     init_fails: bool,
     extra_env: &[(&str, &str)],
 ) -> Observed {
-    let py = ric_python().unwrap();
+    let ric = ric_python();
     let task_root = task("diff", files);
     let host = HostRuntimes {
-        python: Some(py.clone()),
+        python: Some(ric.interpreter.clone()),
         other_pythons: vec![],
         node: None,
     };
@@ -112,7 +140,7 @@ fn run(
         spec.argv.clone()
     } else {
         vec![
-            py.executable.to_string_lossy().into_owned(),
+            ric.command.to_string_lossy().into_owned(),
             "-m".into(),
             "awslambdaric".into(),
             handler.into(),
@@ -167,15 +195,14 @@ fn describe(p: &Posted, task_root: &Path, ids: &[String]) -> String {
     )
 }
 
-/// Run both clients and compare; returns the official client's observations
-/// (`None` when skipped).
+/// Run both clients and compare; returns the official client's observations.
 fn compare(
     runtime: &str,
     files: &[(&str, &str)],
     handler: &str,
     events: &[&str],
     init_fails: bool,
-) -> Option<Observed> {
+) -> Observed {
     let invs: Vec<Invocation> = events.iter().map(|e| Invocation::new(e)).collect();
     compare_with(runtime, files, handler, &invs, init_fails, &[])
 }
@@ -187,11 +214,8 @@ fn compare_with(
     invs: &[Invocation],
     init_fails: bool,
     extra_env: &[(&str, &str)],
-) -> Option<Observed> {
-    let Some(py) = ric_python() else {
-        eprintln!("SKIPPED: no Python with awslambdaric (set FLINT_TEST_PYTHON)");
-        return None;
-    };
+) -> Observed {
+    let py = &ric_python().interpreter;
     let official = run(false, runtime, files, handler, invs, init_fails, extra_env);
     let ours = run(true, runtime, files, handler, invs, init_fails, extra_env);
     assert_eq!(
@@ -209,7 +233,7 @@ fn compare_with(
         "telemetry frames differ from awslambdaric on Python {} ({runtime})",
         py.version
     );
-    Some(official)
+    official
 }
 
 const APP: &str = r#"
@@ -285,15 +309,13 @@ fn invocations_match_awslambdaric() {
 
 #[test]
 fn log_lines_match_awslambdaric() {
-    let Some(official) = compare(
+    let official = compare(
         "python3.12",
         &[("app.py", APP)],
         "app.handler",
         &[r#"{"kind":"log"}"#, r#"{"kind":"raise"}"#],
         false,
-    ) else {
-        return;
-    };
+    );
     // The comparison is not vacuous: these lines were seen. (Lambda quirk:
     // logger.exception() output ends without a newline, so the next record
     // is glued to its last line.)
@@ -333,13 +355,12 @@ fn init_errors_match_awslambdaric() {
         ),
     ];
     for (files, handler) in cases {
-        if let Some(official) = compare("python3.12", files, handler, &["{}"], true) {
-            assert!(
-                official.logs.iter().any(|l| l.contains("LAMBDA_WARNING")),
-                "{:?}",
-                official.logs
-            );
-        }
+        let official = compare("python3.12", files, handler, &["{}"], true);
+        assert!(
+            official.logs.iter().any(|l| l.contains("LAMBDA_WARNING")),
+            "{:?}",
+            official.logs
+        );
     }
 }
 
@@ -410,16 +431,14 @@ def handler(event, context):
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
     ];
-    let Some(official) = compare_with(
+    let official = compare_with(
         "python3.12",
         &[("app.py", code)],
         "app.handler",
         &invs,
         false,
         &env,
-    ) else {
-        return;
-    };
+    );
     let logs = official.logs.join("\n");
     assert!(logs.contains("\"custom_key\": 7"), "{logs}");
 }
@@ -444,16 +463,14 @@ def handler(event, context):
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ],
     ] {
-        let Some(official) = compare_with(
+        let official = compare_with(
             "python3.12",
             &[("app.py", code)],
             "app.handler",
             &invs,
             false,
             &env,
-        ) else {
-            return;
-        };
+        );
         assert!(official.frames.len() >= 5, "{:?}", official.frames);
     }
 }

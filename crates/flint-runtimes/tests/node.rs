@@ -5,23 +5,13 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn require_node() -> bool {
-    if host().node.is_none() {
-        eprintln!("no node on PATH; skipping");
-        return false;
-    }
-    true
-}
-
 fn start(tag: &str, files: &[(&str, &str)], handler: &str) -> Proc {
     Proc::start("nodejs20.x", task(tag, files), handler)
 }
 
 #[test]
 fn async_echo_and_warm_reuse_on_one_connection() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 let count = 0;
 exports.handler = async (event, context) => {
@@ -46,9 +36,7 @@ exports.handler = async (event, context) => {
 
 #[test]
 fn nested_path_and_nested_export() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "module.exports.api = { v1: { handle: async (e) => ({ nested: e }) } };\n";
     let p = start(
         "node-nested",
@@ -60,9 +48,7 @@ fn nested_path_and_nested_export() {
 
 #[test]
 fn directory_module_loads_its_index() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let p = start(
         "node-dir",
         &[(
@@ -76,9 +62,7 @@ fn directory_module_loads_its_index() {
 
 #[test]
 fn callback_handler_waits_for_empty_event_loop() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     // The result is sent only after the timer fired (callbackWaitsForEmptyEventLoop).
     let code = "\
 let flag = 'unset';
@@ -112,9 +96,7 @@ exports.read = (event, context, callback) => callback(null, flag);
 
 #[test]
 fn callback_error_and_string_errors() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = (event, context, callback) => {
   if (event === 'string') return callback('plain failure');
@@ -148,9 +130,7 @@ exports.handler = (event, context, callback) => {
 
 #[test]
 fn esm_mjs_handler_and_promise_handler() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 import { sep } from 'node:path';
 let n = 0;
@@ -170,9 +150,7 @@ export function promised(event) { return new Promise((res) => setTimeout(() => r
 
 #[test]
 fn package_json_type_module_and_cjs() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let p = start(
         "node-typemodule",
         &[
@@ -210,9 +188,7 @@ fn package_json_type_module_and_cjs() {
 
 #[test]
 fn thrown_error_has_node_ric_shape() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = async (event) => {
   const e = new Error('Something broke');
@@ -263,9 +239,7 @@ exports.handler = async (event) => {
 
 #[test]
 fn init_errors() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     // Missing module.
     let mut p = start("node-nomod", &[("other.js", "")], "index.handler");
     let e = p.api.wait_init_error();
@@ -360,9 +334,7 @@ fn init_errors() {
 
 #[test]
 fn context_fields_and_remaining_time() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = async (event, context) => ({
   functionName: context.functionName,
@@ -418,9 +390,7 @@ exports.handler = async (event, context) => ({
 
 #[test]
 fn console_line_format() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 console.log('at init');
 exports.handler = async () => {
@@ -458,9 +428,7 @@ exports.handler = async () => {
 
 #[test]
 fn async_handler_that_never_settles() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "exports.handler = async () => new Promise(() => {});\n";
     let p = start("node-never", &[("index.js", code)], "index.handler");
     let r = p.invoke("{}");
@@ -472,9 +440,7 @@ fn async_handler_that_never_settles() {
 
 #[test]
 fn unserializable_result() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "exports.handler = async () => { const o = {}; o.self = o; return o; };\n";
     let p = start("node-circ", &[("index.js", code)], "index.handler");
     let v = p.invoke("{}").json();
@@ -484,9 +450,7 @@ fn unserializable_result() {
 
 #[test]
 fn uncaught_exception_during_invoke_fails_it_and_exits() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "exports.handler = (e, c, cb) => { setTimeout(() => { throw new Error('async boom'); }, 10); };\n";
     let mut p = start("node-uncaught", &[("index.js", code)], "index.handler");
     let r = p.invoke("{}");
@@ -497,9 +461,7 @@ fn uncaught_exception_during_invoke_fails_it_and_exits() {
 
 #[test]
 fn streaming_handler_seam() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
   const s = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201, headers: { 'x-a': 'b' } });
@@ -528,9 +490,7 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream, cont
 
 #[test]
 fn nodejs24_rejects_callback_handlers() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let files = [(
         "index.js",
         "exports.cb = (e, c, callback) => callback(null, 1);\nexports.asyncOk = async (e, c) => 2;\n",
@@ -555,9 +515,7 @@ fn nodejs24_rejects_callback_handlers() {
 
 #[test]
 fn telemetry_fd_framing() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "exports.handler = async () => { console.warn('warned'); console.error('bad'); return process.env._LAMBDA_TELEMETRY_LOG_FD ?? null; };\n";
     let p = Proc::start_with(
         "nodejs20.x",
@@ -583,9 +541,7 @@ fn telemetry_fd_framing() {
 
 #[test]
 fn streaming_handler_error_mid_stream_uses_trailers() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write('partial');
@@ -629,9 +585,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 
 #[test]
 fn reconnects_when_the_server_drops_the_connection() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let p = Proc::start(
         "nodejs20.x",
         task(
@@ -649,9 +603,7 @@ fn reconnects_when_the_server_drops_the_connection() {
 
 #[test]
 fn odd_error_names_do_not_break_the_protocol() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "const e = new Error('x'); e.name = 'Bad\\r\\nX-Injected: 1ß'; throw e;\n";
     let p = start("node-oddname", &[("index.js", code)], "index.handler");
     let e = p.api.wait_init_error();
@@ -665,9 +617,7 @@ fn odd_error_names_do_not_break_the_protocol() {
 
 #[test]
 fn unhandled_rejection_fails_the_invoke_and_exits() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "exports.handler = async () => { Promise.reject(new Error('rejected')); await new Promise((r) => setTimeout(r, 200)); return 1; };\n";
     let mut p = start("node-rejection", &[("index.js", code)], "index.handler");
     let r = p.invoke("{}");
@@ -680,9 +630,7 @@ fn unhandled_rejection_fails_the_invoke_and_exits() {
 
 #[test]
 fn global_gc_is_exposed() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let p = start(
         "node-gc",
         &[(
@@ -696,9 +644,7 @@ fn global_gc_is_exposed() {
 
 #[test]
 fn json_log_format_and_level() {
-    if !require_node() {
-        return;
-    }
+    require_node();
     let code = "\
 exports.handler = async () => {
   console.debug('dropped');

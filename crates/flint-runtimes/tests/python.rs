@@ -15,19 +15,9 @@ def handler(event, context):
     return {'event': event, 'count': COUNT, 'pid': os.getpid()}
 ";
 
-fn require_python() -> bool {
-    if host().python.is_none() {
-        eprintln!("no python3 on PATH; skipping");
-        return false;
-    }
-    true
-}
-
 #[test]
 fn echo_and_warm_reuse_on_one_connection() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task("py-echo", &[("lambda_function.py", ECHO)]),
@@ -56,9 +46,7 @@ fn echo_and_warm_reuse_on_one_connection() {
 
 #[test]
 fn older_runtime_ids_escape_non_ascii() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.11",
         task("py-ascii", &[("lambda_function.py", ECHO)]),
@@ -70,9 +58,7 @@ fn older_runtime_ids_escape_non_ascii() {
 
 #[test]
 fn nested_handler_paths() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let files = [
         ("pkg/__init__.py", ""),
         ("pkg/sub/__init__.py", ""),
@@ -89,9 +75,7 @@ fn nested_handler_paths() {
 
 #[test]
 fn handler_exception_has_awslambdaric_shape() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 def handler(event, context):
     helper()
@@ -141,9 +125,7 @@ def helper():
 
 #[test]
 fn import_error_is_reported_through_init_error() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let mut p = Proc::start(
         "python3.12",
         task("py-import", &[("other.py", "")]),
@@ -177,9 +159,7 @@ fn import_error_is_reported_through_init_error() {
 
 #[test]
 fn missing_dependency_is_an_import_error() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task("py-dep", &[("app.py", "import requests_not_installed\n")]),
@@ -194,9 +174,7 @@ fn missing_dependency_is_an_import_error() {
 
 #[test]
 fn missing_handler_and_malformed_name() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task("py-missing", &[("app.py", "x = 1\n")]),
@@ -232,9 +210,7 @@ fn missing_handler_and_malformed_name() {
 
 #[test]
 fn syntax_error_and_init_exception() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task(
@@ -271,9 +247,7 @@ fn syntax_error_and_init_exception() {
 
 #[test]
 fn non_serializable_result_is_a_marshal_error() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 import decimal
 def handler(event, context):
@@ -314,9 +288,7 @@ def handler(event, context):
 
 #[test]
 fn context_fields_and_remaining_time() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 import os
 def handler(event, context):
@@ -391,9 +363,7 @@ def handler(event, context):
 
 #[test]
 fn logging_formats() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 import logging
 logger = logging.getLogger()
@@ -442,9 +412,7 @@ def handler(event, context):
 
 #[test]
 fn log_level_and_json_format_from_env() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 import logging
 def handler(event, context):
@@ -536,9 +504,7 @@ fn runs_on_every_installed_python() {
 
 #[test]
 fn telemetry_fd_framing() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "\
 import logging, os
 def handler(event, context):
@@ -593,9 +559,7 @@ def handler(event, context):
 
 #[test]
 fn invalid_json_event_is_an_unmarshal_error() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task(
@@ -619,9 +583,7 @@ fn invalid_json_event_is_an_unmarshal_error() {
 
 #[test]
 fn reconnects_when_the_server_drops_the_connection() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let p = Proc::start(
         "python3.12",
         task(
@@ -639,9 +601,7 @@ fn reconnects_when_the_server_drops_the_connection() {
 
 #[test]
 fn odd_exception_names_do_not_break_the_protocol() {
-    if !require_python() {
-        return;
-    }
+    require_python();
     let code = "class Fehlerß(Exception):\n    pass\nraise Fehlerß('init\\r\\nX-Injected: 1')\n";
     let p = Proc::start(
         "python3.12",

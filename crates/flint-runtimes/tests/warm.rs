@@ -32,10 +32,10 @@ fn cold_start_to_first_next() {
             "export const handler = async (e) => e;\n",
         ),
     ] {
-        if (rt.starts_with("python") && host().python.is_none())
-            || (rt.starts_with("node") && host().node.is_none())
-        {
-            continue;
+        if rt.starts_with("python") {
+            require_python();
+        } else {
+            require_node();
         }
         let start = Instant::now();
         let p = Proc::start(rt, task("cold", &[(file, code)]), "app.handler");
@@ -46,31 +46,27 @@ fn cold_start_to_first_next() {
 
 #[test]
 fn warm_invokes_stay_fast_and_on_one_connection() {
-    if host().python.is_some() {
-        let p = Proc::start(
+    require_python();
+    require_node();
+    for (rt, tag, file, code, handler) in [
+        (
             "python3.12",
-            task(
-                "warm-py",
-                &[("app.py", "def handler(e, c):\n    return e\n")],
-            ),
+            "warm-py",
+            "app.py",
+            "def handler(e, c):\n    return e\n",
             "app.handler",
-        );
-        let per = measure(&p);
-        eprintln!("python warm round trip: {per:?}");
-        assert_eq!(p.api.connections(), 1);
-        assert!(per < Duration::from_millis(25), "{per:?}");
-    }
-    if host().node.is_some() {
-        let p = Proc::start(
+        ),
+        (
             "nodejs20.x",
-            task(
-                "warm-node",
-                &[("index.mjs", "export const handler = async (e) => e;\n")],
-            ),
+            "warm-node",
+            "index.mjs",
+            "export const handler = async (e) => e;\n",
             "index.handler",
-        );
+        ),
+    ] {
+        let p = Proc::start(rt, task(tag, &[(file, code)]), handler);
         let per = measure(&p);
-        eprintln!("node warm round trip: {per:?}");
+        eprintln!("{rt} warm round trip: {per:?}");
         assert_eq!(p.api.connections(), 1);
         assert!(per < Duration::from_millis(25), "{per:?}");
     }

@@ -341,6 +341,23 @@ pub fn host() -> &'static HostRuntimes {
     HOST.get_or_init(flint_runtimes::detect_host)
 }
 
+/// The tests run flint's clients on the host's interpreters: a host without one cannot run
+/// them, and says so by failing (the test machines and CI have both).
+pub fn require_python() {
+    assert!(
+        host().python.is_some(),
+        "no python3 on PATH: these tests run flint's Python client on the host's interpreter"
+    );
+}
+
+/// See [`require_python`].
+pub fn require_node() {
+    assert!(
+        host().node.is_some(),
+        "no node on PATH: these tests run flint's Node.js client on the host's interpreter"
+    );
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
