@@ -232,8 +232,7 @@ def node_ric_dir():
 def test_aws_lambda_ric_node(lam, fn):
     d, reason = node_ric_dir()
     if d is None:
-        print(f"SKIP aws-lambda-ric: {reason}")
-        pytest.skip(reason)
+        pytest.skip(f"aws-lambda-ric unavailable: {reason}")
     node = shutil.which("node") or "/usr/bin/node"
     bootstrap = (f"#!/bin/sh\nexport NODE_PATH=/var/task/node_modules\n"
                  f"exec {node} /var/task/node_modules/aws-lambda-ric/index.mjs \"$_HANDLER\"\n")

@@ -230,7 +230,12 @@ def signed(url, path, creds, tamper=False):
     SigV4Auth(creds, "lambda", REGION).add_auth(req)
     headers = dict(req.headers)
     if tamper:
-        headers["X-Amz-Date"] = headers["X-Amz-Date"][:-3] + "00Z"
+        # Another second of the same minute (so the same day, within the clock skew): only
+        # the signed time changes, and it always changes.
+        signed_at = headers["X-Amz-Date"]
+        second = (int(signed_at[-3:-1]) + 1) % 60
+        headers["X-Amz-Date"] = f"{signed_at[:-3]}{second:02d}Z"
+        assert headers["X-Amz-Date"] != signed_at
     return requests.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=60)
 
 
