@@ -18,12 +18,12 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use parking_lot::Mutex;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -43,8 +43,6 @@ pub enum KeyError {
     Decrypt(String),
     #[error("no access key {0}")]
     NotFound(String),
-    #[error("the key store lock was poisoned by a panic")]
-    Poisoned,
 }
 
 pub type Result<T> = std::result::Result<T, KeyError>;
@@ -151,7 +149,7 @@ impl KeyStore {
                 },
             )
             .expect("encryption of a short message cannot fail");
-        let cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let cache = self.conn.lock();
         cache.conn.execute(
             "INSERT INTO access_keys (id, status, description, created, nonce, ciphertext)
              VALUES (?1, 'Active', ?2, ?3, ?4, ?5)",
@@ -166,7 +164,7 @@ impl KeyStore {
     /// Revokes a key for good: its secret is erased, its record stays (so
     /// `list` shows when it was revoked).
     pub fn revoke(&self, id: &str, now_unix: i64) -> Result<()> {
-        let cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let cache = self.conn.lock();
         let n = cache.conn.execute(
             "UPDATE access_keys SET status = 'Revoked', revoked = COALESCE(revoked, ?2),
                  nonce = NULL, ciphertext = NULL WHERE id = ?1",
@@ -179,7 +177,7 @@ impl KeyStore {
     }
 
     pub fn list(&self) -> Result<Vec<KeyInfo>> {
-        let cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let cache = self.conn.lock();
         let mut stmt = cache.conn.prepare(
             "SELECT id, status, description, created, revoked FROM access_keys ORDER BY created, id",
         )?;
@@ -197,7 +195,7 @@ impl KeyStore {
 
     /// Number of active keys.
     pub fn active_count(&self) -> Result<usize> {
-        let cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let cache = self.conn.lock();
         let n: i64 = cache.conn.query_row(
             "SELECT COUNT(*) FROM access_keys WHERE status = 'Active'",
             [],
@@ -210,7 +208,7 @@ impl KeyStore {
     /// Answers from memory unless another connection (the CLI) committed
     /// since the last load.
     pub fn secret(&self, id: &str) -> Result<Option<String>> {
-        let mut cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let mut cache = self.conn.lock();
         let version: i64 = cache
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?;
@@ -252,7 +250,7 @@ impl KeyStore {
 
     /// Whether a key with this id exists in any state (for the CLI).
     pub fn exists(&self, id: &str) -> Result<bool> {
-        let cache = self.conn.lock().map_err(|_| KeyError::Poisoned)?;
+        let cache = self.conn.lock();
         Ok(cache
             .conn
             .query_row("SELECT 1 FROM access_keys WHERE id = ?1", [id], |_| Ok(()))

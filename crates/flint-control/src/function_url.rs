@@ -272,7 +272,7 @@ impl ControlPlane {
         };
         let statements = self.policy_statements(&route.function)?;
         let access = UrlAccess { route, statements };
-        let mut cache = self.url_routes.write().expect("url route cache");
+        let mut cache = self.url_routes.write();
         // Only what was read under a generation that is still current is cached.
         if self.generation.load(Ordering::Acquire) == generation {
             if cache.len() > 10_000 {
@@ -288,7 +288,7 @@ impl ControlPlane {
     pub fn url_access_cached(&self, url_id: &str) -> Option<UrlAccess> {
         use std::sync::atomic::Ordering;
         let generation = self.generation.load(Ordering::Acquire);
-        match self.url_routes.read().expect("url route cache").get(url_id) {
+        match self.url_routes.read().get(url_id) {
             Some((g, access)) if *g == generation => Some(access.clone()),
             _ => None,
         }

@@ -386,7 +386,7 @@ impl ControlPlane {
     pub fn resolve_cached(&self, fref: &FunctionRef, roll: f64) -> Option<ResolvedFunction> {
         use std::sync::atomic::Ordering;
         let generation = self.generation.load(Ordering::Acquire);
-        match self.resolutions.read().expect("resolution cache").get(fref) {
+        match self.resolutions.read().get(fref) {
             Some((g, cached)) if *g == generation => Some(cached.pick(roll)),
             _ => None,
         }
@@ -404,7 +404,7 @@ impl ControlPlane {
         }
         let resolution = self.resolution(fref)?;
         let picked = resolution.pick(roll);
-        let mut cache = self.resolutions.write().expect("resolution cache");
+        let mut cache = self.resolutions.write();
         // A mutation may have committed while we read: only cache what was
         // read under a generation that is still current.
         if self.generation.load(Ordering::Acquire) == generation {

@@ -24,9 +24,10 @@ mod versions;
 
 use flint_store::{BlobStore, MetadataStore, StoreError};
 use flint_types::{ApiError, ResourceContext};
+use parking_lot::RwLock;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 
 pub use aliases::AliasList;
 pub use code::CodeUrlSigner;

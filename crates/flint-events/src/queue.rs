@@ -21,12 +21,13 @@ use crate::clock::Clock;
 use crate::decide::{self, Condition, Decision, History, Outcome, Policy};
 use crate::record::invocation_record;
 use flint_store::MetadataStore;
+use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore, oneshot};
 
 /// Queued events.
@@ -323,8 +324,8 @@ impl EventQueue {
             .map_err(EventsError::Store)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
-        self.schedule.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Schedule> {
+        self.schedule.lock()
     }
 
     /// Accepts an event: returns once it is durable.

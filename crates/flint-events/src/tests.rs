@@ -3,8 +3,9 @@
 use crate::decide::{Outcome, Policy};
 use crate::*;
 use flint_store::SqliteStore;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Fails or throttles the functions it is told to, succeeds otherwise, and
@@ -22,7 +23,6 @@ impl Fake {
     fn calls_of(&self, f: &str) -> Vec<String> {
         self.calls
             .lock()
-            .unwrap()
             .iter()
             .filter(|(n, _)| n == f)
             .map(|(_, p)| p.clone())
@@ -49,7 +49,6 @@ impl Executor for Fake {
     fn invoke(&self, ev: &QueuedEvent) -> BoxFuture<Attempt> {
         self.calls
             .lock()
-            .unwrap()
             .push((ev.function.clone(), ev.payload.clone()));
         let outcome = self
             .outcomes

@@ -3,13 +3,13 @@
 //! hyper 1 is used directly (no router framework): there are six routes, matched by a pure
 //! function, and the warm path is `GET /next` + `POST /response` on one keep-alive connection.
 //!
-//! Concurrency model: one `std::sync::Mutex` per environment guards the [`StateMachine`] plus
+//! Concurrency model: one `parking_lot::Mutex` per environment guards the [`StateMachine`] plus
 //! the two rendezvous points — the parked `/next` (a oneshot sender) and the invoker waiting for
 //! an outcome (a oneshot sender). The lock is never held across an `.await`; bodies are read
 //! outside it. There is no global state, so environments never contend with each other.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -107,9 +108,9 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Env> {
-        // A panic while holding the lock leaves a consistent machine (every transition is a
-        // single assignment), so poisoning is not a reason to wedge the environment.
-        self.env.lock().unwrap_or_else(PoisonError::into_inner)
+        // parking_lot locks do not poison: a panic while holding this one leaves a consistent
+        // machine (every transition is a single assignment), so the environment goes on.
+        self.env.lock()
     }
 }
 

@@ -36,8 +36,6 @@ pub enum StoreError {
     BlobNotFound(String),
     #[error("invalid blob id {0:?}")]
     InvalidBlobId(String),
-    #[error("the metadata store lock was poisoned by a panic")]
-    Poisoned,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,10 +1,10 @@
 //! The embedded metadata store: SQLite in WAL mode with `synchronous=FULL`,
 //! so a committed transaction survives `kill -9` and power loss alike.
 
-use crate::{Entry, MetadataStore, Result, StoreError, Transaction};
+use crate::{Entry, MetadataStore, Result, Transaction};
+use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 
 /// SQLite-backed [`MetadataStore`].
 ///
@@ -47,7 +47,7 @@ impl SqliteStore {
 
 impl MetadataStore for SqliteStore {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>> {
-        let guard = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let guard = self.conn.lock();
         // IMMEDIATE takes the write lock up front, so a transaction never
         // fails half-way with SQLITE_BUSY after it has read.
         guard.execute_batch("BEGIN IMMEDIATE")?;

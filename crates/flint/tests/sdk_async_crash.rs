@@ -7,9 +7,10 @@ mod common;
 
 use aws_sdk_lambda::types::Runtime;
 use common::{Server, create_request, describe, zip_of};
+use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const EVENTS: usize = 3000;
@@ -70,7 +71,7 @@ async fn kill_9_loses_no_accepted_event() {
                     .await;
                 match sent {
                     Ok(r) if r.status() == 202 => {
-                        accepted.lock().unwrap().insert(n);
+                        accepted.lock().insert(n);
                     }
                     Ok(r) => panic!("event {n}: unexpected status {}", r.status()),
                     // The server is gone: this event was never accepted.
@@ -80,7 +81,7 @@ async fn kill_9_loses_no_accepted_event() {
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
-    while accepted.lock().unwrap().len() < KILL_AFTER {
+    while accepted.lock().len() < KILL_AFTER {
         assert!(Instant::now() < deadline, "enqueueing is too slow");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -97,7 +98,7 @@ async fn kill_9_loses_no_accepted_event() {
     for s in senders {
         s.await.unwrap();
     }
-    let accepted = accepted.lock().unwrap().clone();
+    let accepted = accepted.lock().clone();
     eprintln!(
         "accepted {} events before kill -9; queue then: {before}",
         accepted.len()

@@ -7,13 +7,14 @@
 //! keep-alive, and request bodies may be chunked (Node's streaming responses).
 #![allow(dead_code)]
 
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -160,13 +161,13 @@ impl MockRuntimeApi {
     }
 
     pub fn enqueue(&self, inv: Invocation) {
-        self.shared.state.lock().unwrap().pending.push_back(inv);
+        self.shared.state.lock().pending.push_back(inv);
         self.shared.cv.notify_all();
     }
 
     pub fn wait_post(&self, pred: impl Fn(&Posted) -> bool) -> Posted {
         let deadline = Instant::now() + TIMEOUT;
-        let mut st = self.shared.state.lock().unwrap();
+        let mut st = self.shared.state.lock();
         loop {
             if let Some(p) = st.posts.iter().find(|p| pred(p)) {
                 return p.clone();
@@ -176,7 +177,7 @@ impl MockRuntimeApi {
                 now < deadline,
                 "timed out waiting for a POST from the runtime"
             );
-            st = self.shared.cv.wait_timeout(st, deadline - now).unwrap().0;
+            self.shared.cv.wait_for(&mut st, deadline - now);
         }
     }
 
@@ -187,16 +188,16 @@ impl MockRuntimeApi {
     /// Wait until the runtime is blocked in `/next` for the `n`th time.
     pub fn wait_next_calls(&self, n: usize) {
         let deadline = Instant::now() + TIMEOUT;
-        let mut st = self.shared.state.lock().unwrap();
+        let mut st = self.shared.state.lock();
         while st.next_calls < n {
             let now = Instant::now();
             assert!(now < deadline, "runtime never called /next");
-            st = self.shared.cv.wait_timeout(st, deadline - now).unwrap().0;
+            self.shared.cv.wait_for(&mut st, deadline - now);
         }
     }
 
     pub fn posts(&self) -> Vec<Posted> {
-        self.shared.state.lock().unwrap().posts.clone()
+        self.shared.state.lock().posts.clone()
     }
 
     pub fn drop_connections_after_posts(&self) {
@@ -272,14 +273,14 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
 
         if method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
             let inv = {
-                let mut st = shared.state.lock().unwrap();
+                let mut st = shared.state.lock();
                 st.next_calls += 1;
                 shared.cv.notify_all();
                 loop {
                     if let Some(inv) = st.pending.pop_front() {
                         break inv;
                     }
-                    st = shared.cv.wait(st).unwrap();
+                    shared.cv.wait(&mut st);
                 }
             };
             let mut head = format!(
@@ -297,7 +298,7 @@ fn serve(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             out.write_all(&inv.body)?;
         } else if method == "POST" && path.starts_with("/2018-06-01/runtime/") {
             {
-                let mut st = shared.state.lock().unwrap();
+                let mut st = shared.state.lock();
                 st.posts.push(Posted {
                     path: path.clone(),
                     headers,
@@ -482,12 +483,9 @@ impl Proc {
                         break;
                     }
                     if let Some(raw) = &raw {
-                        raw.lock().unwrap().extend_from_slice(&buf[..n]);
+                        raw.lock().extend_from_slice(&buf[..n]);
                     }
-                    output
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    output.lock().push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
             }));
         }
@@ -512,7 +510,7 @@ impl Proc {
     /// Telemetry frames (facts §3.7) written to stderr, for runs started
     /// with `_LAMBDA_TELEMETRY_LOG_FD=2`: (frame type, timestamp µs, message).
     pub fn frames(&self) -> Vec<(u32, u64, String)> {
-        let raw = self.stderr_raw.lock().unwrap().clone();
+        let raw = self.stderr_raw.lock().clone();
         let mut frames = Vec::new();
         let mut i = 0;
         while i + 16 <= raw.len() {
@@ -549,7 +547,7 @@ impl Proc {
     }
 
     pub fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
+        self.output.lock().clone()
     }
 
     /// Wait until the output contains `needle` (log lines are written by the
