@@ -18,24 +18,30 @@ pub use queue::{
     QueuedEvent, Settings, UNDELIVERED_NS, Undelivered,
 };
 
+use flint_store::StoreError;
+use std::sync::Arc;
+
 /// Failures of the queue's storage.
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
+    /// The store failed. Shared: one failed group commit fails every event it carried.
     #[error("event store: {0}")]
-    Store(String),
+    Store(#[source] Arc<StoreError>),
     #[error("corrupt queued event {key}: {source}")]
     Corrupt {
         key: String,
         #[source]
         source: serde_json::Error,
     },
+    #[error("event store: starting the queue writer: {0}")]
+    Writer(#[source] std::io::Error),
     #[error("the event queue is shut down")]
     Closed,
 }
 
-impl From<flint_store::StoreError> for EventsError {
-    fn from(e: flint_store::StoreError) -> Self {
-        EventsError::Store(e.to_string())
+impl From<StoreError> for EventsError {
+    fn from(e: StoreError) -> Self {
+        EventsError::Store(Arc::new(e))
     }
 }
 

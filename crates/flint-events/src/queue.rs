@@ -20,7 +20,7 @@ use crate::EventsError;
 use crate::clock::Clock;
 use crate::decide::{self, Condition, Decision, History, Outcome, Policy};
 use crate::record::invocation_record;
-use flint_store::MetadataStore;
+use flint_store::{MetadataStore, StoreError, Transaction};
 use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -161,7 +161,8 @@ enum Op {
 
 struct Pending {
     op: Op,
-    ack: oneshot::Sender<Result<(), String>>,
+    /// The group commit's result, shared by every operation it carried.
+    ack: oneshot::Sender<Result<(), Arc<StoreError>>>,
 }
 
 #[derive(Default)]
@@ -205,14 +206,10 @@ pub struct EventQueue {
     discarded: AtomicU64,
 }
 
-fn store_err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-fn apply(tx: &mut dyn flint_store::Transaction, op: &Op) -> Result<(), String> {
-    let put = |tx: &mut dyn flint_store::Transaction, ev: &QueuedEvent| {
+fn apply(tx: &mut dyn Transaction, op: &Op) -> Result<(), StoreError> {
+    let put = |tx: &mut dyn Transaction, ev: &QueuedEvent| {
         let bytes = serde_json::to_vec(ev).expect("events serialize");
-        tx.put(EVENTS_NS, &ev.id, &bytes).map_err(store_err)
+        tx.put(EVENTS_NS, &ev.id, &bytes)
     };
     match op {
         Op::Put(ev) => put(tx, ev),
@@ -227,9 +224,9 @@ fn apply(tx: &mut dyn flint_store::Transaction, op: &Op) -> Result<(), String> {
             for u in undelivered {
                 let key = format!("{:020}/{}/{}", u.time_ms, u.request_id, u.kind);
                 let bytes = serde_json::to_vec(u).expect("records serialize");
-                tx.put(UNDELIVERED_NS, &key, &bytes).map_err(store_err)?;
+                tx.put(UNDELIVERED_NS, &key, &bytes)?;
             }
-            tx.delete(EVENTS_NS, id).map_err(store_err)?;
+            tx.delete(EVENTS_NS, id)?;
             Ok(())
         }
     }
@@ -245,12 +242,13 @@ fn writer_loop(store: Arc<dyn MetadataStore>, rx: std::sync::mpsc::Receiver<Pend
             }
         }
         let result = (|| {
-            let mut tx = store.begin().map_err(store_err)?;
+            let mut tx = store.begin()?;
             for p in &batch {
                 apply(&mut *tx, &p.op)?;
             }
-            tx.commit().map_err(store_err)
-        })();
+            tx.commit()
+        })()
+        .map_err(Arc::new);
         if let Err(e) = &result {
             tracing::error!(error = %e, "event queue commit failed");
         }
@@ -296,7 +294,7 @@ impl EventQueue {
         std::thread::Builder::new()
             .name("flint-events-writer".into())
             .spawn(move || writer_loop(writer_store, rx))
-            .map_err(|e| EventsError::Store(format!("starting the queue writer: {e}")))?;
+            .map_err(EventsError::Writer)?;
         Ok(Arc::new(Self {
             store,
             clock,

@@ -1,11 +1,12 @@
 //! The queue and its worker against a fake executor and a manual clock.
 
-use crate::decide::{Outcome, Policy};
+use crate::decide::{self, Outcome, Policy};
 use crate::*;
 use flint_store::SqliteStore;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Fails or throttles the functions it is told to, succeeds otherwise, and
@@ -17,6 +18,8 @@ struct Fake {
     policies: HashMap<String, Policy>,
     on_failure: Option<String>,
     on_success: Option<String>,
+    /// How many reads of the settings fail before they succeed.
+    unreadable_settings: AtomicU32,
 }
 
 impl Fake {
@@ -32,6 +35,10 @@ impl Fake {
 
 impl Executor for Fake {
     fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>> {
+        if self.unreadable_settings.load(Ordering::SeqCst) > 0 {
+            self.unreadable_settings.fetch_sub(1, Ordering::SeqCst);
+            return Box::pin(async { Err("the store is down".into()) });
+        }
         let s = Settings {
             policy: self.policies.get(&ev.function).copied().unwrap_or_default(),
             on_success: self.on_success.clone().filter(|_| ev.function != "dest"),
@@ -189,6 +196,31 @@ async fn throttled_events_back_off_and_expire_by_age_into_the_undelivered_store(
         0
     );
     assert_eq!(q.stats().undelivered, 1);
+}
+
+#[tokio::test]
+async fn unreadable_settings_are_retried_after_a_throttle_delay() {
+    let clock = Arc::new(ManualClock::starting_at(0));
+    let q = queue(clock.clone());
+    let fake = Arc::new(Fake {
+        unreadable_settings: AtomicU32::new(1),
+        ..Default::default()
+    });
+    q.start(fake.clone(), 2);
+    q.enqueue("unread-1".into(), "f".into(), None, "{}".into())
+        .await
+        .unwrap();
+    until("the failed read", || {
+        fake.unreadable_settings.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(fake.calls_of("f").is_empty(), "not run without settings");
+    assert_eq!(q.stats().depth, 1, "still queued");
+    clock.advance(decide::throttle_delay_ms(1));
+    q.wake();
+    until("the retry", || fake.calls_of("f").len() == 1).await;
+    until("queue drained", || q.stats().depth == 0).await;
 }
 
 #[tokio::test]

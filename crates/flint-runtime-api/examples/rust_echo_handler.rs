@@ -17,11 +17,16 @@ use lambda_runtime::streaming::Response as StreamResponse;
 use lambda_runtime::{Diagnostic, FunctionResponse, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
+/// The mid-stream failure an event asks for (`streamError`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct StreamError(String);
+
 /// A response stream replaying prepared items (chunks, then maybe an error).
-struct Chunks(VecDeque<Result<Bytes, String>>);
+struct Chunks(VecDeque<Result<Bytes, StreamError>>);
 
 impl futures_core::Stream for Chunks {
-    type Item = Result<Bytes, String>;
+    type Item = Result<Bytes, StreamError>;
 
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Poll::Ready(self.0.pop_front())
@@ -42,12 +47,12 @@ async fn handler(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Ch
         )));
     }
     if let Some(chunks) = payload.get("stream").and_then(Value::as_array) {
-        let mut items: VecDeque<Result<Bytes, String>> = chunks
+        let mut items: VecDeque<Result<Bytes, StreamError>> = chunks
             .iter()
             .filter_map(|c| c.as_str().map(|s| Ok(Bytes::from(s.to_owned()))))
             .collect();
         if let Some(e) = payload.get("streamError").and_then(Value::as_str) {
-            items.push_back(Err(e.to_owned()));
+            items.push_back(Err(StreamError(e.to_owned())));
         }
         return Ok(FunctionResponse::StreamingResponse(StreamResponse::from(
             Chunks(items),

@@ -262,10 +262,16 @@ pub fn concurrency(args: ConcurrencyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+/// A `--env` value without `=`.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("expected KEY=VALUE, got {0:?}")]
+struct NotAnAssignment(String);
+
+/// `--env KEY=VALUE`: split at the first `=` (a value may contain more).
+fn parse_env(s: &str) -> Result<(String, String), NotAnAssignment> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+        .ok_or_else(|| NotAnAssignment(s.to_string()))
 }
 
 /// Zips a directory in memory, keeping unix modes (a `bootstrap` must stay
@@ -584,5 +590,13 @@ mod tests {
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let boot = archive.by_name("bootstrap").unwrap();
         assert_eq!(boot.unix_mode().unwrap() & 0o777, 0o755);
+    }
+
+    #[test]
+    fn env_assignments_split_at_the_first_equals_sign() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert_eq!(parse_env("EMPTY="), Ok(("EMPTY".into(), String::new())));
+        let err = parse_env("NOVALUE").unwrap_err();
+        assert_eq!(err.to_string(), r#"expected KEY=VALUE, got "NOVALUE""#);
     }
 }
