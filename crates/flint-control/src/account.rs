@@ -4,7 +4,7 @@ use crate::records::{
     self, CONCURRENCY, FUNCTIONS, FunctionRecord, VersionRecord, load, save, versions_ns,
 };
 use crate::{ControlPlane, Result};
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::model::{AccountLimit, AccountSettings, AccountUsage};
 use flint_types::{ApiError, FunctionRef};
 
@@ -18,11 +18,8 @@ impl ControlPlane {
         except: Option<&str>,
     ) -> Result<i64> {
         let mut total = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(CONCURRENCY, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(CONCURRENCY);
+        while let Some(page) = pages.next_page(tx)? {
             for (name, bytes) in page {
                 if Some(name.as_str()) != except {
                     total += records::decode::<i64>(CONCURRENCY, &name, &bytes)?;
@@ -41,21 +38,15 @@ impl ControlPlane {
         let provisioned = self.provisioned_unreserved_total(&mut *tx, None)?;
         let mut count = 0u64;
         let mut code = 0u64;
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(FUNCTIONS, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut functions = Pages::new(FUNCTIONS);
+        while let Some(page) = functions.next_page(&mut *tx)? {
             for (name, bytes) in page {
                 let rec: FunctionRecord = records::decode(FUNCTIONS, &name, &bytes)?;
                 count += 1;
                 code += rec.latest.code_size;
                 let vns = versions_ns(&name);
-                let mut vafter: Option<String> = None;
-                loop {
-                    let vs = tx.scan(&vns, vafter.as_deref(), 500)?;
-                    let Some(vlast) = vs.last() else { break };
-                    vafter = Some(vlast.0.clone());
+                let mut versions = Pages::new(&vns);
+                while let Some(vs) = versions.next_page(&mut *tx)? {
                     for (k, vb) in vs {
                         code += records::decode::<VersionRecord>(&vns, &k, &vb)?
                             .config

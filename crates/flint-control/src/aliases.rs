@@ -4,7 +4,7 @@
 use crate::functions::{check_revision, page_size};
 use crate::records::{self, aliases_ns, load_alias, save, version_key, versions_ns};
 use crate::{ControlPlane, Result};
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::ident::{ALIAS_PATTERN, is_valid_alias_name};
 use flint_types::model::{
     AliasConfiguration, AliasRoutingConfiguration, CreateAliasRequest, UpdateAliasRequest,
@@ -242,12 +242,9 @@ impl ControlPlane {
         self.load_function(&mut *tx, fref)?;
         let ns = aliases_ns(&fref.name);
         let mut out = Vec::new();
-        let mut after = marker.map(str::to_string);
+        let mut pages = Pages::new(&ns).after(marker).size(200);
         let mut next_marker = None;
-        'scan: loop {
-            let page = tx.scan(&ns, after.as_deref(), 200)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        'scan: while let Some(page) = pages.next_page(&mut *tx)? {
             for (k, bytes) in page {
                 let a: AliasConfiguration = records::decode(&ns, &k, &bytes)?;
                 let routes_to = |v: &str| {
@@ -282,11 +279,8 @@ impl ControlPlane {
         let ns = aliases_ns(function);
         let v = n.to_string();
         let mut users = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(&ns, after.as_deref(), 200)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(&ns).size(200);
+        while let Some(page) = pages.next_page(tx)? {
             for (k, bytes) in page {
                 let a: AliasConfiguration = records::decode(&ns, &k, &bytes)?;
                 let extra = a

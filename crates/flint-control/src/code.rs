@@ -5,7 +5,7 @@ use crate::records::BLOBREFS;
 use crate::{ControlPlane, Result};
 use base64::Engine;
 use flint_package::{InspectedPackage, PackageError};
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::ApiError;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -76,11 +76,8 @@ impl ControlPlane {
     pub fn collect_garbage(&self) -> Result<usize> {
         let mut tx = self.meta.begin()?;
         let mut removed = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(BLOBREFS, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(BLOBREFS);
+        while let Some(page) = pages.next_page(&mut *tx)? {
             for (id, count) in &page {
                 if count.as_slice() == b"0" {
                     self.blobs.delete(id)?;

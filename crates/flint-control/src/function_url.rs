@@ -3,7 +3,7 @@
 
 use crate::records::{self, load, save};
 use crate::{ControlPlane, Result};
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::function_url::{self as rules, Cors, FunctionUrlConfig, FunctionUrlConfigRequest};
 use flint_types::{ApiError, FunctionRef, Qualifier};
 use serde::{Deserialize, Serialize};
@@ -302,14 +302,16 @@ impl ControlPlane {
         only_key: Option<&str>,
     ) -> Result<()> {
         let ns = records::url_ns(function);
-        let entries = tx.scan(&ns, None, 10_000)?;
-        for (k, bytes) in entries {
-            if only_key.is_some_and(|only| only != k) {
-                continue;
+        let mut pages = Pages::new(&ns);
+        while let Some(page) = pages.next_page(tx)? {
+            for (k, bytes) in page {
+                if only_key.is_some_and(|only| only != k) {
+                    continue;
+                }
+                let r: UrlRecord = records::decode(&ns, &k, &bytes)?;
+                tx.delete(records::URL_IDS, &r.url_id)?;
+                tx.delete(&ns, &k)?;
             }
-            let r: UrlRecord = records::decode(&ns, &k, &bytes)?;
-            tx.delete(records::URL_IDS, &r.url_id)?;
-            tx.delete(&ns, &k)?;
         }
         Ok(())
     }

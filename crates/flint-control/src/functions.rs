@@ -7,7 +7,7 @@ use crate::records::{
 };
 use crate::{ControlPlane, Result};
 use base64::Engine;
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::model::{
     Concurrency, ConfigFields, CreateFunctionRequest, EnvironmentResponse, EphemeralStorage,
     FunctionCodeLocation, FunctionConfiguration, GetFunctionResponse, LoggingConfig,
@@ -528,11 +528,13 @@ impl ControlPlane {
                 last_pos = Some((name.clone(), Some(k)));
             }
         }
-        let mut after = start_name.clone();
+        let mut functions = Pages::new(FUNCTIONS)
+            .after(start_name.as_deref())
+            .size(limit);
         'outer: while out.len() < limit {
-            let page = tx.scan(FUNCTIONS, after.as_deref(), limit)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+            let Some(page) = functions.next_page(&mut *tx)? else {
+                break;
+            };
             for (name, bytes) in page {
                 let rec: FunctionRecord = records::decode(FUNCTIONS, &name, &bytes)?;
                 if out.len() >= limit {
@@ -541,21 +543,17 @@ impl ControlPlane {
                 out.push(as_list_entry(rec.latest));
                 last_pos = Some((name.clone(), None));
                 if all_versions {
-                    let mut vafter: Option<String> = None;
-                    loop {
-                        let room = limit - out.len();
-                        if room == 0 {
-                            break 'outer;
-                        }
-                        let vs = tx.scan(&versions_ns(&name), vafter.as_deref(), room)?;
-                        let Some(vlast) = vs.last() else { break };
-                        vafter = Some(vlast.0.clone());
-                        for (k, vbytes) in vs {
-                            let v: VersionRecord =
-                                records::decode(&versions_ns(&name), &k, &vbytes)?;
-                            out.push(as_list_entry(v.config));
-                            last_pos = Some((name.clone(), Some(k)));
-                        }
+                    // The versions that still fit on this page: one read, since a page
+                    // shorter than the room left means there are no more.
+                    let room = limit - out.len();
+                    let vns = versions_ns(&name);
+                    for (k, vbytes) in tx.scan(&vns, None, room)? {
+                        let v: VersionRecord = records::decode(&vns, &k, &vbytes)?;
+                        out.push(as_list_entry(v.config));
+                        last_pos = Some((name.clone(), Some(k)));
+                    }
+                    if out.len() >= limit {
+                        break 'outer;
                     }
                 }
             }
@@ -675,11 +673,8 @@ impl ControlPlane {
         match &fref.qualifier {
             None => {
                 let vns = versions_ns(&fref.name);
-                let mut after: Option<String> = None;
-                loop {
-                    let page = tx.scan(&vns, after.as_deref(), 500)?;
-                    let Some(last) = page.last() else { break };
-                    after = Some(last.0.clone());
+                let mut pages = Pages::new(&vns);
+                while let Some(page) = pages.next_page(&mut *tx)? {
                     for (k, bytes) in page {
                         let v: VersionRecord = records::decode(&vns, &k, &bytes)?;
                         self.drop_blob_ref(&mut *tx, &v.code_blob)?;

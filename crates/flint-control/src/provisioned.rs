@@ -6,7 +6,7 @@ use crate::records::{
     self, CONCURRENCY, FUNCTIONS, ProvisionedRecord, load, load_alias, provisioned_ns, save,
 };
 use crate::{ControlPlane, Result};
-use flint_store::Transaction;
+use flint_store::{Pages, Transaction};
 use flint_types::model::AliasConfiguration;
 use flint_types::{ApiError, FunctionRef, Qualifier, timefmt};
 
@@ -79,11 +79,8 @@ impl ControlPlane {
     ) -> Result<Vec<(String, ProvisionedRecord)>> {
         let ns = provisioned_ns(function);
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(&ns, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(&ns);
+        while let Some(page) = pages.next_page(tx)? {
             for (k, bytes) in page {
                 out.push((k.clone(), records::decode(&ns, &k, &bytes)?));
             }
@@ -114,11 +111,8 @@ impl ControlPlane {
         except: Option<(&str, &str)>,
     ) -> Result<i64> {
         let mut total = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(FUNCTIONS, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(FUNCTIONS);
+        while let Some(page) = pages.next_page(tx)? {
             for (name, _) in page {
                 if tx.get(CONCURRENCY, &name)?.is_some() {
                     continue;
@@ -298,11 +292,8 @@ impl ControlPlane {
     pub fn all_provisioned_concurrency(&self) -> Result<Vec<ProvisionedEntry>> {
         let mut tx = self.meta.begin()?;
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(FUNCTIONS, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(FUNCTIONS);
+        while let Some(page) = pages.next_page(&mut *tx)? {
             for (name, _) in page {
                 for (q, r) in self.provisioned_of(&mut *tx, &name)? {
                     out.push(self.entry(&name, q, r));
@@ -316,11 +307,8 @@ impl ControlPlane {
     pub fn all_reserved_concurrency(&self) -> Result<Vec<(String, i64)>> {
         let mut tx = self.meta.begin()?;
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = tx.scan(CONCURRENCY, after.as_deref(), 500)?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
+        let mut pages = Pages::new(CONCURRENCY);
+        while let Some(page) = pages.next_page(&mut *tx)? {
             for (name, bytes) in page {
                 out.push((name.clone(), records::decode(CONCURRENCY, &name, &bytes)?));
             }

@@ -20,7 +20,7 @@ use crate::EventsError;
 use crate::clock::Clock;
 use crate::decide::{self, Condition, Decision, History, Outcome, Policy};
 use crate::record::invocation_record;
-use flint_store::{MetadataStore, StoreError, Transaction};
+use flint_store::{MetadataStore, Pages, StoreError, Transaction};
 use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -269,11 +269,8 @@ impl EventQueue {
         let undelivered;
         {
             let mut tx = store.begin()?;
-            let mut after: Option<String> = None;
-            loop {
-                let page = tx.scan(EVENTS_NS, after.as_deref(), 1000)?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.0.clone());
+            let mut pages = Pages::new(EVENTS_NS).size(1000);
+            while let Some(page) = pages.next_page(&mut *tx)? {
                 for (key, bytes) in page {
                     let ev: QueuedEvent = serde_json::from_slice(&bytes)
                         .map_err(|source| EventsError::Corrupt { key, source })?;

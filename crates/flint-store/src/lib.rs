@@ -9,6 +9,8 @@
 //!   port as is.
 //! * [`BlobStore`]: immutable, content-addressed bytes (deployment packages),
 //!   written atomically (temp file, fsync, rename, fsync of the directory).
+//! * [`Pages`]: every entry of a namespace, a page at a time, over
+//!   [`Transaction::scan`] (the one way to read a whole namespace).
 //!
 //! Crash ordering: blobs are written *before* the metadata transaction that
 //! references them commits. A crash in between leaves an unreferenced blob,
@@ -16,9 +18,11 @@
 //! sweep such orphans at start.
 
 mod blob;
+mod pages;
 mod sqlite;
 
 pub use blob::FsBlobStore;
+pub use pages::Pages;
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong underneath the domain.
@@ -56,7 +60,8 @@ pub trait Transaction {
     fn put(&mut self, ns: &str, key: &str, value: &[u8]) -> Result<()>;
     /// Returns whether the key existed.
     fn delete(&mut self, ns: &str, key: &str) -> Result<bool>;
-    /// Up to `limit` entries of `ns` in key order, starting after `after`.
+    /// Up to `limit` entries of `ns` in key order, starting after `after`
+    /// (one page; [`Pages`] reads a whole namespace).
     fn scan(&mut self, ns: &str, after: Option<&str>, limit: usize) -> Result<Vec<Entry>>;
     /// Number of entries in `ns`.
     fn count(&mut self, ns: &str) -> Result<u64>;
