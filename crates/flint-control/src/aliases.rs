@@ -1,7 +1,8 @@
 //! Aliases: named pointers to a version, optionally splitting traffic with
 //! one additional version by weight.
 
-use crate::functions::{check_revision, page_size};
+use crate::functions::check_revision;
+use crate::listing::page_size;
 use crate::records::{self, aliases_ns, load_alias, save, version_key, versions_ns};
 use crate::{ControlPlane, Result};
 use flint_store::{Pages, Transaction};

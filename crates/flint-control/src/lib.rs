@@ -13,12 +13,15 @@
 mod account;
 mod aliases;
 mod code;
+mod configuration;
 mod event_config;
 mod function_url;
 mod functions;
+mod listing;
 mod policy;
 mod provisioned;
 mod records;
+mod resolve;
 mod tags;
 mod versions;
 
@@ -33,7 +36,7 @@ pub use aliases::AliasList;
 pub use code::CodeUrlSigner;
 pub use event_config::{AsyncSettings, EventInvokeConfigList, EventInvokeRecord};
 pub use function_url::{UrlAccess, UrlConfigList, UrlRecord, UrlRoute};
-pub use functions::{FunctionList, VersionList};
+pub use listing::{FunctionList, VersionList};
 pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;

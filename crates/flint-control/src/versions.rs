@@ -1,9 +1,8 @@
 //! PublishVersion and ListVersionsByFunction.
 
-use crate::functions::{
-    FunctionList, LIST_PAGE_MAX, as_list_entry, check_revision, decode_marker, encode_marker,
-    fingerprint, page_size,
-};
+use crate::configuration::{as_just_created, as_list_entry, fingerprint};
+use crate::functions::check_revision;
+use crate::listing::{FunctionList, LIST_PAGE_MAX, decode_marker, encode_marker, page_size};
 use crate::records::{
     self, FUNCTIONS, FunctionRecord, VersionRecord, load, save, version_key, versions_ns,
 };
@@ -85,7 +84,7 @@ impl ControlPlane {
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
         self.commit(tx)?;
         // A new version starts Pending on AWS; flint has already finished.
-        Ok(crate::functions::as_just_created(config))
+        Ok(as_just_created(config))
     }
 
     /// ListVersionsByFunction: `$LATEST` first, then versions in order.
