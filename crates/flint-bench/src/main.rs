@@ -7,6 +7,8 @@
 //! Output: a Markdown table (default) or JSON (`--json`).
 
 mod burst;
+mod control_plane;
+mod floors;
 mod http;
 mod invoke;
 mod report;
@@ -125,7 +127,7 @@ fn main() -> anyhow::Result<()> {
             rows: Vec::new(),
         };
         for s in &sections {
-            s.run(&mut ctx).await?;
+            run_section(*s, &mut ctx).await?;
         }
         if let Some(mut f) = ctx.flint.take() {
             f.stop();
@@ -140,4 +142,19 @@ fn main() -> anyhow::Result<()> {
         print!("{}", report.markdown());
     }
     Ok(())
+}
+
+/// Runs one section, which adds its rows to `ctx`.
+async fn run_section(section: Section, ctx: &mut Ctx) -> anyhow::Result<()> {
+    eprintln!("== {}", section.title());
+    match section {
+        Section::Floors => floors::run_floors(ctx).await,
+        Section::ControlPlane => control_plane::run_control_plane(ctx).await,
+        Section::WarmInvoke => invoke::run_warm(ctx).await,
+        Section::ColdStart => invoke::run_cold(ctx).await,
+        Section::AsyncInvoke => invoke::run_async(ctx).await,
+        Section::Burst => burst::run_burst(ctx).await,
+        Section::FunctionUrl => urls::run_urls(ctx).await,
+        Section::Streaming => streaming::run_streaming(ctx).await,
+    }
 }

@@ -1,24 +1,19 @@
-//! The benchmark sections. Each adds rows to the report; a row names the
-//! floor row it is compared with, so every figure is read against a floor
-//! measured in the same run on the same machine.
+//! The benchmark sections and what they share while they run: the settings, the flint
+//! under test and the report's rows. Each section adds rows; a row names the floor row it
+//! is compared with, so every figure is read against a floor measured in the same run on the
+//! same machine.
 //!
-//! Adding a section (warm invoke, cold start, ...) = a variant in
-//! [`Section`], a `run_*` function that pushes rows, and a floor id for its
-//! rows to point at (`floor.http_rtt` for API calls, `floor.fork_exec` for
-//! anything that starts a process).
+//! Adding a section (warm invoke, cold start, ...) = a variant in [`Section`], a module with
+//! a `run_*` function that pushes rows (called from `main.rs`), and a floor id for its rows to
+//! point at (`floor.http_rtt` for API calls, `floor.fork_exec` for anything that starts a
+//! process).
 
-use crate::http::{Budget, Conn, FloorServer, Op, measure};
+use crate::http::{Budget, FloorServer};
 use crate::server::FlintServer;
 use crate::stats::Summary;
-use anyhow::{Context, bail};
-use base64::Engine;
-use bytes::Bytes;
-use hyper::StatusCode;
-use rand::RngCore;
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Floor ids other sections compare against.
 pub const FLOOR_HTTP_RTT: &str = "floor.http_rtt";
@@ -65,7 +60,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn budget(&self, max_ops: usize) -> Budget {
+    pub fn budget(&self, max_ops: usize) -> Budget {
         Budget {
             duration: Duration::from_secs_f64(self.duration_secs),
             max_ops,
@@ -84,7 +79,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn push(
+    /// Adds a row (and says so on stderr while the run goes on).
+    pub fn push_row(
         &mut self,
         section: &str,
         id: &str,
@@ -108,18 +104,6 @@ impl Ctx {
             p50_vs_floor: None,
             p99_vs_floor: None,
         });
-    }
-
-    /// Public face of `push` for sections in other modules.
-    pub fn push_row(
-        &mut self,
-        section: &str,
-        id: &str,
-        operation: String,
-        s: Summary,
-        floor: Option<&str>,
-    ) {
-        self.push(section, id, operation, s, floor);
     }
 
     /// The address of the flint under test (started on first use).
@@ -203,295 +187,4 @@ impl Section {
             Section::Streaming => "Response streaming",
         }
     }
-
-    pub async fn run(self, ctx: &mut Ctx) -> anyhow::Result<()> {
-        eprintln!("== {}", self.title());
-        match self {
-            Section::Floors => run_floors(ctx).await,
-            Section::ControlPlane => run_control_plane(ctx).await,
-            Section::WarmInvoke => crate::invoke::run_warm(ctx).await,
-            Section::ColdStart => crate::invoke::run_cold(ctx).await,
-            Section::AsyncInvoke => crate::invoke::run_async(ctx).await,
-            Section::Burst => crate::burst::run_burst(ctx).await,
-            Section::FunctionUrl => crate::urls::run_urls(ctx).await,
-            Section::Streaming => crate::streaming::run_streaming(ctx).await,
-        }
-    }
-}
-
-/// A stored (incompressible) zip of about `bytes` random bytes plus a
-/// handler file, unique on every call.
-pub fn random_zip(bytes: usize) -> Vec<u8> {
-    let mut data = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut data);
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    w.start_file("index.py", opts).expect("zip entry");
-    w.write_all(b"def handler(event, context):\n    return event\n")
-        .expect("zip data");
-    w.start_file("data.bin", opts).expect("zip entry");
-    w.write_all(&data).expect("zip data");
-    w.finish().expect("zip finish").into_inner()
-}
-
-fn create_body(name: &str, zip: &[u8]) -> Bytes {
-    let body = serde_json::json!({
-        "FunctionName": name,
-        "Runtime": "python3.12",
-        "Role": "arn:aws:iam::000000000000:role/bench",
-        "Handler": "index.handler",
-        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
-    });
-    Bytes::from(serde_json::to_vec(&body).expect("json"))
-}
-
-async fn run_floors(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let s = ctx.settings.clone();
-    let section = Section::Floors.title();
-
-    let rtt = measure(
-        ctx.floor.addr,
-        s.budget(s.iterations),
-        StatusCode::OK,
-        |_| Op::get("/2015-03-31/functions/floor"),
-    )
-    .await?;
-    ctx.push(
-        section,
-        FLOOR_HTTP_RTT,
-        "loopback HTTP round trip (GET, 2-byte answer)".into(),
-        rtt,
-        None,
-    );
-
-    // The same body size as a CreateFunction with a 1 MB package.
-    let body = create_body("floor", &random_zip(s.package_bytes));
-    let size = body.len();
-    let upload = measure(
-        ctx.floor.addr,
-        s.budget(s.iterations),
-        StatusCode::OK,
-        move |_| Op::post("/2015-03-31/functions", body.clone()),
-    )
-    .await?;
-    ctx.push(
-        section,
-        FLOOR_HTTP_UPLOAD,
-        format!(
-            "loopback HTTP POST of a {:.2} MB body",
-            size as f64 / 1_000_000.0
-        ),
-        upload,
-        None,
-    );
-
-    let budget = s.budget(s.iterations);
-    let fork = tokio::task::spawn_blocking(move || fork_exec_true(budget)).await??;
-    ctx.push(
-        section,
-        FLOOR_FORK_EXEC,
-        "fork+exec+wait of /bin/true (libc fork, execv, waitpid)".into(),
-        fork,
-        None,
-    );
-    let spawn = tokio::task::spawn_blocking(move || spawn_true(budget)).await??;
-    ctx.push(
-        section,
-        "floor.spawn",
-        "std::process::Command /bin/true (posix_spawn) + wait".into(),
-        spawn,
-        Some(FLOOR_FORK_EXEC),
-    );
-    Ok(())
-}
-
-/// fork(2) + execv("/bin/true") + waitpid: the least a new process costs.
-fn fork_exec_true(budget: Budget) -> anyhow::Result<Summary> {
-    let path = std::ffi::CString::new("/bin/true").expect("no NUL");
-    let argv = [path.as_ptr(), std::ptr::null()];
-    let once = || -> anyhow::Result<Duration> {
-        let t = Instant::now();
-        // SAFETY: the child only calls async-signal-safe execv and _exit
-        // on data prepared before the fork.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            bail!("fork failed: {}", std::io::Error::last_os_error());
-        }
-        if pid == 0 {
-            // SAFETY: in the forked child: `path` and `argv` were built before
-            // the fork and stay alive; execv and _exit are async-signal-safe.
-            unsafe {
-                libc::execv(path.as_ptr(), argv.as_ptr());
-                libc::_exit(127);
-            }
-        }
-        let mut status = 0;
-        // SAFETY: waiting for the child just forked.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        let elapsed = t.elapsed();
-        if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-            bail!("/bin/true failed: waitpid={r} status={status:#x}");
-        }
-        Ok(elapsed)
-    };
-    timed_loop(budget, once)
-}
-
-fn spawn_true(budget: Budget) -> anyhow::Result<Summary> {
-    timed_loop(budget, || {
-        let t = Instant::now();
-        let status = std::process::Command::new("/bin/true")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()?;
-        let elapsed = t.elapsed();
-        if !status.success() {
-            bail!("/bin/true failed: {status}");
-        }
-        Ok(elapsed)
-    })
-}
-
-/// A single-threaded measuring loop for blocking operations.
-fn timed_loop(
-    budget: Budget,
-    mut once: impl FnMut() -> anyhow::Result<Duration>,
-) -> anyhow::Result<Summary> {
-    for _ in 0..budget.warmup {
-        once()?;
-    }
-    let start = Instant::now();
-    let mut samples = Vec::new();
-    while samples.len() < budget.max_ops && start.elapsed() < budget.duration {
-        samples.push(once()?);
-    }
-    let busy = samples.iter().sum();
-    Ok(Summary::from_samples(samples, busy))
-}
-
-async fn run_control_plane(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let s = ctx.settings.clone();
-    let section = Section::ControlPlane.title();
-    let addr = ctx.flint()?.addr;
-
-    // The functions present while reads are measured.
-    let t = Instant::now();
-    let mut conn = Conn::open(addr).await?;
-    for i in 0..s.functions {
-        let name = format!("bench-fn-{i:04}");
-        let zip = small_zip(&name);
-        let (status, body) = conn
-            .send(&Op::post("/2015-03-31/functions", create_body(&name, &zip)))
-            .await?;
-        if status != StatusCode::CREATED {
-            bail!(
-                "creating {name}: {status} {}",
-                String::from_utf8_lossy(&body)
-            );
-        }
-    }
-    eprintln!(
-        "  (created {} functions in {:.2} s)",
-        s.functions,
-        t.elapsed().as_secs_f64()
-    );
-    if s.functions == 0 {
-        bail!("--functions must be at least 1");
-    }
-    let target = format!("bench-fn-{:04}", s.functions / 2);
-
-    let path = format!("/2015-03-31/functions/{target}");
-    let get = measure(addr, s.budget(s.iterations), StatusCode::OK, move |_| {
-        Op::get(path.as_str())
-    })
-    .await?;
-    ctx.push(
-        section,
-        "control.get_function",
-        "GetFunction".into(),
-        get,
-        Some(FLOOR_HTTP_RTT),
-    );
-
-    let path = format!("/2015-03-31/functions/{target}/configuration");
-    let conf = measure(addr, s.budget(s.iterations), StatusCode::OK, move |_| {
-        Op::get(path.as_str())
-    })
-    .await?;
-    ctx.push(
-        section,
-        "control.get_function_configuration",
-        "GetFunctionConfiguration".into(),
-        conf,
-        Some(FLOOR_HTTP_RTT),
-    );
-
-    let (status, first_page) = conn.send(&Op::get("/2015-03-31/functions")).await?;
-    if status != StatusCode::OK {
-        bail!("ListFunctions: {status}");
-    }
-    let page: serde_json::Value =
-        serde_json::from_slice(&first_page).context("parsing ListFunctions")?;
-    let entries = page["Functions"].as_array().map_or(0, Vec::len);
-    let list = measure(addr, s.budget(s.iterations), StatusCode::OK, |_| {
-        Op::get("/2015-03-31/functions")
-    })
-    .await?;
-    ctx.push(
-        section,
-        "control.list_functions",
-        format!(
-            "ListFunctions (first page: {entries} of {} functions, {:.0} KB)",
-            s.functions,
-            first_page.len() as f64 / 1000.0
-        ),
-        list,
-        Some(FLOOR_HTTP_RTT),
-    );
-
-    // CreateFunction: every call uploads a fresh random package under a new
-    // name. The package is generated by `op(i)`, before the request's
-    // timer starts.
-    let budget = s.budget(s.create_iterations);
-    let package_bytes = s.package_bytes;
-    let mb =
-        create_body("bench-create-00000", &random_zip(package_bytes)).len() as f64 / 1_000_000.0;
-    let create = measure(addr, budget, StatusCode::CREATED, move |i| {
-        let body = create_body(&format!("bench-create-{i:05}"), &random_zip(package_bytes));
-        Op::post("/2015-03-31/functions", body)
-    })
-    .await?;
-    let label = format!(
-        "CreateFunction, {:.2} MB random zip ({mb:.2} MB request)",
-        s.package_bytes as f64 / 1_000_000.0
-    );
-    ctx.push(
-        section,
-        "control.create_function_1mb",
-        label.clone(),
-        create.clone(),
-        Some(FLOOR_HTTP_UPLOAD),
-    );
-    ctx.push(
-        section,
-        "control.create_function_1mb_vs_rtt",
-        "the same CreateFunction calls, against the round-trip floor".into(),
-        create,
-        Some(FLOOR_HTTP_RTT),
-    );
-    Ok(())
-}
-
-fn small_zip(tag: &str) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default();
-    w.start_file("index.py", opts).expect("zip entry");
-    write!(
-        w,
-        "# {tag}\ndef handler(event, context):\n    return event\n"
-    )
-    .expect("zip data");
-    w.finish().expect("zip finish").into_inner()
 }
