@@ -9,14 +9,15 @@
 
 pub mod clock;
 pub mod decide;
+mod event;
+mod executor;
 mod queue;
 pub mod record;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use queue::{
-    Attempt, BoxFuture, EVENTS_NS, EventQueue, Executor, LastAttempt, LocalFunction, QueueStats,
-    QueuedEvent, Settings, UNDELIVERED_NS, Undelivered,
-};
+pub use event::{LastAttempt, QueuedEvent, Undelivered};
+pub use executor::{Attempt, BoxFuture, Executor, LocalFunction, Settings};
+pub use queue::{EVENTS_NS, EventQueue, QueueStats, UNDELIVERED_NS};
 
 use flint_store::StoreError;
 use std::sync::Arc;

@@ -18,14 +18,14 @@
 
 use crate::EventsError;
 use crate::clock::Clock;
-use crate::decide::{self, Condition, Decision, History, Outcome, Policy};
+use crate::decide::{self, Condition, Decision, History, Outcome};
+use crate::event::{LastAttempt, QueuedEvent, Undelivered};
+use crate::executor::{Executor, Settings};
 use crate::record::invocation_record;
 use flint_store::{MetadataStore, Pages, StoreError, Transaction};
 use parking_lot::{Mutex, MutexGuard};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Notify, Semaphore, oneshot};
@@ -37,118 +37,6 @@ pub const UNDELIVERED_NS: &str = "event-undelivered";
 
 /// The most operations one group commit takes.
 const MAX_BATCH: usize = 1024;
-
-/// How the last attempt of an event ended (for the invocation record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LastAttempt {
-    pub status_code: u16,
-    pub executed_version: Option<String>,
-    pub function_error: bool,
-    pub response: Option<String>,
-}
-
-/// One asynchronous invocation waiting in the queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueuedEvent {
-    /// The request id the caller received (and the function sees).
-    pub id: String,
-    pub function: String,
-    /// The qualifier as invoked (`None` = unqualified).
-    pub qualifier: Option<String>,
-    /// The event, JSON text.
-    pub payload: String,
-    pub enqueued_ms: u64,
-    pub due_ms: u64,
-    /// Attempts that reached the function (`approximateInvokeCount`).
-    pub invokes: u32,
-    pub function_errors: u32,
-    pub throttles: u32,
-    pub last: Option<LastAttempt>,
-}
-
-impl QueuedEvent {
-    pub fn new(
-        id: String,
-        function: String,
-        qualifier: Option<String>,
-        payload: String,
-        now_ms: u64,
-    ) -> Self {
-        Self {
-            id,
-            function,
-            qualifier,
-            payload,
-            enqueued_ms: now_ms,
-            due_ms: now_ms,
-            invokes: 0,
-            function_errors: 0,
-            throttles: 0,
-            last: None,
-        }
-    }
-}
-
-/// A record kept because its target is not something flint can deliver to
-/// (an SQS queue, SNS topic, EventBridge bus or S3 bucket; a function that
-/// no longer exists).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Undelivered {
-    pub time_ms: u64,
-    pub request_id: String,
-    /// The function whose event this was.
-    pub function: String,
-    /// `OnSuccess`, `OnFailure`, `DeadLetter` or `FunctionNotFound`.
-    pub kind: String,
-    /// The ARN it was meant for, if any.
-    pub target: Option<String>,
-    /// The invocation record (destinations) or the original event (DLQ).
-    pub payload: serde_json::Value,
-}
-
-/// A destination the executor recognises as a function of this server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalFunction {
-    pub name: String,
-    pub qualifier: Option<String>,
-}
-
-/// What the queue needs to know about the target of one event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub policy: Policy,
-    pub on_success: Option<String>,
-    pub on_failure: Option<String>,
-    pub dead_letter: Option<String>,
-    /// Reserved concurrency 0: every invocation is throttled, and the event
-    /// goes to its failure destination without retries.
-    pub reserved_zero: bool,
-    /// The invoked ARN, qualified (`:$LATEST` when unqualified).
-    pub function_arn: String,
-}
-
-/// The result of one attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Attempt {
-    pub outcome: Outcome,
-    /// Set when the function ran (successfully or not).
-    pub last: Option<LastAttempt>,
-}
-
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// Runs events: implemented over the control plane and the invoker by the
-/// server, and by fakes in tests.
-pub trait Executor: Send + Sync + 'static {
-    /// The current settings of the event's target; `Ok(None)` when the
-    /// function (or the version or alias invoked) no longer exists.
-    fn settings(&self, event: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>>;
-    /// Runs the function once with the event.
-    fn invoke(&self, event: &QueuedEvent) -> BoxFuture<Attempt>;
-    /// `Some` when a destination ARN names a function of this server.
-    fn local_function(&self, arn: &str) -> Option<LocalFunction>;
-}
 
 enum Op {
     Put(QueuedEvent),

@@ -2,7 +2,7 @@
 //! asynchronous invocation ends.
 
 use crate::decide::Condition;
-use crate::queue::QueuedEvent;
+use crate::event::QueuedEvent;
 use serde_json::{Value, json};
 
 /// `2019-11-14T18:16:05.568Z`
@@ -59,7 +59,7 @@ pub fn invocation_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::LastAttempt;
+    use crate::event::LastAttempt;
 
     #[test]
     fn record_has_lambdas_shape() {
