@@ -37,12 +37,17 @@ pub struct Attempt {
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// Why an executor could not read an event's settings. The queue only logs it and tries the
+/// event again after a throttle delay, so an error of the executor's own domain will do
+/// (`?` and `.into()` convert any `std::error::Error + Send + Sync`).
+pub type ExecutorError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Runs events: implemented over the control plane and the invoker by the
 /// server, and by fakes in tests.
 pub trait Executor: Send + Sync + 'static {
     /// The current settings of the event's target; `Ok(None)` when the
     /// function (or the version or alias invoked) no longer exists.
-    fn settings(&self, event: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>>;
+    fn settings(&self, event: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, ExecutorError>>;
     /// Runs the function once with the event.
     fn invoke(&self, event: &QueuedEvent) -> BoxFuture<Attempt>;
     /// `Some` when a destination ARN names a function of this server.

@@ -16,7 +16,7 @@ pub mod record;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{LastAttempt, QueuedEvent, Undelivered};
-pub use executor::{Attempt, BoxFuture, Executor, LocalFunction, Settings};
+pub use executor::{Attempt, BoxFuture, Executor, ExecutorError, LocalFunction, Settings};
 pub use queue::{EVENTS_NS, EventQueue, QueueStats, UNDELIVERED_NS};
 
 use flint_store::StoreError;

@@ -34,10 +34,10 @@ impl Fake {
 }
 
 impl Executor for Fake {
-    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>> {
+    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, ExecutorError>> {
         if self.unreadable_settings.load(Ordering::SeqCst) > 0 {
             self.unreadable_settings.fetch_sub(1, Ordering::SeqCst);
-            return Box::pin(async { Err("the store is down".into()) });
+            return Box::pin(async { Err(std::io::Error::other("the store is down").into()) });
         }
         let s = Settings {
             policy: self.policies.get(&ev.function).copied().unwrap_or_default(),
