@@ -15,7 +15,6 @@ use flint_invoke::{Invoker, ProvisionSpec, ProvisionedStatus};
 use flint_types::model::{ProvisionedConcurrencyConfig, PutProvisionedConcurrencyConfigRequest};
 use flint_types::{ApiError, FunctionRef, Qualifier};
 use serde_json::json;
-use std::sync::Arc;
 
 /// Resolves a stored configuration to the version it keeps ready.
 fn spec_for(
@@ -95,7 +94,7 @@ pub(crate) async fn unprovisioned(s: &AppState, function: &str, qualifier: &str)
 }
 
 fn live_status(s: &AppState, entry: &ProvisionedEntry) -> ProvisionedStatus {
-    match &s.invoker {
+    match s.host_invoker() {
         Ok(invoker) => invoker
             .provisioned_status(&entry.function, &entry.qualifier)
             .unwrap_or(ProvisionedStatus {
@@ -110,7 +109,7 @@ fn live_status(s: &AppState, entry: &ProvisionedEntry) -> ProvisionedStatus {
             allocated: 0,
             available: 0,
             status: "FAILED",
-            status_reason: Some(format!("flint cannot run functions on this host: {why}")),
+            status_reason: Some(why.to_string()),
         },
     }
 }
@@ -240,16 +239,12 @@ pub(crate) async fn delete_provisioned(
 /// `GET /_flint/concurrency`: in-flight invocations, reservations,
 /// provisioned environments and throttles, per function and for the account.
 pub(crate) async fn concurrency_view(State(s): State<AppState>) -> ApiResult {
-    let invoker: &Arc<Invoker> = s.invoker.as_ref().map_err(|why| {
-        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
-    })?;
+    let invoker = s.host_invoker()?;
     Ok(json_response(StatusCode::OK, &invoker.concurrency()))
 }
 
 /// `GET /_flint/environments`: warm, pre-spawned and pre-spawning environments.
 pub(crate) async fn environments_view(State(s): State<AppState>) -> ApiResult {
-    let invoker: &Arc<Invoker> = s.invoker.as_ref().map_err(|why| {
-        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
-    })?;
+    let invoker = s.host_invoker()?;
     Ok(json_response(StatusCode::OK, &invoker.environments()))
 }

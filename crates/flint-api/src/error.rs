@@ -1,5 +1,6 @@
 //! Rendering of [`ApiError`] as an HTTP response.
 
+use crate::dispatch::DispatchError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flint_control::ControlError;
@@ -21,6 +22,21 @@ impl From<ControlError> for ApiResponseError {
             tracing::error!(error = %e, "internal failure in the control plane");
         }
         Self(e.to_api())
+    }
+}
+
+impl From<DispatchError> for ApiResponseError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::Resolve(e) => e.into(),
+            DispatchError::Invoke(e) => Self(e.to_api()),
+            DispatchError::InvocationAborted(e) => {
+                Self(ApiError::Service(format!("invocation failed: {e}")))
+            }
+            e @ (DispatchError::HostCannotRun(_)
+            | DispatchError::ResolveAborted(_)
+            | DispatchError::CodeMissing) => Self(ApiError::Service(e.to_string())),
+        }
     }
 }
 

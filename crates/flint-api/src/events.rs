@@ -1,8 +1,6 @@
-//! Asynchronous invocation in the API: the executor the event queue runs
-//! events through (the control plane and `Invoker::invoke`, like a
-//! synchronous invoke), the EventInvokeConfig operations, and flint's own
-//! queue endpoints (`/_flint/events`, and `/_flint/clock` when the server
-//! runs on the test clock).
+//! Asynchronous invocation in the API: accepting an `Event` invocation, the
+//! EventInvokeConfig operations, and flint's own queue endpoints
+//! (`/_flint/events`, and `/_flint/clock` when the server runs on the test clock).
 
 use crate::body::{MAX_CONTROL_REQUEST, parse_json, read_limited};
 use crate::error::ApiResponseError;
@@ -12,149 +10,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use flint_control::{ControlError, ControlPlane};
-use flint_events::decide::{Outcome, Policy};
-use flint_events::{
-    Attempt, BoxFuture, Executor, LastAttempt, LocalFunction, QueuedEvent, Settings,
-};
-use flint_invoke::{InvokeError, Invoker};
 use flint_types::model::EventInvokeConfigRequest;
-use flint_types::{ApiError, FunctionRef, Qualifier};
+use flint_types::{ApiError, FunctionRef};
 use serde_json::json;
 use std::sync::Arc;
-
-/// Runs queued events on this server.
-pub struct ServerExecutor {
-    control: Arc<ControlPlane>,
-    invoker: Result<Arc<Invoker>, String>,
-}
-
-impl ServerExecutor {
-    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, String>) -> Self {
-        Self { control, invoker }
-    }
-}
-
-fn event_ref(ev: &QueuedEvent) -> Result<FunctionRef, ApiError> {
-    Ok(FunctionRef {
-        name: ev.function.clone(),
-        qualifier: ev.qualifier.as_deref().map(Qualifier::parse).transpose()?,
-    })
-}
-
-fn service_error(why: String) -> Attempt {
-    tracing::warn!(error = %why, "an asynchronous event could not run; it will be retried");
-    Attempt {
-        outcome: Outcome::ServiceError,
-        last: None,
-    }
-}
-
-impl Executor for ServerExecutor {
-    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>> {
-        let control = self.control.clone();
-        let fref = event_ref(ev);
-        let qualifier = ev.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-        Box::pin(async move {
-            let fref = match fref {
-                Ok(f) => f,
-                Err(_) => return Ok(None),
-            };
-            let arn = control.resources().qualified_arn(&fref.name, &qualifier);
-            let found = tokio::task::spawn_blocking(move || control.async_settings(&fref))
-                .await
-                .map_err(|e| e.to_string())?;
-            match found {
-                Ok(s) => Ok(Some(Settings {
-                    policy: Policy {
-                        max_retries: s.max_retries,
-                        max_event_age_ms: s.max_event_age_secs * 1000,
-                    },
-                    on_success: s.on_success,
-                    on_failure: s.on_failure,
-                    dead_letter: s.dead_letter,
-                    reserved_zero: s.reserved_concurrency == Some(0),
-                    function_arn: arn,
-                })),
-                Err(ControlError::Api(ApiError::ResourceNotFound(_))) => Ok(None),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-    }
-
-    fn invoke(&self, ev: &QueuedEvent) -> BoxFuture<Attempt> {
-        let control = self.control.clone();
-        let invoker = self.invoker.clone();
-        let fref = event_ref(ev);
-        let payload = Bytes::from(ev.payload.clone());
-        let request_id = ev.id.clone();
-        Box::pin(async move {
-            let invoker = match invoker {
-                Ok(i) => i,
-                Err(why) => return service_error(why),
-            };
-            let Ok(fref) = fref else {
-                return service_error("unparseable qualifier".into());
-            };
-            let roll: f64 = rand::random();
-            let c = control.clone();
-            let resolved = match tokio::task::spawn_blocking(move || {
-                c.resolve_invocation(&fref, roll)
-            })
-            .await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => return service_error(e.to_string()),
-                Err(e) => return service_error(e.to_string()),
-            };
-            let mut request = match crate::invoke::invoke_request(&control, resolved, payload) {
-                Ok(r) => r,
-                Err(why) => return service_error(why),
-            };
-            request.request_id = Some(request_id);
-            let result = invoker.invoke(request).await;
-            // The attempt's log lines are written before its outcome is
-            // recorded, so an event marked done always left its log.
-            invoker.logs().flush().await;
-            match result {
-                Ok(out) => Attempt {
-                    outcome: if out.function_error {
-                        Outcome::FunctionError
-                    } else {
-                        Outcome::Success
-                    },
-                    last: Some(LastAttempt {
-                        status_code: 200,
-                        executed_version: Some(out.executed_version),
-                        function_error: out.function_error,
-                        response: Some(String::from_utf8_lossy(&out.body).into_owned()),
-                    }),
-                },
-                Err(InvokeError::Throttled { .. }) => Attempt {
-                    outcome: Outcome::Throttled,
-                    last: Some(LastAttempt {
-                        status_code: 429,
-                        executed_version: None,
-                        function_error: false,
-                        response: None,
-                    }),
-                },
-                Err(e) => service_error(e.to_string()),
-            }
-        })
-    }
-
-    fn local_function(&self, arn: &str) -> Option<LocalFunction> {
-        if !arn.starts_with("arn:") || arn.split(':').nth(2) != Some("lambda") {
-            return None;
-        }
-        let fref = FunctionRef::parse(arn, 256, self.control.resources()).ok()?;
-        Some(LocalFunction {
-            name: fref.name,
-            qualifier: fref.qualifier.map(|q| q.to_string()),
-        })
-    }
-}
 
 fn queue(s: &AppState) -> Result<&Arc<flint_events::EventQueue>, ApiResponseError> {
     s.events.as_ref().ok_or_else(|| {

@@ -11,7 +11,9 @@
 //! mapped back to HTTP, with the URL's CORS headers.
 
 use crate::body::{MAX_CONTROL_REQUEST, parse_json, read_limited};
-use crate::invoke::{MAX_INVOKE_REQUEST, invoke_request};
+use crate::dispatch::{Call, DispatchError, ResponseStream, StreamingAnswer};
+use crate::error::ApiResponseError;
+use crate::invoke::MAX_INVOKE_REQUEST;
 use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
 use axum::Router;
 use axum::body::Body;
@@ -231,32 +233,24 @@ async fn serve(
         return message(StatusCode::FORBIDDEN, serde_json::Value::Null);
     };
     let state = &listener.state;
-    let id = url_id.clone();
-    let roll: f64 = rand::random();
-    // Warm path: the route, the policy that may open it and what an invocation runs are in
-    // the control plane's memory while nothing changed; otherwise one trip to the blocking
-    // pool reads them all.
-    let cached = state.control.url_access_cached(&id).and_then(|access| {
-        let resolved = state.control.resolve_cached(&access.route.function, roll)?;
-        Some(Some((access.route, access.statements, resolved)))
-    });
-    let looked_up = match cached {
-        Some(hit) => Ok(hit),
+    // Warm path: the route and the policy that may open it are in the control plane's
+    // memory while nothing changed, as is what an invocation runs.
+    let access = match state.control.url_access_cached(&url_id) {
+        Some(hit) => Ok(Some(hit)),
         None => {
-            blocking(state, move |c| {
-                let Some(access) = c.url_access(&id)? else {
-                    return Ok(None);
-                };
-                let resolved = c.resolve_invocation(&access.route.function, roll)?;
-                Ok(Some((access.route, access.statements, resolved)))
-            })
-            .await
+            let id = url_id.clone();
+            blocking(state, move |c| c.url_access(&id)).await
         }
     };
-    let (route, statements, resolved) = match looked_up {
-        Ok(Some(found)) => found,
+    let (route, statements) = match access {
+        Ok(Some(access)) => (access.route, access.statements),
         Ok(None) => return message(StatusCode::FORBIDDEN, serde_json::Value::Null),
         Err(e) => return e.into_response(),
+    };
+    let dispatcher = state.dispatcher();
+    let resolved = match dispatcher.resolve(&route.function).await {
+        Ok(r) => r,
+        Err(e) => return ApiResponseError::from(e).into_response(),
     };
     let headers: Vec<(String, String)> = parts
         .headers
@@ -347,82 +341,41 @@ async fn serve(
     let event = flint_url::event(&http, &ctx);
     let payload = bytes::Bytes::from(serde_json::to_vec(&event).expect("json"));
 
-    let invoker = match state.invoker.as_ref() {
-        Ok(i) => i.clone(),
-        Err(_) => {
-            return message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!("Internal Server Error"),
-            );
-        }
+    let call = Call {
+        payload,
+        request_id: Some(request_id.clone()),
+        ..Call::default()
     };
-    let mut request = match invoke_request(&state.control, resolved, payload) {
-        Ok(r) => r,
-        Err(_) => {
-            return message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!("Internal Server Error"),
-            );
-        }
-    };
-    request.request_id = Some(request_id.clone());
     let origin = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("origin"))
         .map(|(_, v)| v.as_str());
-    let streamed = route.record.invoke_mode == "RESPONSE_STREAM";
-    let (parts_tx, mut parts_rx) = tokio::sync::mpsc::channel::<StreamPart>(16);
-    if streamed {
-        request.stream_to = Some(parts_tx);
+    let answer = if route.record.invoke_mode == "RESPONSE_STREAM" {
+        dispatcher.invoke_streaming(resolved, call).await
     } else {
-        drop(parts_tx);
-    }
-    let run = tokio::spawn(async move { invoker.invoke(request).await });
-    // A streamed response announces its content type first; the channel's end without one
-    // means the answer is whole in the output (see `invoke_with_response_stream`).
-    let first = if streamed {
-        parts_rx.recv().await
-    } else {
-        None
+        match dispatcher.start(resolved, call) {
+            Ok(running) => Ok(StreamingAnswer::Whole(running.finish().await)),
+            Err(e) => Err(e),
+        }
     };
-    let mut resp = match first {
+    let mut resp = match answer {
         // A streamed response: its head now, its body as the function writes it.
-        Some(StreamPart::ContentType(content_type)) => {
-            match stream_head(content_type, &mut parts_rx).await {
-                Some((head, rest)) => streamed_response(head, rest, parts_rx, run),
+        Ok(StreamingAnswer::Stream(mut stream)) => {
+            match stream_head(stream.content_type.take(), &mut stream.parts).await {
+                Some((head, rest)) => streamed_response(head, rest, stream),
                 None => bad_gateway(),
             }
         }
-        _ => {
-            let output = match run.await {
-                Ok(Ok(o)) => o,
-                Ok(Err(flint_invoke::InvokeError::Throttled { .. })) => {
-                    return message(StatusCode::TOO_MANY_REQUESTS, json!("Rate Exceeded."));
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "a function URL invocation failed");
-                    return bad_gateway();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "a function URL invocation panicked");
-                    return bad_gateway();
-                }
-            };
-            let mapped = if output.function_error {
-                Err(())
-            } else {
-                flint_url::response(&output.body).map_err(|e| {
-                    tracing::info!(url = %url_id, "a function URL answer could not be mapped: {e}");
-                })
-            };
-            match mapped {
-                Ok(m) => {
-                    let mut resp = Response::new(Body::from(m.body.clone()));
-                    set_head(&mut resp, &m);
-                    resp
-                }
-                Err(()) => bad_gateway(),
-            }
+        Ok(StreamingAnswer::Whole(output)) => match whole_response(output, &url_id) {
+            WholeResponse::Answered(resp) => resp,
+            WholeResponse::NotRun(resp) => return resp,
+        },
+        // The host cannot run functions, or the code is missing.
+        Err(_) => {
+            return message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal Server Error"),
+            );
         }
     };
     let h = resp.headers_mut();
@@ -439,6 +392,53 @@ async fn serve(
         h.insert("x-amzn-RequestId", v);
     }
     resp
+}
+
+/// The HTTP response of a whole answer.
+enum WholeResponse {
+    /// The function's answer, mapped (or its failure): sent with the URL's headers.
+    Answered(Response),
+    /// The invocation did not run: sent as it is.
+    NotRun(Response),
+}
+
+/// The HTTP response a whole answer maps to.
+fn whole_response(
+    output: Result<flint_invoke::InvokeOutput, DispatchError>,
+    url_id: &str,
+) -> WholeResponse {
+    let output = match output {
+        Ok(o) => o,
+        Err(DispatchError::Invoke(flint_invoke::InvokeError::Throttled { .. })) => {
+            return WholeResponse::NotRun(message(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!("Rate Exceeded."),
+            ));
+        }
+        Err(e @ DispatchError::InvocationAborted(_)) => {
+            tracing::warn!(error = %e, "a function URL invocation panicked");
+            return WholeResponse::NotRun(bad_gateway());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a function URL invocation failed");
+            return WholeResponse::NotRun(bad_gateway());
+        }
+    };
+    let mapped = if output.function_error {
+        Err(())
+    } else {
+        flint_url::response(&output.body).map_err(|e| {
+            tracing::info!(url = %url_id, "a function URL answer could not be mapped: {e}");
+        })
+    };
+    WholeResponse::Answered(match mapped {
+        Ok(m) => {
+            let mut resp = Response::new(Body::from(m.body.clone()));
+            set_head(&mut resp, &m);
+            resp
+        }
+        Err(()) => bad_gateway(),
+    })
 }
 
 fn bad_gateway() -> Response {
@@ -509,9 +509,11 @@ async fn stream_head(
 fn streamed_response(
     head: flint_url::HttpResponse,
     rest: bytes::Bytes,
-    mut parts: tokio::sync::mpsc::Receiver<StreamPart>,
-    run: tokio::task::JoinHandle<Result<flint_invoke::InvokeOutput, flint_invoke::InvokeError>>,
+    stream: ResponseStream,
 ) -> Response {
+    let ResponseStream {
+        mut parts, running, ..
+    } = stream;
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
     tokio::spawn(async move {
         let mut open = rest.is_empty() || tx.send(rest).await.is_ok();
@@ -521,7 +523,7 @@ fn streamed_response(
             }
         }
         // A failure after the head was sent can only end the body early (as on Lambda).
-        if let Ok(Ok(out)) = run.await
+        if let Ok(out) = running.finish().await
             && out.function_error
         {
             tracing::info!("a streamed function URL response ended with a function error");

@@ -2,6 +2,7 @@
 //! reading endpoint behind `flint logs`.
 
 use crate::body::read_limited;
+use crate::dispatch::{Call, ResponseStream, StreamingAnswer};
 use crate::error::ApiResponseError;
 use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
 use axum::body::Body;
@@ -10,8 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
-use flint_control::{ControlPlane, ResolvedFunction};
-use flint_invoke::{InvokeRequest, StreamPart};
+use flint_invoke::StreamPart;
 use flint_types::ApiError;
 use serde_json::json;
 
@@ -111,72 +111,57 @@ pub async fn invoke_with_response_stream(
     )
     .await?;
     let payload = json_payload(payload)?;
-    let roll: f64 = rand::random();
-    let target = fref.clone();
-    let resolved = match s.control.resolve_cached(&fref, roll) {
-        Some(hit) => hit,
-        None => blocking(&s, move |c| c.resolve_invocation(&target, roll)).await?,
-    };
+    let dispatcher = s.dispatcher();
+    let resolved = dispatcher.resolve(&fref).await?;
     if invocation_type == "DryRun" {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let invoker = s.invoker.as_ref().map_err(|why| {
-        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
-    })?;
     let executed_version = resolved.config.version.clone();
-    let mut request = invoke_request(&s.control, resolved, payload).map_err(ApiError::Service)?;
-    request.client_context = client_context;
-    request.tail_logs = tail;
-    let (parts_tx, parts_rx) = tokio::sync::mpsc::channel::<StreamPart>(16);
-    request.stream_to = Some(parts_tx);
-    let invoker = invoker.clone();
-    let run = tokio::spawn(async move { invoker.invoke(request).await });
-
-    // The invoker sends the content type of a streamed response before its chunks, and
-    // drops the channel when the invocation ends. So the first receive tells the cases
-    // apart without racing the invocation: a content type means a stream; the end of the
-    // channel means the answer is whole in the output (or admission refused it, which then
-    // gets its own status and error body, as on Lambda).
-    let mut parts_rx = parts_rx;
-    let first = parts_rx.recv().await;
-    let stream_content_type = match &first {
-        Some(StreamPart::ContentType(ct)) => Some(ct.clone()),
-        _ => None,
+    let call = Call {
+        payload,
+        client_context,
+        tail_logs: tail,
+        request_id: None,
     };
-    let Some(stream_content_type) = stream_content_type else {
-        let output = run
-            .await
-            .map_err(|e| ApiError::Service(format!("invocation failed: {e}")))?
-            .map_err(|e| ApiResponseError::from(e.to_api()))?;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
-        if output.function_error {
-            let (code, details) = stream_error(&output.body);
-            let _ = tx
-                .send(crate::eventstream::invoke_complete(
-                    Some(&code),
-                    Some(&details),
-                    output.log_result.as_deref(),
-                ))
-                .await;
-        } else {
-            let _ = tx
-                .send(crate::eventstream::payload_chunk(&output.body))
-                .await;
-            let _ = tx
-                .send(crate::eventstream::invoke_complete(
-                    None,
-                    None,
-                    output.log_result.as_deref(),
-                ))
-                .await;
+    let ResponseStream {
+        content_type: stream_content_type,
+        mut parts,
+        running,
+    } = match dispatcher.invoke_streaming(resolved, call).await? {
+        StreamingAnswer::Stream(stream) => stream,
+        StreamingAnswer::Whole(output) => {
+            // Admission refusals keep their own status and error body, as on Lambda.
+            let output = output?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+            if output.function_error {
+                let (code, details) = stream_error(&output.body);
+                let _ = tx
+                    .send(crate::eventstream::invoke_complete(
+                        Some(&code),
+                        Some(&details),
+                        output.log_result.as_deref(),
+                    ))
+                    .await;
+            } else {
+                let _ = tx
+                    .send(crate::eventstream::payload_chunk(&output.body))
+                    .await;
+                let _ = tx
+                    .send(crate::eventstream::invoke_complete(
+                        None,
+                        None,
+                        output.log_result.as_deref(),
+                    ))
+                    .await;
+            }
+            let content_type = output.content_type.as_deref().unwrap_or("application/json");
+            return Ok(stream_response(rx, &output.executed_version, content_type));
         }
-        let content_type = output.content_type.as_deref().unwrap_or("application/json");
-        return Ok(stream_response(rx, &output.executed_version, content_type));
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let mut open = true;
-        while let Some(part) = parts_rx.recv().await {
+        while let Some(part) = parts.recv().await {
             if let (StreamPart::Chunk(chunk), true) = (part, open) {
                 // A caller that went away stops nothing: the invocation finishes (and is
                 // logged) while the rest is read and dropped.
@@ -186,8 +171,8 @@ pub async fn invoke_with_response_stream(
                     .is_ok();
             }
         }
-        let complete = match run.await {
-            Ok(Ok(output)) if output.function_error => {
+        let complete = match running.finish().await {
+            Ok(output) if output.function_error => {
                 let (code, details) = stream_error(&output.body);
                 crate::eventstream::invoke_complete(
                     Some(&code),
@@ -195,14 +180,9 @@ pub async fn invoke_with_response_stream(
                     output.log_result.as_deref(),
                 )
             }
-            Ok(Ok(output)) => {
+            Ok(output) => {
                 crate::eventstream::invoke_complete(None, None, output.log_result.as_deref())
             }
-            Ok(Err(e)) => crate::eventstream::invoke_complete(
-                Some("ServiceException"),
-                Some(&e.to_string()),
-                None,
-            ),
             Err(e) => crate::eventstream::invoke_complete(
                 Some("ServiceException"),
                 Some(&e.to_string()),
@@ -274,9 +254,7 @@ pub async fn invoke_async(
     let payload = read_limited(&headers, body, MAX_INVOKE_ASYNC_ARGS, "InvokeAsync").await?;
     let payload = json_payload(payload)?;
     // 404 for a function (or version) that does not exist, before anything is queued.
-    let roll: f64 = rand::random();
-    let check = fref.clone();
-    blocking(&s, move |c| c.resolve_invocation(&check, roll)).await?;
+    s.dispatcher().resolve(&fref).await?;
     let id = crate::events::enqueue(&s, &fref, payload).await?;
     let mut resp = json_response(StatusCode::ACCEPTED, &json!({"Status": 202}));
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -306,36 +284,28 @@ pub async fn invoke(
     }
     let payload = json_payload(payload)?;
 
-    let roll: f64 = rand::random();
-    let target = fref.clone();
-    // Warm path: an in-memory answer needs no trip to the blocking pool.
-    let resolved = match s.control.resolve_cached(&fref, roll) {
-        Some(hit) => hit,
-        None => blocking(&s, move |c| c.resolve_invocation(&fref, roll)).await?,
-    };
+    let dispatcher = s.dispatcher();
+    let resolved = dispatcher.resolve(&fref).await?;
     if invocation_type == "DryRun" {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     if invocation_type == "Event" {
         // 202 only once the event is durable; the id is the one the
         // function and the destinations see.
-        let id = crate::events::enqueue(&s, &target, payload).await?;
+        let id = crate::events::enqueue(&s, &fref, payload).await?;
         let mut resp = StatusCode::ACCEPTED.into_response();
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-amzn-RequestId", v);
         }
         return Ok(resp);
     }
-    let invoker = s.invoker.as_ref().map_err(|why| {
-        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
-    })?;
-    let mut request = invoke_request(&s.control, resolved, payload).map_err(ApiError::Service)?;
-    request.client_context = client_context;
-    request.tail_logs = tail;
-    let output = invoker
-        .invoke(request)
-        .await
-        .map_err(|e| ApiResponseError::from(e.to_api()))?;
+    let call = Call {
+        payload,
+        client_context,
+        tail_logs: tail,
+        request_id: None,
+    };
+    let output = dispatcher.invoke(resolved, call).await?;
 
     let mut resp = (StatusCode::OK, output.body).into_response();
     let h = resp.headers_mut();
@@ -373,9 +343,7 @@ pub async fn read_logs(
     let name = fref.name.clone();
     // A log is only shown for a function that exists.
     blocking(&s, move |c| c.get_function_configuration(&fref)).await?;
-    let invoker = s.invoker.as_ref().map_err(|why| {
-        ApiError::Service(format!("flint cannot run functions on this host: {why}"))
-    })?;
+    let invoker = s.host_invoker()?;
     invoker.logs().flush().await;
     let (records, next) = invoker
         .logs()
@@ -389,28 +357,4 @@ pub async fn read_logs(
         StatusCode::OK,
         &json!({"records": records, "nextOffset": next}),
     ))
-}
-
-/// The invoker's request for a resolved version: synchronous and
-/// asynchronous invocations both start from this one place (callers then
-/// set client context, Tail and the request id they need).
-pub(crate) fn invoke_request(
-    control: &ControlPlane,
-    resolved: ResolvedFunction,
-    payload: Bytes,
-) -> Result<InvokeRequest, String> {
-    let code_path = control
-        .code_path(&resolved.code_blob)
-        .ok_or_else(|| "the function's code is not on local disk".to_string())?;
-    Ok(InvokeRequest {
-        config: resolved.config,
-        code_blob: resolved.code_blob,
-        code_path,
-        invoked_arn: resolved.invoked_arn,
-        payload,
-        client_context: None,
-        tail_logs: false,
-        request_id: None,
-        stream_to: None,
-    })
 }

@@ -7,9 +7,12 @@
 //! [`error::ApiResponseError`], so error responses share one shape:
 //! `x-amzn-ErrorType`, `x-amzn-RequestId` and the JSON body of the model.
 
+mod async_executor;
 mod auth;
+mod blocking;
 mod body;
 mod concurrency;
+mod dispatch;
 mod error;
 mod events;
 mod eventstream;
@@ -18,9 +21,10 @@ mod invoke;
 mod policy;
 mod routes;
 
+pub use async_executor::ServerExecutor;
 pub use auth::{SigV4Auth, with_sigv4};
 pub use concurrency::restore_concurrency;
+pub use dispatch::{Call, DispatchError, Dispatcher, ResponseStream, Running, StreamingAnswer};
 pub use error::ApiResponseError;
-pub use events::ServerExecutor;
 pub use function_url::{UrlListener, url_router};
 pub use routes::{AppState, router};

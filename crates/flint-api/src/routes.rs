@@ -1,6 +1,7 @@
 //! The routes of the Lambda control-plane API, with their dated paths.
 
 use crate::body::{MAX_CODE_REQUEST, MAX_CONTROL_REQUEST, parse_json, read_limited};
+use crate::dispatch::{DispatchError, Dispatcher, host_invoker};
 use crate::error::ApiResponseError;
 use axum::Router;
 use axum::body::Body;
@@ -31,6 +32,18 @@ pub struct AppState {
     pub events: Option<Arc<flint_events::EventQueue>>,
     /// Set when the server runs on a manual clock that `/_flint/clock` moves.
     pub test_clock: Option<Arc<flint_events::ManualClock>>,
+}
+
+impl AppState {
+    /// The invocation dispatch over this server's control plane and invoker.
+    pub(crate) fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(self.control.clone(), self.invoker.clone())
+    }
+
+    /// The invoker, or the refusal on a host that cannot run functions.
+    pub(crate) fn host_invoker(&self) -> Result<&Arc<flint_invoke::Invoker>, DispatchError> {
+        host_invoker(&self.invoker)
+    }
 }
 
 pub(crate) type ApiResult = Result<Response, ApiResponseError>;
