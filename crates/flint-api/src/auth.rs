@@ -10,8 +10,9 @@
 //! Exempt: `/_flint/code/...`, the code download links, which carry their
 //! own expiring signature (like S3's presigned URLs that Lambda returns).
 
-use crate::body::MAX_CODE_REQUEST;
+use crate::clock::unix_seconds;
 use crate::error::ApiResponseError;
+use crate::operations::MAX_CODE_REQUEST;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -37,13 +38,6 @@ pub struct SigV4Auth {
 /// Wraps `router` (every route) in SigV4 verification.
 pub fn with_sigv4(router: Router, auth: Arc<SigV4Auth>) -> Router {
     router.layer(middleware::from_fn_with_state(auth, authenticate))
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// AWS's answer to a refused request: 403, the code in `x-amzn-ErrorType`,
@@ -92,7 +86,7 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
         region: &auth.region,
         service: "lambda",
     };
-    let parsed = match sigv4::parse(&sreq, now_unix(), expect) {
+    let parsed = match sigv4::parse(&sreq, unix_seconds(), expect) {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(code = e.code(), path = sreq.path, "refused a request: {e}");

@@ -214,3 +214,96 @@ pub struct ResponseStream {
     /// The invocation itself: its output says how it ended.
     pub running: Running,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{NO_INVOKER, create_function, test_state};
+    use flint_types::ApiError;
+    use flint_types::model::{CreateAliasRequest, UpdateFunctionConfigurationRequest};
+    use std::collections::BTreeSet;
+
+    fn function(name: &str, qualifier: Option<&str>) -> FunctionRef {
+        FunctionRef {
+            name: name.into(),
+            qualifier: qualifier.map(|q| flint_types::Qualifier::parse(q).unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reference_to_nothing_does_not_resolve() {
+        let test = test_state();
+        let dispatcher = test.state.dispatcher();
+        match dispatcher.resolve(&function("missing", None)).await {
+            Err(DispatchError::Resolve(ControlError::Api(ApiError::ResourceNotFound(_)))) => {}
+            other => panic!("{:?}", other.map(|r| r.invoked_arn)),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alias_with_weights_routes_each_invocation_by_a_fresh_roll() {
+        let test = test_state();
+        let control = &test.state.control;
+        create_function(control, "f");
+        let latest = function("f", None);
+        control
+            .publish_version(&latest, Default::default())
+            .unwrap();
+        let changed: UpdateFunctionConfigurationRequest =
+            serde_json::from_value(serde_json::json!({"Description": "two"})).unwrap();
+        control
+            .update_function_configuration(&latest, changed)
+            .unwrap();
+        control
+            .publish_version(&latest, Default::default())
+            .unwrap();
+        let alias: CreateAliasRequest = serde_json::from_value(serde_json::json!({
+            "Name": "live",
+            "FunctionVersion": "1",
+            "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.5}},
+        }))
+        .unwrap();
+        control.create_alias(&latest, alias).unwrap();
+
+        let dispatcher = test.state.dispatcher();
+        let live = function("f", Some("live"));
+        let mut versions = BTreeSet::new();
+        for _ in 0..200 {
+            let resolved = dispatcher.resolve(&live).await.unwrap();
+            assert!(resolved.invoked_arn.ends_with(":function:f:live"));
+            versions.insert(resolved.config.version);
+        }
+        // Half the traffic each: 200 rolls that all land on one side have odds of 2^-199.
+        assert_eq!(versions, BTreeSet::from(["1".to_string(), "2".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn a_host_that_cannot_run_functions_refuses_every_invocation_after_resolving() {
+        let test = test_state();
+        create_function(&test.state.control, "f");
+        let dispatcher = test.state.dispatcher();
+        let target = function("f", None);
+        let refused = |e: DispatchError| {
+            assert!(matches!(&e, DispatchError::HostCannotRun(why) if why == NO_INVOKER));
+            assert_eq!(
+                e.to_string(),
+                format!("flint cannot run functions on this host: {NO_INVOKER}")
+            );
+        };
+        let resolved = dispatcher.resolve(&target).await.unwrap();
+        refused(
+            dispatcher
+                .invoke(resolved, Call::default())
+                .await
+                .unwrap_err(),
+        );
+        let resolved = dispatcher.resolve(&target).await.unwrap();
+        refused(dispatcher.start(resolved, Call::default()).err().unwrap());
+        let resolved = dispatcher.resolve(&target).await.unwrap();
+        match dispatcher.invoke_streaming(resolved, Call::default()).await {
+            Err(e) => refused(e),
+            Ok(_) => panic!("a streaming invocation ran on a host without an invoker"),
+        }
+        refused(dispatcher.invoker().err().unwrap());
+    }
+}

@@ -55,3 +55,50 @@ impl IntoResponse for ApiResponseError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flint_invoke::InvokeError;
+
+    fn rendered(e: DispatchError) -> (u16, &'static str, String) {
+        let ApiResponseError(api) = e.into();
+        (api.status(), api.code(), api.to_string())
+    }
+
+    #[test]
+    fn an_invocation_that_did_not_run_is_answered_as_lambda_does() {
+        assert_eq!(
+            rendered(DispatchError::HostCannotRun("no namespaces".into())),
+            (
+                500,
+                "ServiceException",
+                "flint cannot run functions on this host: no namespaces".into()
+            )
+        );
+        assert_eq!(
+            rendered(DispatchError::CodeMissing),
+            (
+                500,
+                "ServiceException",
+                "the function's code is not on local disk".into()
+            )
+        );
+        assert_eq!(
+            rendered(DispatchError::Invoke(InvokeError::Throttled {
+                reason: "ConcurrentInvocationLimitExceeded"
+            })),
+            (429, "TooManyRequestsException", "Rate Exceeded.".into())
+        );
+        let (status, code, _) = rendered(DispatchError::Invoke(InvokeError::Runtime {
+            runtime: "python3.12".into(),
+            reason: "no interpreter".into(),
+        }));
+        assert_eq!((status, code), (502, "InvalidRuntimeException"));
+        let (status, code, message) = rendered(DispatchError::Resolve(ControlError::Api(
+            ApiError::function_not_found("arn:aws:lambda:us-east-1:000000000000:function:f"),
+        )));
+        assert_eq!((status, code), (404, "ResourceNotFoundException"));
+        assert!(message.ends_with(":function:f"), "{message}");
+    }
+}

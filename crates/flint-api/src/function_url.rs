@@ -1,5 +1,6 @@
-//! Function URLs: the configuration operations (`/2021-10-31/functions/{F}/url(s)`) on the
-//! API router, and the URL listener that turns HTTP requests into invocations.
+//! The function URL listener: HTTP requests in, invocations through the dispatch, HTTP
+//! responses out (the configuration operations are on the API router:
+//! `handlers/function_url_config.rs`).
 //!
 //! A request reaches a URL by its host name (`<url-id>.lambda-url.<region>.<base domain>`)
 //! or, for clients that cannot choose a host, by path (`/_url/<url-id>/<path>`). Then:
@@ -7,119 +8,28 @@
 //! authorization (`AuthType: NONE` needs a policy statement allowing
 //! `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType = NONE`, as on Lambda;
 //! `AWS_IAM` needs a valid SigV4 signature by one of flint's access keys) → the body as a
-//! payload format 2.0 event (`flint-url`) → the same invoker path as `Invoke` → the answer
+//! payload format 2.0 event (`flint-url`) → the same dispatch as `Invoke` → the answer
 //! mapped back to HTTP, with the URL's CORS headers.
 
-use crate::body::{MAX_CONTROL_REQUEST, parse_json, read_limited};
+use crate::clock::{unix_millis, unix_seconds};
 use crate::dispatch::{Call, DispatchError, ResponseStream, StreamingAnswer};
 use crate::error::ApiResponseError;
-use crate::invoke::MAX_INVOKE_REQUEST;
-use crate::routes::{ApiResult, AppState, Query, blocking, function_ref, json_response};
+use crate::operations::MAX_INVOKE_REQUEST;
+use crate::response::{ChannelBody, set_request_id};
+use crate::state::{AppState, blocking};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flint_auth::KeyStore;
 use flint_auth::sigv4::{self, Expect};
 use flint_invoke::StreamPart;
-use flint_types::function_url::FunctionUrlConfigRequest;
 use flint_types::policy::{AccessRequest, policy_allows};
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-// ---------------------------------------------------------------------------
-// Configuration operations
-
-pub(crate) async fn create(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult {
-    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
-    let bytes = read_limited(
-        &headers,
-        body,
-        MAX_CONTROL_REQUEST,
-        "CreateFunctionUrlConfig",
-    )
-    .await?;
-    let req: FunctionUrlConfigRequest = parse_json(&bytes)?;
-    let config = blocking(&s, move |c| c.create_function_url(&fref, req)).await?;
-    Ok(json_response(StatusCode::CREATED, &config))
-}
-
-pub(crate) async fn update(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult {
-    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
-    let bytes = read_limited(
-        &headers,
-        body,
-        MAX_CONTROL_REQUEST,
-        "UpdateFunctionUrlConfig",
-    )
-    .await?;
-    let req: FunctionUrlConfigRequest = parse_json(&bytes)?;
-    let config = blocking(&s, move |c| c.update_function_url(&fref, req)).await?;
-    Ok(json_response(StatusCode::OK, &config))
-}
-
-pub(crate) async fn get(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult {
-    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
-    let config = blocking(&s, move |c| c.get_function_url(&fref)).await?;
-    Ok(json_response(StatusCode::OK, &config))
-}
-
-pub(crate) async fn delete(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult {
-    let fref = function_ref(&s, &function, 140, &Query::parse(q)?)?;
-    blocking(&s, move |c| c.delete_function_url(&fref)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-pub(crate) async fn list(
-    State(s): State<AppState>,
-    Path(function): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult {
-    let q = Query::parse(q)?;
-    let fref = function_ref(&s, &function, 140, &Query(vec![]))?;
-    let marker = q.get("Marker").map(str::to_owned);
-    let max_items = match q.get("MaxItems") {
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            flint_types::ApiError::InvalidParameterValue(format!("Invalid MaxItems: {v}"))
-        })?),
-        None => None,
-    };
-    let page = blocking(&s, move |c| {
-        c.list_function_urls(&fref, marker.as_deref(), max_items)
-    })
-    .await?;
-    let mut body = json!({ "FunctionUrlConfigs": page.configs });
-    if let Some(m) = page.next_marker {
-        body["NextMarker"] = json!(m);
-    }
-    Ok(json_response(StatusCode::OK, &body))
-}
-
-// ---------------------------------------------------------------------------
-// The URL listener
 
 /// What the URL listener needs besides the API's state.
 #[derive(Clone)]
@@ -199,11 +109,7 @@ fn iam_caller(
         region: &control.resources().region,
         service: "lambda",
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let key = sigv4::verify_request(&sreq, Some(body_sha256), now, expect, |id| {
+    let key = sigv4::verify_request(&sreq, Some(body_sha256), unix_seconds(), expect, |id| {
         keys.secret(id).ok().flatten()
     })
     .map_err(|e| tracing::info!(code = e.code(), "refused a function URL request: {e}"))
@@ -314,10 +220,7 @@ async fn serve(
         state.control.resources().region,
         listener.base_domain
     );
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now_ms = unix_millis();
     let mut with_forwarding = headers.clone();
     with_forwarding.push(("x-forwarded-for".into(), peer.ip().to_string()));
     with_forwarding.push(("x-forwarded-proto".into(), "http".into()));
@@ -388,9 +291,7 @@ async fn serve(
             h.insert(k, v);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-amzn-RequestId", v);
-    }
+    set_request_id(&mut resp, &request_id);
     resp
 }
 
@@ -529,7 +430,7 @@ fn streamed_response(
             tracing::info!("a streamed function URL response ended with a function error");
         }
     });
-    let mut resp = Response::new(Body::from_stream(crate::invoke::ChannelBody(rx)));
+    let mut resp = Response::new(Body::from_stream(ChannelBody(rx)));
     set_head(&mut resp, &head);
     resp
 }

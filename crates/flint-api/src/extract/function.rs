@@ -1,0 +1,70 @@
+//! The function an operation acts on: the `{function}` path segment (a name, a partial or
+//! full ARN, optionally `:qualifier`), within the operation's length limit.
+
+use crate::error::ApiResponseError;
+use crate::query::Query;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use flint_types::FunctionRef;
+use serde::Deserialize;
+
+/// The function of the path, at most `MAX_LEN` characters (Lambda's model: 140 for most
+/// operations, 170 or 256 for those that take a namespaced name). A qualifier can only come
+/// with the name (`name:qualifier`); the query is not read.
+pub(crate) struct Function<const MAX_LEN: usize>(pub FunctionRef);
+
+/// As [`Function`], for operations that also take a `?Qualifier=` (which must agree with a
+/// qualifier in the name).
+pub(crate) struct QualifiedFunction<const MAX_LEN: usize>(pub FunctionRef);
+
+#[derive(Deserialize)]
+struct FunctionSegment {
+    function: String,
+}
+
+/// The raw `{function}` path segment (percent-decoded).
+pub(crate) async fn function_segment(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<String, Response> {
+    Path::<FunctionSegment>::from_request_parts(parts, state)
+        .await
+        .map(|Path(segment)| segment.function)
+        .map_err(IntoResponse::into_response)
+}
+
+/// Parses `raw` with the operation's length limit, then merges the query's qualifier.
+pub(crate) fn function_ref(
+    state: &AppState,
+    raw: &str,
+    max_len: usize,
+    query_qualifier: Option<&str>,
+) -> Result<FunctionRef, ApiResponseError> {
+    let fref = FunctionRef::parse(raw, max_len, state.control.resources())?;
+    Ok(fref.with_query_qualifier(query_qualifier)?)
+}
+
+impl<const MAX_LEN: usize> FromRequestParts<AppState> for Function<MAX_LEN> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let raw = function_segment(parts, state).await?;
+        function_ref(state, &raw, MAX_LEN, None)
+            .map(Self)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+impl<const MAX_LEN: usize> FromRequestParts<AppState> for QualifiedFunction<MAX_LEN> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let raw = function_segment(parts, state).await?;
+        let query = Query::parse(parts.uri.query()).map_err(IntoResponse::into_response)?;
+        function_ref(state, &raw, MAX_LEN, query.get("Qualifier"))
+            .map(Self)
+            .map_err(IntoResponse::into_response)
+    }
+}

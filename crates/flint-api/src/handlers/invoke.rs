@@ -1,0 +1,178 @@
+//! `Invoke` (`POST /2015-03-31/functions/{name}/invocations`) and the deprecated
+//! `InvokeAsync`: the HTTP adapter of the invocation dispatch. A synchronous invoke runs
+//! through the dispatch and answers with the function's output; an `Event` invoke (and
+//! `InvokeAsync`) is queued, and the asynchronous executor runs it later.
+
+use crate::dispatch::Call;
+use crate::error::ApiResponseError;
+use crate::extract::{
+    Bounded, Function, InvokeHeaders, Payload, QualifiedFunction, function_payload,
+};
+use crate::operations::{InvocationType, InvokeAsync, InvokeFunction, MAX_EVENT_PAYLOAD};
+use crate::response::{json_response, set_request_id};
+use crate::state::{ApiResult, AppState};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use flint_invoke::InvokeOutput;
+use flint_types::{ApiError, FunctionRef};
+use serde_json::json;
+
+pub(crate) async fn invoke(
+    State(s): State<AppState>,
+    QualifiedFunction(fref): QualifiedFunction<256>,
+    headers: InvokeHeaders<InvokeFunction>,
+    Bounded(payload, _): Bounded<InvokeFunction>,
+) -> ApiResult {
+    if headers.invocation_type == InvocationType::Event && payload.len() > MAX_EVENT_PAYLOAD {
+        return Err(ApiError::RequestEntityTooLarge(format!(
+            "{} byte payload is too large for the Event invocation type (limit {MAX_EVENT_PAYLOAD} bytes)",
+            payload.len()
+        ))
+        .into());
+    }
+    let payload = function_payload(payload)?;
+    let dispatcher = s.dispatcher();
+    let resolved = dispatcher.resolve(&fref).await?;
+    match headers.invocation_type {
+        InvocationType::DryRun => return Ok(StatusCode::NO_CONTENT.into_response()),
+        InvocationType::Event => {
+            // 202 only once the event is durable; the id is the one the
+            // function and the destinations see.
+            let id = enqueue(&s, &fref, payload).await?;
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            set_request_id(&mut resp, &id);
+            return Ok(resp);
+        }
+        InvocationType::RequestResponse => {}
+    }
+    let call = Call {
+        payload,
+        client_context: headers.client_context,
+        tail_logs: headers.tail_logs,
+        request_id: None,
+    };
+    let output = dispatcher.invoke(resolved, call).await?;
+    Ok(invoke_response(output))
+}
+
+/// Invoke's answer: the function's output as the body, its metadata as headers.
+fn invoke_response(output: InvokeOutput) -> axum::response::Response {
+    let mut resp = (StatusCode::OK, output.body).into_response();
+    let h = resp.headers_mut();
+    let content_type = output.content_type.as_deref().unwrap_or("application/json");
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&output.executed_version) {
+        h.insert("X-Amz-Executed-Version", v);
+    }
+    if output.function_error {
+        h.insert(
+            "X-Amz-Function-Error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = output.log_result
+        && let Ok(v) = HeaderValue::from_str(&tail)
+    {
+        h.insert("X-Amz-Log-Result", v);
+    }
+    resp
+}
+
+/// `InvokeAsync` (`POST /2014-11-13/functions/{name}/invoke-async/`), Lambda's deprecated
+/// asynchronous API: the body is the event, queued exactly as an `Event` invoke of the
+/// unqualified function (`$LATEST`), answered `202` once durable.
+pub(crate) async fn invoke_async(
+    State(s): State<AppState>,
+    Function(fref): Function<170>,
+    Payload(payload, _): Payload<InvokeAsync>,
+) -> ApiResult {
+    // 404 for a function (or version) that does not exist, before anything is queued.
+    s.dispatcher().resolve(&fref).await?;
+    let id = enqueue(&s, &fref, payload).await?;
+    let mut resp = json_response(StatusCode::ACCEPTED, &json!({"Status": 202}));
+    set_request_id(&mut resp, &id);
+    Ok(resp)
+}
+
+/// Accepts an `Event` invocation: durable first, then 202. Returns the event's request id.
+async fn enqueue(
+    s: &AppState,
+    fref: &FunctionRef,
+    payload: Bytes,
+) -> Result<String, ApiResponseError> {
+    let queue = s.queue()?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
+        ApiError::InvalidRequestContent(
+            "Could not parse request body into json: Could not parse payload into json: invalid UTF-8"
+                .into(),
+        )
+    })?;
+    queue
+        .enqueue(
+            id.clone(),
+            fref.name.clone(),
+            fref.qualifier.as_ref().map(|q| q.to_string()),
+            payload,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not queue an asynchronous event");
+            ApiError::Service("An internal error occurred in flint. See the server log.".into())
+        })?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::routes::router;
+    use crate::test_support::{NO_INVOKER, create_function, test_state};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn invoke(invocation_type: &str, function: &str) -> (StatusCode, serde_json::Value) {
+        let test = test_state();
+        create_function(&test.state.control, "f");
+        let req = Request::post(format!("/2015-03-31/functions/{function}/invocations"))
+            .header("X-Amz-Invocation-Type", invocation_type)
+            .body(Body::from("{}"))
+            .unwrap();
+        let resp = router(test.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_resolves_without_running_anything() {
+        assert_eq!(invoke("DryRun", "f").await.0, StatusCode::NO_CONTENT);
+        assert_eq!(invoke("DryRun", "g").await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_host_that_cannot_run_functions_says_why() {
+        let (status, body) = invoke("RequestResponse", "f").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body["Message"],
+            format!("flint cannot run functions on this host: {NO_INVOKER}")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_needs_the_queue() {
+        let (status, body) = invoke("Event", "f").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body["Message"],
+            "asynchronous invocation is not enabled on this server"
+        );
+    }
+}
