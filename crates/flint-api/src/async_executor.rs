@@ -3,12 +3,12 @@
 //! queue's [`Attempt`]. Wiring between `flint-events` and the dispatch, not HTTP.
 
 use crate::blocking::on_blocking_pool;
-use crate::dispatch::{Call, DispatchError, Dispatcher};
+use crate::dispatch::{Call, DispatchError, Dispatcher, HostCannotRun};
 use bytes::Bytes;
 use flint_control::{ControlError, ControlPlane};
 use flint_events::decide::{Outcome, Policy};
 use flint_events::{
-    Attempt, BoxFuture, Executor, LastAttempt, LocalFunction, QueuedEvent, Settings,
+    Attempt, BoxFuture, Executor, ExecutorError, LastAttempt, LocalFunction, QueuedEvent, Settings,
 };
 use flint_invoke::{InvokeError, Invoker};
 use flint_types::{ApiError, FunctionRef, Qualifier};
@@ -21,7 +21,7 @@ pub struct ServerExecutor {
 }
 
 impl ServerExecutor {
-    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, String>) -> Self {
+    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, HostCannotRun>) -> Self {
         Self {
             dispatcher: Dispatcher::new(control.clone(), invoker),
             control,
@@ -74,7 +74,7 @@ fn attempt(result: Result<flint_invoke::InvokeOutput, DispatchError>) -> Attempt
 }
 
 impl Executor for ServerExecutor {
-    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, String>> {
+    fn settings(&self, ev: &QueuedEvent) -> BoxFuture<Result<Option<Settings>, ExecutorError>> {
         let control = self.control.clone();
         let fref = event_ref(ev);
         let qualifier = ev.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
@@ -84,9 +84,7 @@ impl Executor for ServerExecutor {
                 Err(_) => return Ok(None),
             };
             let arn = control.resources().qualified_arn(&fref.name, &qualifier);
-            let found = on_blocking_pool(&control, move |c| c.async_settings(&fref))
-                .await
-                .map_err(|e| e.to_string())?;
+            let found = on_blocking_pool(&control, move |c| c.async_settings(&fref)).await?;
             match found {
                 Ok(s) => Ok(Some(Settings {
                     policy: Policy {
@@ -100,7 +98,7 @@ impl Executor for ServerExecutor {
                     function_arn: arn,
                 })),
                 Err(ControlError::Api(ApiError::ResourceNotFound(_))) => Ok(None),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         })
     }
@@ -182,7 +180,7 @@ mod tests {
         assert_eq!(throttled.last.expect("recorded").status_code, 429);
 
         for e in [
-            DispatchError::HostCannotRun("no namespaces".into()),
+            DispatchError::HostCannotRun(HostCannotRun("no namespaces".into())),
             DispatchError::CodeMissing,
             DispatchError::Invoke(InvokeError::Unavailable("shutting down".into())),
         ] {

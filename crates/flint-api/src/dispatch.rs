@@ -26,11 +26,16 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinHandle};
 
+/// Why this host has no invoker (said once at start, and to every invocation).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("flint cannot run functions on this host: {0}")]
+pub struct HostCannotRun(pub String);
+
 /// Why an invocation did not run (a function error is not one: it ran, and failed).
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
-    #[error("flint cannot run functions on this host: {0}")]
-    HostCannotRun(String),
+    #[error(transparent)]
+    HostCannotRun(HostCannotRun),
     /// The reference names nothing that can be invoked (or the store failed).
     #[error(transparent)]
     Resolve(ControlError),
@@ -63,11 +68,11 @@ pub struct Call {
 pub struct Dispatcher {
     control: Arc<ControlPlane>,
     /// `Err` says why functions cannot run on this host.
-    invoker: Result<Arc<Invoker>, String>,
+    invoker: Result<Arc<Invoker>, HostCannotRun>,
 }
 
 impl Dispatcher {
-    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, String>) -> Self {
+    pub fn new(control: Arc<ControlPlane>, invoker: Result<Arc<Invoker>, HostCannotRun>) -> Self {
         Self { control, invoker }
     }
 
@@ -159,7 +164,7 @@ impl Dispatcher {
 
 /// The invoker held by a server: the one place its absence is turned into the refusal.
 pub(crate) fn host_invoker(
-    invoker: &Result<Arc<Invoker>, String>,
+    invoker: &Result<Arc<Invoker>, HostCannotRun>,
 ) -> Result<&Arc<Invoker>, DispatchError> {
     invoker
         .as_ref()
@@ -284,7 +289,9 @@ mod tests {
         let dispatcher = test.state.dispatcher();
         let target = function("f", None);
         let refused = |e: DispatchError| {
-            assert!(matches!(&e, DispatchError::HostCannotRun(why) if why == NO_INVOKER));
+            assert!(
+                matches!(&e, DispatchError::HostCannotRun(HostCannotRun(why)) if why == NO_INVOKER)
+            );
             assert_eq!(
                 e.to_string(),
                 format!("flint cannot run functions on this host: {NO_INVOKER}")

@@ -69,7 +69,9 @@ mod tests {
     #[test]
     fn an_invocation_that_did_not_run_is_answered_as_lambda_does() {
         assert_eq!(
-            rendered(DispatchError::HostCannotRun("no namespaces".into())),
+            rendered(DispatchError::HostCannotRun(
+                crate::dispatch::HostCannotRun("no namespaces".into())
+            )),
             (
                 500,
                 "ServiceException",

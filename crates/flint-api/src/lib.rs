@@ -30,7 +30,9 @@ mod test_support;
 
 pub use async_executor::ServerExecutor;
 pub use auth::{SigV4Auth, with_sigv4};
-pub use dispatch::{Call, DispatchError, Dispatcher, ResponseStream, Running, StreamingAnswer};
+pub use dispatch::{
+    Call, DispatchError, Dispatcher, HostCannotRun, ResponseStream, Running, StreamingAnswer,
+};
 pub use error::ApiResponseError;
 pub use function_url::{UrlListener, url_router};
 pub use provisioning::restore_concurrency;

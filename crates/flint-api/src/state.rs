@@ -1,7 +1,7 @@
 //! The state every API handler shares, and its ways into the control plane and the invoker.
 
 use crate::blocking::on_blocking_pool;
-use crate::dispatch::{DispatchError, Dispatcher, host_invoker};
+use crate::dispatch::{DispatchError, Dispatcher, HostCannotRun, host_invoker};
 use crate::error::ApiResponseError;
 use axum::response::Response;
 use flint_control::ControlPlane;
@@ -16,7 +16,7 @@ pub struct AppState {
     pub control: Arc<ControlPlane>,
     /// `Err` says why functions cannot run on this host (flint still serves
     /// the control plane, and every invoke gets that reason).
-    pub invoker: Result<Arc<Invoker>, String>,
+    pub invoker: Result<Arc<Invoker>, HostCannotRun>,
     /// The asynchronous-invocation queue (`None`: Event invocations are refused).
     pub events: Option<Arc<EventQueue>>,
     /// Set when the server runs on a manual clock that `/_flint/clock` moves.

@@ -26,7 +26,7 @@ pub(crate) fn test_state() -> TestState {
     TestState {
         state: AppState {
             control: Arc::new(control),
-            invoker: Err(NO_INVOKER.into()),
+            invoker: Err(crate::dispatch::HostCannotRun(NO_INVOKER.into())),
             events: None,
             test_clock: None,
         },

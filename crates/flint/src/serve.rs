@@ -3,7 +3,7 @@
 use crate::config::{AuthMode, Settings};
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use flint_api::{AppState, router};
+use flint_api::{AppState, HostCannotRun, router};
 use flint_control::{CodeUrlSigner, ControlPlane, ControlSettings};
 use flint_store::{FsBlobStore, SqliteStore};
 use rand::RngCore;
@@ -252,7 +252,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 fn start_events(
     settings: &Settings,
     control: &Arc<ControlPlane>,
-    invoker: &Result<Arc<flint_invoke::Invoker>, String>,
+    invoker: &Result<Arc<flint_invoke::Invoker>, HostCannotRun>,
 ) -> anyhow::Result<(
     Arc<flint_events::EventQueue>,
     Option<Arc<flint_events::ManualClock>>,
@@ -283,7 +283,7 @@ const TEST_NO_ISOLATION_ENV: &str = "FLINT_TEST_NO_ISOLATION";
 
 /// Sets up execution environments, or says loudly why functions cannot run
 /// here (the control plane is served either way).
-fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, String> {
+fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, HostCannotRun> {
     use flint_sandbox::{Sandboxer, SandboxerConfig};
     let instance = instance_id(&settings.data_dir);
     let defaults = SandboxerConfig::default();
@@ -312,7 +312,7 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
             );
             tracing::error!("{why}");
             eprintln!("flint: WARNING: {why}");
-            return Err(why);
+            return Err(HostCannotRun(why));
         }
     };
     if sandboxer.is_unisolated() {
@@ -351,7 +351,7 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Stri
         Err(e) => {
             let why = format!("execution environments could not be prepared: {e}");
             eprintln!("flint: WARNING: {why}");
-            Err(why)
+            Err(HostCannotRun(why))
         }
     }
 }
