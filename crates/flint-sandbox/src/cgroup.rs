@@ -462,8 +462,9 @@ pub(crate) fn prepare_parent(
                 levels.push(cur.clone());
             }
             for level in levels {
-                for c in ["cpu", "memory", "pids"] {
-                    let p = level.join("cgroup.subtree_control");
+                let p = level.join("cgroup.subtree_control");
+                let enabled = sys.read_file(&p).unwrap_or_default();
+                for c in controllers_to_enable(&enabled) {
                     if let Err(e) = sys.write_file(&p, &format!("+{c}")) {
                         problems.push(format!("enable {c} in {}: {e}", p.display()));
                     }
@@ -473,6 +474,17 @@ pub(crate) fn prepare_parent(
         CgroupFlavor::None { reason } => problems.push(reason.clone()),
     }
     Ok(problems)
+}
+
+/// The controllers flint needs that a level's `cgroup.subtree_control` does not enable yet.
+/// Only those are written: the levels above a subtree delegated to an unprivileged flint
+/// (systemd's `Delegate=yes`) belong to root, so writing there fails even when the
+/// controller is already on.
+fn controllers_to_enable(subtree_control: &str) -> Vec<&'static str> {
+    ["cpu", "memory", "pids"]
+        .into_iter()
+        .filter(|c| !subtree_control.split_whitespace().any(|on| on == *c))
+        .collect()
 }
 
 /// An environment's cgroups, owned: dropping the guard removes them (kill what is left,

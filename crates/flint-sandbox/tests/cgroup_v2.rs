@@ -249,7 +249,10 @@ fn memory_max_oom_kills_and_reports_it() {
     match &dirs {
         Dirs::V2(d) => assert_eq!(read(&d.join("memory.max")).trim(), "67108864"),
         Dirs::V1 { memory, .. } => {
-            assert_eq!(read(&memory.join("memory.limit_in_bytes")).trim(), "67108864")
+            assert_eq!(
+                read(&memory.join("memory.limit_in_bytes")).trim(),
+                "67108864"
+            )
         }
     }
     (&go).write_all(b"g").unwrap();
@@ -284,7 +287,10 @@ fn swap_total_kb() -> u64 {
 fn memory_swap_max_keeps_the_limit_hard() {
     let swap = swap_total_kb();
     if v2_required() {
-        assert!(swap >= 256 * 1024, "the VM must have swap (SwapTotal {swap} kB)");
+        assert!(
+            swap >= 256 * 1024,
+            "the VM must have swap (SwapTotal {swap} kB)"
+        );
     }
     // With flint's settings: no swap, so OOM.
     let (mut s, go, out) = gated_python("noswap", &allocate(96));
@@ -294,11 +300,16 @@ fn memory_swap_max_keeps_the_limit_hard() {
     let dirs = Dirs::of(&id);
     let swap_file = match &dirs {
         Dirs::V2(d) => Some(d.join("memory.swap.max")),
-        Dirs::V1 { memory, .. } => Some(memory.join("memory.memsw.limit_in_bytes"))
-            .filter(|p| p.exists()),
+        Dirs::V1 { memory, .. } => {
+            Some(memory.join("memory.memsw.limit_in_bytes")).filter(|p| p.exists())
+        }
     };
     if let Some(f) = &swap_file {
-        let want = if matches!(dirs, Dirs::V2(_)) { "0" } else { "67108864" };
+        let want = if matches!(dirs, Dirs::V2(_)) {
+            "0"
+        } else {
+            "67108864"
+        };
         assert_eq!(read(f).trim(), want, "{}", f.display());
     } else {
         assert!(!v2_required(), "no memory.swap.max on cgroup v2");
@@ -417,7 +428,12 @@ fn fork_bomb_stops_at_pids_max() {
     let current: u64 = read(&pids.join("pids.current")).trim().parse().unwrap();
     assert!(current <= 32, "pids.current {current} over pids.max");
     // The host still forks.
-    assert!(std::process::Command::new("/bin/true").status().unwrap().success());
+    assert!(
+        std::process::Command::new("/bin/true")
+            .status()
+            .unwrap()
+            .success()
+    );
     let t = Instant::now();
     sb.destroy().unwrap();
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
@@ -457,8 +473,15 @@ fn freeze_stops_every_process_and_thaw_resumes_them() {
     let id = s.id.clone();
     let sb = sandboxer().spawn(s).unwrap();
     let dirs = Dirs::of(&id);
-    assert!(wait_until(30, || lines.load(Ordering::Relaxed) > 0), "no output");
-    assert!(wait_until(30, || dirs.procs().len() >= 3), "{:?}", dirs.procs());
+    assert!(
+        wait_until(30, || lines.load(Ordering::Relaxed) > 0),
+        "no output"
+    );
+    assert!(
+        wait_until(30, || dirs.procs().len() >= 3),
+        "{:?}",
+        dirs.procs()
+    );
     sb.freeze().unwrap();
     match &dirs {
         Dirs::V2(d) => {
@@ -495,14 +518,25 @@ fn kill_ends_every_process_of_the_environment() {
     for frozen in [false, true] {
         let (s, _out) = spec(
             "kill",
-            &["/bin/sh", "-c", "sleep 100 & (sleep 100 & sleep 100) & sleep 100"],
+            &[
+                "/bin/sh",
+                "-c",
+                "sleep 100 & (sleep 100 & sleep 100) & sleep 100",
+            ],
         );
         let id = s.id.clone();
         let mut sb = sandboxer().spawn(s).unwrap();
         let dirs = Dirs::of(&id);
-        assert!(wait_until(30, || dirs.procs().len() >= 5), "{:?}", dirs.procs());
+        assert!(
+            wait_until(30, || dirs.procs().len() >= 5),
+            "{:?}",
+            dirs.procs()
+        );
         let procs = dirs.procs();
-        assert!(procs.contains(&sb.pid()), "init not in its cgroup: {procs:?}");
+        assert!(
+            procs.contains(&sb.pid()),
+            "init not in its cgroup: {procs:?}"
+        );
         if frozen {
             sb.freeze().unwrap();
         }
@@ -557,7 +591,10 @@ fn no_cgroup_is_left_after_destroy_or_a_failed_spawn() {
     again.id = id.clone();
     assert!(sandboxer().spawn(again).is_err());
     let dirs = Dirs::of(&id);
-    assert!(dirs.all().iter().all(|d| d.is_dir()), "a failed spawn removed a live cgroup");
+    assert!(
+        dirs.all().iter().all(|d| d.is_dir()),
+        "a failed spawn removed a live cgroup"
+    );
     assert!(dirs.procs().contains(&sb.pid()));
     sb.destroy().unwrap();
     dirs.assert_gone();
@@ -600,7 +637,12 @@ mod v2_only {
         std::fs::create_dir(&deleg).unwrap();
         std::fs::create_dir(deleg.join("self")).unwrap();
         let chown = |p: &Path| std::os::unix::fs::chown(p, Some(ROOTLESS_UID), Some(ROOTLESS_UID));
-        for f in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.subtree_control",
+            "cgroup.threads",
+        ] {
             chown(&deleg.join(f)).unwrap();
         }
         // The test binary, where the user can run it (the build directory may be private).
@@ -668,7 +710,9 @@ mod v2_only {
         s.memory_mb = 64;
         s.pids_max = 16;
         let sb = sbx.spawn(s).expect("rootless spawn");
-        let dir = Path::new("/sys/fs/cgroup").join(&parent).join("rootless-env");
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(&parent)
+            .join("rootless-env");
         assert_eq!(read(&dir.join("memory.max")).trim(), "67108864");
         assert_eq!(read(&dir.join("pids.max")).trim(), "16");
         assert!(read(&dir.join("cgroup.procs")).contains(&sb.pid().to_string()));

@@ -414,3 +414,44 @@ fn stale_environments_are_removed_from_every_hierarchy() {
         [Call::Rmdir("/cg/flint/x".into())]
     );
 }
+
+#[test]
+fn only_missing_controllers_are_enabled() {
+    assert_eq!(controllers_to_enable(""), vec!["cpu", "memory", "pids"]);
+    assert_eq!(
+        controllers_to_enable("cpuset cpu io memory pids\n"),
+        Vec::<&str>::new()
+    );
+    assert_eq!(controllers_to_enable("memory hugetlb"), vec!["cpu", "pids"]);
+    assert_eq!(
+        controllers_to_enable("cpuset"),
+        vec!["cpu", "memory", "pids"]
+    );
+}
+
+#[test]
+fn a_delegated_subtree_leaves_the_levels_above_it_alone() {
+    // systemd's Delegate=yes: the root's file is root's and already enables everything;
+    // writing it would fail with EACCES, so nothing is written there.
+    let fake = Recorder::leaked();
+    fake.set_file("/cg/cgroup.subtree_control", "cpu memory pids\n");
+    fake.fail_when(
+        libc::EACCES,
+        |c| matches!(c, Call::WriteFile(p, _) if p == Path::new("/cg/cgroup.subtree_control")),
+    );
+    fake.set_file("/cg/flint/cgroup.controllers", "cpu memory pids\n");
+    let ready = ready_parent(fake, &v2(), "flint");
+    assert_eq!(
+        ready,
+        Readiness {
+            usable: true,
+            problems: vec![]
+        }
+    );
+    let written = fake.calls_where(|c| matches!(c, Call::WriteFile(..)));
+    assert_eq!(
+        written,
+        ["cpu", "memory", "pids"]
+            .map(|c| write("/cg/flint/cgroup.subtree_control", &format!("+{c}")))
+    );
+}
