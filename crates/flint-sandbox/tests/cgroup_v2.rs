@@ -21,6 +21,9 @@ use flint_sandbox::{CgroupFlavor, ExitStatus, Sandbox, SandboxSpec, Sandboxer, S
 
 const PARENT: &str = "flint-test-v2";
 const PY: &str = "/usr/bin/python3";
+/// The memory tests give their function a whole CPU: what they measure is memory, and a
+/// 64 MB function's 3.6 % of a CPU makes swapping take minutes under emulation.
+const FULL_CPU: u64 = 1000;
 
 /// Set by `scripts/cgroup-v2-vm`: the host must be pure cgroup v2.
 fn v2_required() -> bool {
@@ -84,6 +87,10 @@ enum Dirs {
 
 impl Dirs {
     fn of(id: &str) -> Self {
+        Self::under(PARENT, id)
+    }
+
+    fn under(parent: &str, id: &str) -> Self {
         match sandboxer().host().cgroup.clone() {
             CgroupFlavor::V1 {
                 memory,
@@ -91,12 +98,12 @@ impl Dirs {
                 pids,
                 freezer,
             } => Dirs::V1 {
-                memory: memory.join(PARENT).join(id),
-                cpu: cpu.join(PARENT).join(id),
-                pids: pids.join(PARENT).join(id),
-                freezer: freezer.join(PARENT).join(id),
+                memory: memory.join(parent).join(id),
+                cpu: cpu.join(parent).join(id),
+                pids: pids.join(parent).join(id),
+                freezer: freezer.join(parent).join(id),
             },
-            CgroupFlavor::V2 { root, .. } => Dirs::V2(root.join(PARENT).join(id)),
+            CgroupFlavor::V2 { root, .. } => Dirs::V2(root.join(parent).join(id)),
             CgroupFlavor::None { reason } => panic!("no cgroups: {reason}"),
         }
     }
@@ -243,6 +250,7 @@ fn allocate(mb: u64) -> String {
 fn memory_max_oom_kills_and_reports_it() {
     let (mut s, go, out) = gated_python("oom", &allocate(200));
     s.memory_mb = 64;
+    s.cpu_millis = FULL_CPU;
     let id = s.id.clone();
     let mut sb = sandboxer().spawn(s).unwrap();
     let dirs = Dirs::of(&id);
@@ -295,6 +303,7 @@ fn memory_swap_max_keeps_the_limit_hard() {
     // With flint's settings: no swap, so OOM.
     let (mut s, go, out) = gated_python("noswap", &allocate(96));
     s.memory_mb = 64;
+    s.cpu_millis = FULL_CPU;
     let id = s.id.clone();
     let mut sb = sandboxer().spawn(s).unwrap();
     let dirs = Dirs::of(&id);
@@ -329,6 +338,7 @@ fn memory_swap_max_keeps_the_limit_hard() {
     }
     let (mut s, go, out) = gated_python("swap", &allocate(96));
     s.memory_mb = 64;
+    s.cpu_millis = FULL_CPU;
     let id = s.id.clone();
     let mut sb = sandboxer().spawn(s).unwrap();
     let Dirs::V2(d) = Dirs::of(&id) else {
@@ -708,6 +718,7 @@ mod v2_only {
             err,
         );
         s.memory_mb = 64;
+        s.cpu_millis = FULL_CPU;
         s.pids_max = 16;
         let sb = sbx.spawn(s).expect("rootless spawn");
         let dir = Path::new("/sys/fs/cgroup")
@@ -721,4 +732,46 @@ mod v2_only {
         assert!(!dir.exists(), "{} survived", dir.display());
         println!("ROOTLESS-LIMITS-OK");
     }
+}
+
+/// Spawns through the single-threaded spawn helper (what the flint server uses) get the
+/// same cgroup, with the same limits, and leave nothing behind either.
+#[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
+fn spawn_helper_environments_get_the_same_cgroups() {
+    let _ = sandboxer(); // the pure-v2 check, and the same host probe
+    // A parent of its own: a helper that exits (when its Sandboxer is dropped) kills
+    // whatever is left under its parent.
+    let parent = "flint-test-v2-helper";
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: "/run/flint-sandbox-test-v2-helper".into(),
+        cgroup_parent: parent.into(),
+        spawn_helper: Some((env!("CARGO_BIN_EXE_flint-sandbox-helper").into(), vec![])),
+        ..Default::default()
+    })
+    .unwrap();
+    let (mut s, out) = spec("helper", &["/bin/sh", "-c", "sleep 60 & wait"]);
+    s.memory_mb = 96;
+    s.pids_max = 20;
+    let id = s.id.clone();
+    let mut sb = sbx.spawn(s).unwrap();
+    let dirs = Dirs::under(parent, &id);
+    assert!(
+        wait_until(30, || dirs.procs().len() >= 3),
+        "{:?}",
+        dirs.procs()
+    );
+    assert!(dirs.procs().contains(&sb.pid()), "init not in its cgroup");
+    assert_eq!(read(&dirs.pids().join("pids.max")).trim(), "20");
+    if let Dirs::V2(d) = &dirs {
+        assert_eq!(
+            read(&d.join("memory.max")).trim(),
+            (96u64 << 20).to_string()
+        );
+    }
+    sb.kill().unwrap();
+    assert_eq!(wait(&mut sb), ExitStatus::Signaled(libc::SIGKILL));
+    sb.destroy().unwrap();
+    dirs.assert_gone();
+    drop(out);
 }
