@@ -30,6 +30,8 @@ fn v2_required() -> bool {
     std::env::var_os("FLINT_TEST_CGROUP_V2").is_some_and(|v| v == "1")
 }
 
+const NOT_PURE_V2: &str = "FLINT_TEST_CGROUP_V2=1 but this is not a pure cgroup v2 host";
+
 /// Panics unless the mount table has cgroup2 at `/sys/fs/cgroup` and no v1 hierarchy.
 fn assert_pure_v2() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -40,13 +42,13 @@ fn assert_pure_v2() {
         let fstype = right.split(' ').next().unwrap();
         assert_ne!(
             fstype, "cgroup",
-            "FLINT_TEST_CGROUP_V2=1 but a cgroup v1 hierarchy is mounted: {line}"
+            "{NOT_PURE_V2}: a cgroup v1 hierarchy is mounted: {line}"
         );
         v2_at_root |= fstype == "cgroup2" && mount_point == "/sys/fs/cgroup";
     }
     assert!(
         v2_at_root,
-        "FLINT_TEST_CGROUP_V2=1 but /sys/fs/cgroup is not cgroup2:\n{mounts}"
+        "{NOT_PURE_V2}: /sys/fs/cgroup is not cgroup2:\n{mounts}"
     );
 }
 
@@ -91,7 +93,11 @@ impl Dirs {
     }
 
     fn under(parent: &str, id: &str) -> Self {
-        match sandboxer().host().cgroup.clone() {
+        Self::in_layout(&sandboxer().host().cgroup, parent, id)
+    }
+
+    fn in_layout(flavor: &CgroupFlavor, parent: &str, id: &str) -> Self {
+        match flavor.clone() {
             CgroupFlavor::V1 {
                 memory,
                 cpu,
@@ -610,128 +616,139 @@ fn no_cgroup_is_left_after_destroy_or_a_failed_spawn() {
     dirs.assert_gone();
 }
 
-/// What only a pure cgroup v2 host has. These fail on any other host, on purpose (they
-/// cannot be honestly skipped at run time): `--skip v2_only::` leaves them out there.
-mod v2_only {
-    use super::*;
+const ROOTLESS_PARENT_ENV: &str = "FLINT_TEST_ROOTLESS_CGROUP_PARENT";
+const ROOTLESS_UID: u32 = 1000;
 
-    const ROOTLESS_PARENT_ENV: &str = "FLINT_TEST_ROOTLESS_CGROUP_PARENT";
-    const ROOTLESS_UID: u32 = 1000;
-
-    fn require_pure_v2() {
-        let is_v2 = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .all(|l| !l.contains(" - cgroup "));
-        assert!(
-            is_v2,
-            "cgroup v2 only: this host mounts cgroup v1; run scripts/cgroup-v2-vm, or leave \
-             these tests out with --skip v2_only::"
-        );
-        assert_pure_v2();
-    }
-
-    /// As an unprivileged user, in a subtree delegated to it the way systemd does
-    /// (`Delegate=yes`: the directory and its `cgroup.procs`, `cgroup.subtree_control`,
-    /// `cgroup.threads` are the user's), flint gets the same limits as root.
-    #[test]
-    #[ignore = "cgroup v2 only: run by scripts/cgroup-v2-vm"]
-    fn rootless_sandboxes_get_limits_in_a_delegated_subtree() {
-        require_pure_v2();
-        let root = Path::new("/sys/fs/cgroup");
-        for c in ["cpu", "memory", "pids"] {
-            std::fs::write(root.join("cgroup.subtree_control"), format!("+{c}")).unwrap();
-        }
-        let name = format!("flint-test-deleg-{}", std::process::id());
+/// As an unprivileged user, in a subtree delegated to it the way systemd does
+/// (`Delegate=yes`: the directory and its `cgroup.procs`, `cgroup.subtree_control`,
+/// `cgroup.threads`, on v1 `tasks`, are the user's), flint gets the same limits as root.
+/// On v2 the user's process must sit inside the subtree too (moves need write access to the
+/// common ancestor's `cgroup.procs`).
+#[test]
+#[ignore = "needs root: scripts/test runs it with --include-ignored"]
+fn rootless_sandboxes_get_limits_in_a_delegated_subtree() {
+    let name = format!("flint-test-deleg-{}", std::process::id());
+    let flavor = sandboxer().host().cgroup.clone();
+    let mut roots: Vec<PathBuf> = match &flavor {
+        CgroupFlavor::V1 {
+            memory,
+            cpu,
+            pids,
+            freezer,
+        } => vec![memory.clone(), cpu.clone(), pids.clone(), freezer.clone()],
+        CgroupFlavor::V2 { root, .. } => vec![root.clone()],
+        CgroupFlavor::None { reason } => panic!("no cgroups: {reason}"),
+    };
+    roots.sort();
+    roots.dedup(); // co-mounted v1 controllers share one hierarchy
+    let chown = |p: &Path| std::os::unix::fs::chown(p, Some(ROOTLESS_UID), Some(ROOTLESS_UID));
+    for root in &roots {
         let deleg = root.join(&name);
         std::fs::create_dir(&deleg).unwrap();
-        std::fs::create_dir(deleg.join("self")).unwrap();
-        let chown = |p: &Path| std::os::unix::fs::chown(p, Some(ROOTLESS_UID), Some(ROOTLESS_UID));
         for f in [
             "",
             "cgroup.procs",
             "cgroup.subtree_control",
             "cgroup.threads",
+            "tasks",
         ] {
-            chown(&deleg.join(f)).unwrap();
+            if deleg.join(f).exists() {
+                chown(&deleg.join(f)).unwrap();
+            }
         }
-        // The test binary, where the user can run it (the build directory may be private).
-        let work = std::env::temp_dir().join(format!("flint-rootless-{}", std::process::id()));
-        std::fs::create_dir_all(&work).unwrap();
-        let exe = work.join("cgroup_v2");
-        std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-        chown(&work).unwrap();
-        // Into the delegated subtree first, then drop to the user.
-        let script = format!(
-            "echo $$ > {}/self/cgroup.procs && exec setpriv --reuid={ROOTLESS_UID} \
-             --regid={ROOTLESS_UID} --clear-groups \"$0\" --include-ignored --exact \
-             v2_only::rootless_helper --nocapture --test-threads=1",
-            deleg.display()
-        );
-        let out = std::process::Command::new("/bin/sh")
-            .args(["-c", &script])
-            .arg(&exe)
-            .env(ROOTLESS_PARENT_ENV, format!("{name}/envs"))
-            .env("TMPDIR", &work)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::fs::remove_dir_all(&work);
-        let _ = std::fs::remove_dir(deleg.join("envs"));
-        let _ = std::fs::remove_dir(deleg.join("self"));
-        let _ = std::fs::remove_dir(&deleg);
-        assert!(out.status.success(), "{text}");
-        assert!(text.contains("ROOTLESS-LIMITS-OK"), "{text}");
-        assert!(!deleg.exists(), "a cgroup was left in {}", deleg.display());
     }
+    let v2_self = match &flavor {
+        CgroupFlavor::V2 { root, .. } => {
+            let d = root.join(&name).join("self");
+            std::fs::create_dir(&d).unwrap();
+            Some(d)
+        }
+        _ => None,
+    };
+    // The test binary, where the user can run it (the build directory may be private).
+    let work = std::env::temp_dir().join(format!("flint-rootless-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let exe = work.join("cgroup_v2");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    chown(&work).unwrap();
+    let enter = v2_self.as_ref().map_or(String::new(), |d| {
+        format!("echo $$ > {}/cgroup.procs && ", d.display())
+    });
+    let script = format!(
+        "{enter}exec setpriv --reuid={ROOTLESS_UID} --regid={ROOTLESS_UID} --clear-groups \
+         \"$0\" --include-ignored --exact rootless_helper --nocapture --test-threads=1"
+    );
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .arg(&exe)
+        .env(ROOTLESS_PARENT_ENV, format!("{name}/envs"))
+        .env("TMPDIR", &work)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    for root in &roots {
+        for d in ["envs", "self", ""] {
+            let _ = std::fs::remove_dir(root.join(&name).join(d));
+        }
+    }
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ROOTLESS-LIMITS-OK"), "{text}");
+    for root in &roots {
+        assert!(
+            !root.join(&name).exists(),
+            "a cgroup was left in {}",
+            root.display()
+        );
+    }
+}
 
-    /// The unprivileged half of the test above, started by it.
-    #[test]
-    #[ignore = "helper, started by rootless_sandboxes_get_limits_in_a_delegated_subtree"]
-    fn rootless_helper() {
-        let Ok(parent) = std::env::var(ROOTLESS_PARENT_ENV) else {
-            return;
-        };
-        // SAFETY: geteuid cannot fail.
-        assert_eq!(unsafe { libc::geteuid() }, ROOTLESS_UID);
-        let state = std::env::temp_dir().join("state");
-        let sbx = Sandboxer::new(SandboxerConfig {
-            state_dir: state,
-            cgroup_parent: parent.clone(),
-            ..Default::default()
-        })
-        .expect("rootless sandboxer in a delegated subtree");
-        assert!(sbx.cgroups_enforced(), "{:?}", sbx.cgroup_problems());
-        let task = std::env::temp_dir().join("task");
-        std::fs::create_dir_all(&task).unwrap();
-        let (out, _h) = capture();
-        let err = out.try_clone().unwrap();
-        let mut s = SandboxSpec::new(
-            "rootless-env",
-            task,
-            vec!["/bin/sleep".into(), "60".into()],
-            out,
-            err,
-        );
-        s.memory_mb = 64;
-        s.cpu_millis = FULL_CPU;
-        s.pids_max = 16;
-        let sb = sbx.spawn(s).expect("rootless spawn");
-        let dir = Path::new("/sys/fs/cgroup")
-            .join(&parent)
-            .join("rootless-env");
-        assert_eq!(read(&dir.join("memory.max")).trim(), "67108864");
-        assert_eq!(read(&dir.join("pids.max")).trim(), "16");
-        assert!(read(&dir.join("cgroup.procs")).contains(&sb.pid().to_string()));
-        sb.freeze().unwrap();
-        sb.destroy().unwrap();
-        assert!(!dir.exists(), "{} survived", dir.display());
-        println!("ROOTLESS-LIMITS-OK");
-    }
+/// The unprivileged half of the test above, started by it.
+#[test]
+#[ignore = "helper, started by rootless_sandboxes_get_limits_in_a_delegated_subtree"]
+fn rootless_helper() {
+    let Ok(parent) = std::env::var(ROOTLESS_PARENT_ENV) else {
+        return;
+    };
+    // SAFETY: geteuid cannot fail.
+    assert_eq!(unsafe { libc::geteuid() }, ROOTLESS_UID);
+    let sbx = Sandboxer::new(SandboxerConfig {
+        state_dir: std::env::temp_dir().join("state"),
+        cgroup_parent: parent.clone(),
+        ..Default::default()
+    })
+    .expect("rootless sandboxer in a delegated subtree");
+    assert!(sbx.cgroups_enforced(), "{:?}", sbx.cgroup_problems());
+    let task = std::env::temp_dir().join("task");
+    std::fs::create_dir_all(&task).unwrap();
+    let (out, _h) = capture();
+    let err = out.try_clone().unwrap();
+    let mut s = SandboxSpec::new(
+        "rootless-env",
+        task,
+        vec!["/bin/sleep".into(), "60".into()],
+        out,
+        err,
+    );
+    s.memory_mb = 64;
+    s.pids_max = 16;
+    let sb = sbx.spawn(s).expect("rootless spawn");
+    let dirs = Dirs::in_layout(&sbx.host().cgroup, &parent, "rootless-env");
+    let memory_max = match &dirs {
+        Dirs::V2(d) => d.join("memory.max"),
+        Dirs::V1 { memory, .. } => memory.join("memory.limit_in_bytes"),
+    };
+    assert_eq!(read(&memory_max).trim(), "67108864");
+    assert_eq!(read(&dirs.pids().join("pids.max")).trim(), "16");
+    assert!(dirs.procs().contains(&sb.pid()));
+    sb.freeze().unwrap();
+    sb.destroy().unwrap();
+    dirs.assert_gone();
+    println!("ROOTLESS-LIMITS-OK");
 }
 
 /// Spawns through the single-threaded spawn helper (what the flint server uses) get the
