@@ -228,14 +228,25 @@ fn spec(tag: &str, argv: &[&str]) -> (SandboxSpec, JoinHandle<String>) {
     (s, h)
 }
 
-/// A function that waits on fd 3 until the test releases it (so limits can be read or
-/// changed before it starts using memory), then runs `script`.
-fn gated_python(tag: &str, script: &str) -> (SandboxSpec, std::io::PipeWriter, JoinHandle<String>) {
-    let (r, w) = std::io::pipe().unwrap();
-    let code = format!("import os\nos.read(3, 1)\n{script}");
+/// A started 64 MB function (with a whole CPU) that waits on fd 3 until the test writes a
+/// byte to `go` (so limits can be read or changed first), then touches `alloc_mb` MiB.
+struct Gated {
+    sb: Sandbox,
+    dirs: Dirs,
+    go: std::io::PipeWriter,
+    out: JoinHandle<String>,
+}
+
+fn start_64mb_python(tag: &str, alloc_mb: u64) -> Gated {
+    let (r, go) = std::io::pipe().unwrap();
+    let code = format!("import os\nos.read(3, 1)\n{}", allocate(alloc_mb));
     let (mut s, out) = spec(tag, &[PY, "-c", &code]);
     s.extra_fds.push(OwnedFd::from(r));
-    (s, w, out)
+    s.memory_mb = 64;
+    s.cpu_millis = FULL_CPU;
+    let dirs = Dirs::of(&s.id);
+    let sb = sandboxer().spawn(s).unwrap();
+    Gated { sb, dirs, go, out }
 }
 
 fn wait(sb: &mut Sandbox) -> ExitStatus {
@@ -254,12 +265,12 @@ fn allocate(mb: u64) -> String {
 #[test]
 #[ignore = "needs root: scripts/test runs it with --include-ignored"]
 fn memory_max_oom_kills_and_reports_it() {
-    let (mut s, go, out) = gated_python("oom", &allocate(200));
-    s.memory_mb = 64;
-    s.cpu_millis = FULL_CPU;
-    let id = s.id.clone();
-    let mut sb = sandboxer().spawn(s).unwrap();
-    let dirs = Dirs::of(&id);
+    let Gated {
+        mut sb,
+        dirs,
+        go,
+        out,
+    } = start_64mb_python("oom", 200);
     match &dirs {
         Dirs::V2(d) => assert_eq!(read(&d.join("memory.max")).trim(), "67108864"),
         Dirs::V1 { memory, .. } => {
@@ -307,12 +318,12 @@ fn memory_swap_max_keeps_the_limit_hard() {
         );
     }
     // With flint's settings: no swap, so OOM.
-    let (mut s, go, out) = gated_python("noswap", &allocate(96));
-    s.memory_mb = 64;
-    s.cpu_millis = FULL_CPU;
-    let id = s.id.clone();
-    let mut sb = sandboxer().spawn(s).unwrap();
-    let dirs = Dirs::of(&id);
+    let Gated {
+        mut sb,
+        dirs,
+        go,
+        out,
+    } = start_64mb_python("noswap", 96);
     let swap_file = match &dirs {
         Dirs::V2(d) => Some(d.join("memory.swap.max")),
         Dirs::V1 { memory, .. } => {
@@ -342,14 +353,13 @@ fn memory_swap_max_keeps_the_limit_hard() {
     if swap < 256 * 1024 {
         return;
     }
-    let (mut s, go, out) = gated_python("swap", &allocate(96));
-    s.memory_mb = 64;
-    s.cpu_millis = FULL_CPU;
-    let id = s.id.clone();
-    let mut sb = sandboxer().spawn(s).unwrap();
-    let Dirs::V2(d) = Dirs::of(&id) else {
-        unreachable!()
-    };
+    let Gated {
+        mut sb,
+        dirs,
+        go,
+        out,
+    } = start_64mb_python("swap", 96);
+    let Dirs::V2(d) = &dirs else { unreachable!() };
     std::fs::write(d.join("memory.swap.max"), "max").unwrap();
     (&go).write_all(b"g").unwrap();
     let st = wait(&mut sb);
