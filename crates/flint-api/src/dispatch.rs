@@ -61,6 +61,8 @@ pub struct Call {
     /// The request id to run under (a new one when `None`): an asynchronous event keeps its
     /// own across retries, a function URL request the one its event names.
     pub request_id: Option<String>,
+    /// The caller's X-Ray trace header (`X-Amzn-Trace-Id`), which the invocation continues.
+    pub trace_header: Option<String>,
 }
 
 /// Runs invocations through the control plane and the invoker.
@@ -156,6 +158,7 @@ impl Dispatcher {
             client_context: call.client_context,
             tail_logs: call.tail_logs,
             request_id: call.request_id,
+            trace_header: call.trace_header,
             stream_to,
         };
         Ok(Prepared { invoker, request })

@@ -224,6 +224,15 @@ async fn serve(
     let mut with_forwarding = headers.clone();
     with_forwarding.push(("x-forwarded-for".into(), peer.ip().to_string()));
     with_forwarding.push(("x-forwarded-proto".into(), "http".into()));
+    // The caller's trace is continued (a new root without one); the event shows it.
+    let trace_header = flint_invoke::edge_trace_header(
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-trace-id"))
+            .map(|(_, v)| v.as_str()),
+    );
+    with_forwarding.retain(|(k, _)| !k.eq_ignore_ascii_case("x-amzn-trace-id"));
+    with_forwarding.push(("x-amzn-trace-id".into(), trace_header.clone()));
     let source_ip = peer.ip().to_string();
     let http = flint_url::HttpRequest {
         method: parts.method.as_str(),
@@ -247,6 +256,7 @@ async fn serve(
     let call = Call {
         payload,
         request_id: Some(request_id.clone()),
+        trace_header: Some(trace_header),
         ..Call::default()
     };
     let origin = headers

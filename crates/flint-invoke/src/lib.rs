@@ -25,6 +25,7 @@
 //! | `streaming` | reading a streamed response within the deadline |
 //! | `verdict` | an ending → Lambda's answer, REPORT's status, the environment's fate |
 //! | `logs` | START/END/REPORT lines, the log tail, durable per-function logs |
+//! | `xray` | the invocation's X-Ray trace header (`Lambda-Runtime-Trace-Id`), continuing the caller's |
 
 pub mod admission;
 mod code;
@@ -42,6 +43,7 @@ mod router;
 mod settings;
 mod streaming;
 mod verdict;
+mod xray;
 
 pub use error::InvokeError;
 pub use logs::{LogRecord, LogStore};
@@ -49,3 +51,4 @@ pub use provisioned::{ProvisionSpec, ProvisionedStatus};
 pub use request::{InvokeOutput, InvokeRequest, StreamPart};
 pub use router::{EnvironmentsView, Invoker};
 pub use settings::InvokerSettings;
+pub use xray::edge_trace_header;

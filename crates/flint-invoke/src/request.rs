@@ -21,6 +21,9 @@ pub struct InvokeRequest {
     /// The request id to run under; a new one when `None`. Asynchronous
     /// events keep theirs across retries, as on Lambda.
     pub request_id: Option<String>,
+    /// The caller's X-Ray trace header (`X-Amzn-Trace-Id`): its root and sampling decision
+    /// are continued (see `xray.rs`).
+    pub trace_header: Option<String>,
     /// `InvokeWithResponseStream`: the chunks of a streamed response are sent here as the
     /// function writes them (the output's body is then empty unless the function failed);
     /// a response that is not streamed arrives whole in the output, as for `Invoke`.

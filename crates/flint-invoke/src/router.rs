@@ -18,6 +18,7 @@ use crate::request::{InvokeOutput, InvokeRequest};
 use crate::settings::InvokerSettings;
 use crate::streaming;
 use crate::verdict::{Ending, Measured, RunEnd, Verdict};
+use crate::xray::{self, TracingMode};
 use flint_runtime_api::Invocation;
 use flint_runtimes::HostRuntimes;
 use flint_sandbox::Sandboxer;
@@ -201,6 +202,10 @@ impl<L: Launch> Router<L> {
             deadline_ms: now_ms() + timeout.as_millis() as u64,
             invoked_function_arn: req.invoked_arn.clone(),
             client_context: req.client_context.clone(),
+            trace_id: Some(xray::new_trace_header(
+                req.trace_header.as_deref(),
+                TracingMode::of(config.tracing_config.mode.as_deref()),
+            )),
             ..Invocation::default()
         };
         let invoke_started = Instant::now();

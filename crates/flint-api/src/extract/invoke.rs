@@ -1,5 +1,5 @@
 //! The headers of an invoke operation: `X-Amz-Invocation-Type`, `X-Amz-Log-Type` and
-//! `X-Amz-Client-Context`, checked in that order.
+//! `X-Amz-Client-Context`, checked in that order, and the caller's `X-Amzn-Trace-Id`.
 
 use crate::error::ApiResponseError;
 use crate::operations::{InvocationType, InvokeOperation};
@@ -21,6 +21,8 @@ pub(crate) struct InvokeHeaders<O> {
     pub tail_logs: bool,
     /// The decoded client context JSON.
     pub client_context: Option<String>,
+    /// The caller's `X-Amzn-Trace-Id`, continued by the invocation's trace.
+    pub trace_header: Option<String>,
     operation: PhantomData<O>,
 }
 
@@ -32,6 +34,7 @@ impl<S: Send + Sync, O: InvokeOperation> FromRequestParts<S> for InvokeHeaders<O
             invocation_type: invocation_type(&parts.headers, O::INVOCATION_TYPES)?,
             tail_logs: tail_logs(&parts.headers)?,
             client_context: client_context(&parts.headers)?,
+            trace_header: header(&parts.headers, "X-Amzn-Trace-Id").map(str::to_owned),
             operation: PhantomData,
         })
     }

@@ -13,7 +13,7 @@ use crate::response::{json_response, set_request_id};
 use crate::state::{ApiResult, AppState};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use flint_invoke::InvokeOutput;
 use flint_types::{ApiError, FunctionRef};
@@ -24,6 +24,25 @@ pub(crate) async fn invoke(
     QualifiedFunction(fref): QualifiedFunction<256>,
     headers: InvokeHeaders<InvokeFunction>,
     Bounded(payload, _): Bounded<InvokeFunction>,
+) -> Response {
+    // One id for the whole request: the invocation runs under it (context,
+    // `Lambda-Runtime-Aws-Request-Id`, START/END/REPORT), an Event is queued under it, and
+    // the answer carries it in `x-amzn-RequestId`, whether it succeeded or not.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = match invoke_as(&s, fref, headers, payload, &request_id).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    set_request_id(&mut resp, &request_id);
+    resp
+}
+
+async fn invoke_as(
+    s: &AppState,
+    fref: FunctionRef,
+    headers: InvokeHeaders<InvokeFunction>,
+    payload: Bytes,
+    request_id: &str,
 ) -> ApiResult {
     if headers.invocation_type == InvocationType::Event && payload.len() > MAX_EVENT_PAYLOAD {
         return Err(ApiError::RequestEntityTooLarge(format!(
@@ -40,10 +59,8 @@ pub(crate) async fn invoke(
         InvocationType::Event => {
             // 202 only once the event is durable; the id is the one the
             // function and the destinations see.
-            let id = enqueue(&s, &fref, payload).await?;
-            let mut resp = StatusCode::ACCEPTED.into_response();
-            set_request_id(&mut resp, &id);
-            return Ok(resp);
+            enqueue(s, &fref, payload, request_id.to_string()).await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
         InvocationType::RequestResponse => {}
     }
@@ -51,7 +68,8 @@ pub(crate) async fn invoke(
         payload,
         client_context: headers.client_context,
         tail_logs: headers.tail_logs,
-        request_id: None,
+        request_id: Some(request_id.to_string()),
+        trace_header: headers.trace_header,
     };
     let output = dispatcher.invoke(resolved, call).await?;
     Ok(invoke_response(output))
@@ -93,20 +111,21 @@ pub(crate) async fn invoke_async(
 ) -> ApiResult {
     // 404 for a function (or version) that does not exist, before anything is queued.
     s.dispatcher().resolve(&fref).await?;
-    let id = enqueue(&s, &fref, payload).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    enqueue(&s, &fref, payload, id.clone()).await?;
     let mut resp = json_response(StatusCode::ACCEPTED, &json!({"Status": 202}));
     set_request_id(&mut resp, &id);
     Ok(resp)
 }
 
-/// Accepts an `Event` invocation: durable first, then 202. Returns the event's request id.
+/// Accepts an `Event` invocation under request id `id`: durable first, then 202.
 async fn enqueue(
     s: &AppState,
     fref: &FunctionRef,
     payload: Bytes,
-) -> Result<String, ApiResponseError> {
+    id: String,
+) -> Result<(), ApiResponseError> {
     let queue = s.queue()?;
-    let id = uuid::Uuid::new_v4().to_string();
     let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
         ApiError::InvalidRequestContent(
             "Could not parse request body into json: Could not parse payload into json: invalid UTF-8"
@@ -115,7 +134,7 @@ async fn enqueue(
     })?;
     queue
         .enqueue(
-            id.clone(),
+            id,
             fref.name.clone(),
             fref.qualifier.as_ref().map(|q| q.to_string()),
             payload,
@@ -125,7 +144,7 @@ async fn enqueue(
             tracing::error!(error = %e, "could not queue an asynchronous event");
             ApiError::Service("An internal error occurred in flint. See the server log.".into())
         })?;
-    Ok(id)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::dispatch::{Call, ResponseStream, StreamingAnswer};
 use crate::eventstream::{invoke_complete, payload_chunk};
 use crate::extract::{InvokeHeaders, Payload, QualifiedFunction};
 use crate::operations::{InvocationType, InvokeWithResponseStream};
-use crate::response::ChannelBody;
+use crate::response::{ChannelBody, set_request_id};
 use crate::state::{ApiResult, AppState};
 use axum::body::Body;
 use axum::extract::State;
@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use flint_invoke::StreamPart;
+use flint_types::FunctionRef;
 
 /// `InvokeWithResponseStream` (`POST /2021-11-15/functions/{name}/response-streaming-invocations`):
 /// the same checks and invocation as `Invoke`, with the response as an event stream:
@@ -24,6 +25,23 @@ pub(crate) async fn invoke_with_response_stream(
     QualifiedFunction(fref): QualifiedFunction<170>,
     headers: InvokeHeaders<InvokeWithResponseStream>,
     Payload(payload, _): Payload<InvokeWithResponseStream>,
+) -> Response {
+    // The invocation's own id, in `x-amzn-RequestId` of whatever the answer is (see `Invoke`).
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut resp = match stream_as(&s, fref, headers, payload, &request_id).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    set_request_id(&mut resp, &request_id);
+    resp
+}
+
+async fn stream_as(
+    s: &AppState,
+    fref: FunctionRef,
+    headers: InvokeHeaders<InvokeWithResponseStream>,
+    payload: Bytes,
+    request_id: &str,
 ) -> ApiResult {
     let dispatcher = s.dispatcher();
     let resolved = dispatcher.resolve(&fref).await?;
@@ -35,7 +53,8 @@ pub(crate) async fn invoke_with_response_stream(
         payload,
         client_context: headers.client_context,
         tail_logs: headers.tail_logs,
-        request_id: None,
+        request_id: Some(request_id.to_string()),
+        trace_header: headers.trace_header,
     };
     let ResponseStream {
         content_type: stream_content_type,

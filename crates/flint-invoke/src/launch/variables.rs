@@ -82,8 +82,20 @@ pub(crate) fn environment_variables(
     if let Some(level) = &config.logging_config.application_log_level {
         set("AWS_LAMBDA_LOG_LEVEL", level.clone());
     }
+    for (k, v) in XRAY {
+        set(k, v.to_string());
+    }
     env
 }
+
+/// The X-Ray daemon's address and the SDKs' context-missing strategy, set whatever the
+/// tracing mode, with the values AWS reported (`aws-recorded/test_lambda_common`).
+const XRAY: [(&str, &str); 4] = [
+    ("AWS_XRAY_DAEMON_ADDRESS", "169.254.100.1:2000"),
+    ("_AWS_XRAY_DAEMON_ADDRESS", "169.254.100.1"),
+    ("_AWS_XRAY_DAEMON_PORT", "2000"),
+    ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR"),
+];
 
 /// Sets `k` to `v` in `env`, replacing an earlier value.
 fn set_var(env: &mut Vec<(String, String)>, k: &str, v: String) {

@@ -42,6 +42,7 @@ fn request(config: FunctionConfiguration, invoked_arn: &str) -> InvokeRequest {
         client_context: None,
         tail_logs: true,
         request_id: Some("req-1".into()),
+        trace_header: None,
         stream_to: None,
     }
 }

@@ -128,6 +128,13 @@ fn lambdas_variables_describe_the_function_and_the_environment() {
     );
     assert_eq!(get(&env, "AWS_LAMBDA_LOG_FORMAT"), Some("Text"));
     assert_eq!(get(&env, "AWS_LAMBDA_LOG_LEVEL"), None);
+    assert_eq!(
+        get(&env, "AWS_XRAY_DAEMON_ADDRESS"),
+        Some("169.254.100.1:2000")
+    );
+    assert_eq!(get(&env, "_AWS_XRAY_DAEMON_ADDRESS"), Some("169.254.100.1"));
+    assert_eq!(get(&env, "_AWS_XRAY_DAEMON_PORT"), Some("2000"));
+    assert_eq!(get(&env, "AWS_XRAY_CONTEXT_MISSING"), Some("LOG_ERROR"));
 
     let on_demand = environment_variables(&c, &[], &platform(InitType::OnDemand));
     assert_eq!(
