@@ -5,7 +5,8 @@
 #
 # 1. the Python test clients (requirements.txt) into that Python;
 # 2. awslambdaric (PyPI) for the sandbox's /usr/bin/python3, into
-#    tests/invoke/.cache/awslambdaric (zipped into test functions);
+#    tests/invoke/.cache/awslambdaric (zipped into test functions), and
+#    aws-lambda-powertools[tracer] likewise into tests/invoke/.cache/powertools;
 # 3. the Node.js runtime interface client aws-lambda-ric (npm) into
 #    tests/invoke/.cache/node-ric. It compiles a native addon and needs
 #    cmake, autoconf, automake and libtool (Debian packages, installed here
@@ -28,6 +29,19 @@ if [ ! -d "$cache/awslambdaric/awslambdaric" ]; then
     --python-version "$pyver" --implementation cp --platform manylinux2014_x86_64 \
     --target "$cache/awslambdaric.partial" 'awslambdaric>=3,<5' || exit 1
   mv "$cache/awslambdaric.partial" "$cache/awslambdaric"
+fi
+
+# Python packages zipped into test functions (built for the sandbox's /usr/bin/python3):
+# Powertools with its Tracer's aws-xray-sdk (test_powertools.py).
+if [ ! -d "$cache/powertools/aws_lambda_powertools" ] || [ ! -d "$cache/powertools/aws_xray_sdk" ]; then
+  echo "tests/invoke/setup.sh: aws-lambda-powertools[tracer] for /usr/bin/python3"
+  pyver=$(/usr/bin/python3 -c 'import sys; print("%d%d" % sys.version_info[:2])') || exit 1
+  rm -rf "$cache/powertools.partial"
+  "$py" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
+    --python-version "$pyver" --implementation cp --platform manylinux2014_x86_64 \
+    --target "$cache/powertools.partial" 'aws-lambda-powertools[tracer]>=3,<4' || exit 1
+  rm -rf "$cache/powertools"
+  mv "$cache/powertools.partial" "$cache/powertools"
 fi
 
 node_ric() {

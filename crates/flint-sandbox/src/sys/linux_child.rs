@@ -69,8 +69,48 @@ struct IfReqFlags {
     _pad: [u8; 22],
 }
 
+/// `struct ifreq` reduced to the name and the address member of the union (40 bytes total).
+#[repr(C)]
+struct IfReqAddr {
+    name: [u8; libc::IFNAMSIZ],
+    addr: libc::sockaddr_in,
+    _pad: [u8; 8],
+}
+
+/// Where Lambda's X-Ray daemon listens (`AWS_XRAY_DAEMON_ADDRESS`, the value AWS reported).
+/// The address is given to `lo` (as `lo:xray`, /32) so that the X-Ray SDKs' UDP segments are
+/// sent (and dropped, no daemon listens) instead of failing with "network unreachable" in a
+/// namespace whose only route is the loopback one.
+const XRAY_DAEMON_ADDRESS: [u8; 4] = [169, 254, 100, 1];
+
+/// Sets `address` (with a `/32` netmask) on `lo:xray`, over socket `s`.
+///
+/// # Safety
+/// `s` is an open socket; only stack memory of the kernel's `ifreq` size is passed.
+unsafe fn add_loopback_address(s: c_int, address: [u8; 4]) -> SysResult<()> {
+    let mut req = IfReqAddr {
+        name: [0; libc::IFNAMSIZ],
+        addr: libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(address),
+            },
+            sin_zero: [0; 8],
+        },
+        _pad: [0; 8],
+    };
+    req.name[..7].copy_from_slice(b"lo:xray");
+    // SAFETY: as the caller promised; `req` lives on this stack for both calls.
+    unsafe {
+        check(libc::ioctl(s, libc::SIOCSIFADDR, &raw mut req))?;
+        req.addr.sin_addr.s_addr = u32::MAX;
+        check(libc::ioctl(s, libc::SIOCSIFNETMASK, &raw mut req))
+    }
+}
+
 /// Brings `lo` up in the calling thread's network namespace (also used by the namespace
-/// pool, `netns.rs`).
+/// pool, `netns.rs`), with the X-Ray daemon's address on it.
 pub(crate) fn loopback_up() -> SysResult<()> {
     // SAFETY: socket/ioctl/close on a stack-allocated ifreq of the kernel's size.
     unsafe {
@@ -89,6 +129,7 @@ pub(crate) fn loopback_up() -> SysResult<()> {
         } else {
             req.flags |= libc::IFF_UP as libc::c_short;
             check(libc::ioctl(s, libc::SIOCSIFFLAGS, &raw mut req))
+                .and_then(|()| add_loopback_address(s, XRAY_DAEMON_ADDRESS))
         };
         libc::close(s);
         r
