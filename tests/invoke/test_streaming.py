@@ -102,3 +102,61 @@ def test_dry_run_errors_and_buffered_invoke_of_a_streamer(lam, fn):
     r = lam.invoke(FunctionName=name, Payload=b'{"pause_ms": 10}')
     assert r["StatusCode"] == 200 and "FunctionError" not in r
     assert r["Payload"].read() == b"first second"
+
+
+NODE_LATE = """
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  const id = context.awsRequestId;
+  responseStream.write("first ");
+  console.log("after the first chunk", id);
+  await new Promise((r) => setTimeout(r, 300));
+  console.log("after the pause", id);
+  process.stderr.write(`on stderr ${id}\\n`);
+  responseStream.write("second");
+  console.log("just before the end", id);
+  responseStream.end();
+});
+"""
+
+
+def flint_log_messages(server, name):
+    """`flint logs <name>` as a user runs it: one message a line."""
+    import subprocess
+    from .invoke_support import flint_bin
+    out = subprocess.run([flint_bin(), "logs", name, "--endpoint", server.endpoint],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.splitlines()
+
+
+def assert_own_lines_before_end(lines, request_id, others):
+    """Every line of `request_id`'s invocation sits between its START and END lines, and
+    no line of another invocation does."""
+    start = lines.index(next(l for l in lines if l.startswith(f"START RequestId: {request_id}")))
+    end = lines.index(f"END RequestId: {request_id}")
+    own = lines[start:end]
+    for what in ("after the first chunk", "after the pause", "on stderr", "just before the end"):
+        assert any(what in l and request_id in l for l in own), (what, request_id, lines)
+    assert not any(o in l for l in own for o in others if o != request_id), (request_id, lines)
+
+
+def test_a_streaming_functions_late_output_belongs_to_its_invocation(lam, fn, server):
+    import base64
+    name = fn("stream-late", {"index.mjs": NODE_LATE}, runtime="nodejs20.x",
+              handler="index.handler", Timeout=10)
+    ids = []
+    for _ in range(3):
+        resp = lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}", LogType="Tail")
+        chunks, complete = read_stream(resp)
+        assert b"".join(c for _, c in chunks) == b"first second", chunks
+        rid = resp["ResponseMetadata"]["RequestId"]
+        ids.append(rid)
+        log = base64.b64decode(complete["LogResult"]).decode().splitlines()
+        assert_own_lines_before_end(log, rid, ids)
+    # A buffered Invoke of the streamer too.
+    r = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    rid = r["ResponseMetadata"]["RequestId"]
+    ids.append(rid)
+    assert_own_lines_before_end(base64.b64decode(r["LogResult"]).decode().splitlines(), rid, ids)
+    stored = flint_log_messages(server, name)
+    for rid in ids:
+        assert_own_lines_before_end(stored, rid, ids)

@@ -34,6 +34,13 @@ pub(crate) trait Execution: Pooled + Send + 'static {
         inv: Invocation,
         timeout: Duration,
     ) -> impl Future<Output = RunState> + Send;
+    /// Runs `work` (the rest of a streamed response) while reading the function's output,
+    /// then everything already in the pipe: what a streaming function prints after its first
+    /// chunk belongs to this invocation, not to the next one.
+    fn collect_output_while<F: Future + Send>(
+        &mut self,
+        work: F,
+    ) -> impl Future<Output = F::Output> + Send;
     /// The output lines collected since the last call.
     fn take_output(&mut self) -> Vec<String>;
     /// How long init took, until the first invocation reports it.
@@ -347,6 +354,18 @@ impl Execution for Environment {
             }
             other => other,
         }
+    }
+
+    async fn collect_output_while<F: Future + Send>(&mut self, work: F) -> F::Output {
+        tokio::pin!(work);
+        let done = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                _ = self.output.read_some() => {}
+            }
+        };
+        self.output.drain();
+        done
     }
 
     fn take_output(&mut self) -> Vec<String> {

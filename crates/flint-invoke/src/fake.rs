@@ -140,6 +140,10 @@ impl Execution for FakeEnv {
             }))
     }
 
+    async fn collect_output_while<F: std::future::Future + Send>(&mut self, work: F) -> F::Output {
+        work.await
+    }
+
     fn take_output(&mut self) -> Vec<String> {
         std::mem::take(&mut self.output)
     }

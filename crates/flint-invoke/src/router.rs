@@ -216,7 +216,8 @@ impl<L: Launch> Router<L> {
             // InvokeWithResponseStream forwards it.
             RunEnd::Streaming(stream) => {
                 let deadline = invoke_started + timeout;
-                streaming::read_to_end(stream, deadline, req.stream_to.as_ref()).await
+                let read = streaming::read_to_end(stream, deadline, req.stream_to.as_ref());
+                env.collect_output_while(read).await
             }
         };
         let verdict = Verdict::of(ending, request_id, timeout);
