@@ -46,7 +46,7 @@ mod verdict;
 mod xray;
 
 pub use error::InvokeError;
-pub use logs::{LogRecord, LogStore};
+pub use logs::{LogPage, LogRecord, LogStore, PAGE_BYTES};
 pub use provisioned::{ProvisionSpec, ProvisionedStatus};
 pub use request::{InvokeOutput, InvokeRequest, StreamPart};
 pub use router::{EnvironmentsView, Invoker};

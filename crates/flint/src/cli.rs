@@ -92,7 +92,7 @@ pub struct LogsArgs {
     client: ClientArgs,
 }
 
-/// `flint logs <function> [--follow]`.
+/// `flint logs <function> [--follow]`: every page of the function's log.
 pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let c = Client::new(&args.client)?;
     let mut offset: u64 = 0;
@@ -118,6 +118,11 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
         offset = page["nextOffset"].as_u64().unwrap_or(offset);
+        // The server answers a page at a time: follow them to the end, then stop (or, with
+        // --follow, wait for more).
+        if page["more"].as_bool().unwrap_or(false) {
+            continue;
+        }
         if !args.follow {
             return Ok(());
         }

@@ -1,5 +1,6 @@
-//! `GET /_flint/logs/{function}?offset=N`, behind `flint logs`: stored log records of a
-//! function from `offset`.
+//! `GET /_flint/logs/{function}?offset=N`, behind `flint logs`: a page of a function's stored
+//! log records from `offset` (at most `flint_invoke::PAGE_BYTES` of them), with the offset of
+//! the next page and whether more records follow now.
 
 use crate::extract::Function;
 use crate::query::Query;
@@ -7,6 +8,7 @@ use crate::response::json_response;
 use crate::state::{ApiResult, AppState, blocking};
 use axum::extract::State;
 use axum::http::StatusCode;
+use flint_invoke::PAGE_BYTES;
 use flint_types::ApiError;
 use serde_json::json;
 
@@ -21,16 +23,18 @@ pub(crate) async fn read_logs(
     blocking(&s, move |c| c.get_function_configuration(&fref)).await?;
     let invoker = s.host_invoker()?;
     invoker.logs().flush().await;
-    let (records, next) = invoker
-        .logs()
-        .read(&name, offset)
+    let logs = invoker.logs().clone();
+    let page = tokio::task::spawn_blocking(move || logs.read(&name, offset, PAGE_BYTES))
+        .await
+        .map_err(|e| ApiError::Service(format!("reading logs: {e}")))?
         .map_err(|e| ApiError::Service(format!("reading logs: {e}")))?;
-    let records: Vec<_> = records
+    let records: Vec<_> = page
+        .records
         .into_iter()
         .map(|r| json!({"time": r.time, "stream": r.stream, "message": r.message}))
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({"records": records, "nextOffset": next}),
+        &json!({"records": records, "nextOffset": page.next_offset, "more": page.more}),
     ))
 }

@@ -292,7 +292,11 @@ async fn the_reconcile_task_initialises_the_set_with_provisioned_inits_and_logs_
     );
     // The init's output is in the function's log, under the environment's stream.
     p.logs.flush().await;
-    let (records, _) = p.logs.read("f", 0).unwrap();
+    let records = p
+        .logs
+        .read("f", 0, crate::logs::PAGE_BYTES)
+        .unwrap()
+        .records;
     let mut lines: Vec<(String, String)> =
         records.into_iter().map(|r| (r.stream, r.message)).collect();
     lines.sort();
@@ -322,7 +326,11 @@ async fn an_init_failure_fails_the_set_and_logs_the_init() {
         Some("FUNCTION_ERROR_INIT_FAILURE")
     );
     p.logs.flush().await;
-    let (records, _) = p.logs.read("f", 0).unwrap();
+    let records = p
+        .logs
+        .read("f", 0, crate::logs::PAGE_BYTES)
+        .unwrap()
+        .records;
     assert_eq!(records.len(), 1);
     assert!(records[0].stream.contains("/[3]"), "{}", records[0].stream);
     assert_eq!(records[0].message, "init of f 1");

@@ -316,7 +316,14 @@ async fn a_deleted_function_loses_its_environments_settings_and_logs() {
     .await;
     s.router.admission.lock().set_reserved("f", Some(5));
     s.router.logs.flush().await;
-    assert!(!s.router.logs.read("f", 0).unwrap().0.is_empty());
+    assert!(
+        !s.router
+            .logs
+            .read("f", 0, crate::logs::PAGE_BYTES)
+            .unwrap()
+            .records
+            .is_empty()
+    );
 
     s.router.drop_function("f").await;
     let mut destroyed = s.launcher.journal.destroyed();
@@ -327,5 +334,12 @@ async fn a_deleted_function_loses_its_environments_settings_and_logs() {
     assert!(view.functions.is_empty(), "{view:?}");
     assert_eq!(view.unreserved_capacity, 10);
     s.router.logs.flush().await;
-    assert!(s.router.logs.read("f", 0).unwrap().0.is_empty());
+    assert!(
+        s.router
+            .logs
+            .read("f", 0, crate::logs::PAGE_BYTES)
+            .unwrap()
+            .records
+            .is_empty()
+    );
 }
