@@ -4,13 +4,13 @@
 //! that their decisions are unit-tested with fakes instead of sandboxes.
 
 use crate::error::InvokeError;
+use crate::output::{LogSink, Output};
 use flint_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
 use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
 use std::future::Future;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
@@ -41,8 +41,13 @@ pub(crate) trait Execution: Pooled + Send + 'static {
         &mut self,
         work: F,
     ) -> impl Future<Output = F::Output> + Send;
-    /// The output lines collected since the last call.
+    /// The output lines collected since the last call (and not yet handed to the log store,
+    /// which a long output is, in order, as it arrives).
     fn take_output(&mut self) -> Vec<String>;
+    /// Lines to log in order with the function's output (START, the init's output).
+    fn push_log(&mut self, lines: Vec<String>);
+    /// The last lines handed to the log store since the last call (they cover the log tail).
+    fn take_spilled_tail(&mut self) -> Vec<String>;
     /// How long init took, until the first invocation reports it.
     fn take_init_duration(&mut self) -> Option<Duration>;
     /// Peak memory use so far, in MB (REPORT's `Max Memory Used`).
@@ -94,81 +99,6 @@ pub(crate) enum RunState {
     },
 }
 
-/// The function's stdout/stderr, split into lines.
-struct Output {
-    pipe: pipe::Receiver,
-    /// Read buffer, allocated once per environment rather than per
-    /// invocation.
-    buf: Box<[u8]>,
-    text: Lines,
-}
-
-#[derive(Default)]
-struct Lines {
-    partial: Vec<u8>,
-    lines: Vec<String>,
-}
-
-impl Lines {
-    fn push(&mut self, data: &[u8]) {
-        self.partial.extend_from_slice(data);
-        while let Some(pos) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=pos).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-            self.lines.push(text.trim_end_matches('\r').to_string());
-        }
-        // Lambda splits very long lines; keep memory bounded the same way.
-        if self.partial.len() > 256 * 1024 {
-            let text = String::from_utf8_lossy(&self.partial).into_owned();
-            self.partial.clear();
-            self.lines.push(text);
-        }
-    }
-}
-
-impl Output {
-    fn new(pipe: pipe::Receiver) -> Self {
-        Self {
-            pipe,
-            buf: vec![0u8; 16 * 1024].into_boxed_slice(),
-            text: Lines::default(),
-        }
-    }
-
-    /// Waits for output and splits what arrived into lines.
-    async fn read_some(&mut self) {
-        if let Ok(n) = self.pipe.read(&mut self.buf).await
-            && n > 0
-        {
-            self.text.push(&self.buf[..n]);
-        }
-    }
-
-    /// Reads whatever is already in the pipe, without waiting. The runtime
-    /// wrote its output before it posted the response, so after the outcome
-    /// this collects all of the invocation's output.
-    fn drain(&mut self) {
-        loop {
-            match self.pipe.try_read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => self.text.push(&self.buf[..n]),
-                Err(_) => break,
-            }
-        }
-    }
-
-    /// The lines collected since the last call (and a trailing partial line).
-    fn take(&mut self) -> Vec<String> {
-        let t = &mut self.text;
-        if !t.partial.is_empty() {
-            let text = String::from_utf8_lossy(&t.partial).into_owned();
-            t.partial.clear();
-            t.lines.push(text);
-        }
-        std::mem::take(&mut t.lines)
-    }
-}
-
 pub(crate) struct Environment {
     sandbox: Option<Sandbox>,
     api: RuntimeApi,
@@ -207,13 +137,13 @@ impl Environment {
         sandboxer: Arc<Sandboxer>,
         mut spec: SandboxSpec,
         log_read: std::io::PipeReader,
-        stream: String,
+        sink: LogSink,
     ) -> Result<Self, InvokeError> {
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, stream)
+        Self::serve(sandbox, log_read, sink)
     }
 
     /// Like [`Environment::start`], on a pre-spawned environment of `spec`'s shape (see
@@ -223,19 +153,19 @@ impl Environment {
         pre: flint_sandbox::Prespawned,
         spec: SandboxSpec,
         log_read: std::io::PipeReader,
-        stream: String,
+        sink: LogSink,
     ) -> Result<Self, InvokeError> {
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.specialize(pre, spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, stream)
+        Self::serve(sandbox, log_read, sink)
     }
 
     /// Starts serving the Runtime API of a started sandbox.
     fn serve(
         mut sandbox: Sandbox,
         log_read: std::io::PipeReader,
-        stream: String,
+        sink: LogSink,
     ) -> Result<Self, InvokeError> {
         let listener = sandbox.take_runtime_api_listener().ok_or_else(|| {
             InvokeError::Unavailable("sandbox gave no Runtime API listener".into())
@@ -256,8 +186,8 @@ impl Environment {
             api,
             server,
             exit,
-            output: Output::new(pipe),
-            stream,
+            stream: sink.stream.clone(),
+            output: Output::new(pipe, sink),
             init_duration: None,
             last_used: Instant::now(),
             frozen: false,
@@ -370,6 +300,14 @@ impl Execution for Environment {
 
     fn take_output(&mut self) -> Vec<String> {
         self.output.take()
+    }
+
+    fn push_log(&mut self, lines: Vec<String>) {
+        self.output.push_lines(lines);
+    }
+
+    fn take_spilled_tail(&mut self) -> Vec<String> {
+        self.output.take_spilled_tail()
     }
 
     fn take_init_duration(&mut self) -> Option<Duration> {

@@ -148,6 +148,14 @@ impl Execution for FakeEnv {
         std::mem::take(&mut self.output)
     }
 
+    fn push_log(&mut self, lines: Vec<String>) {
+        self.output.extend(lines);
+    }
+
+    fn take_spilled_tail(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn take_init_duration(&mut self) -> Option<Duration> {
         self.init_duration.take()
     }

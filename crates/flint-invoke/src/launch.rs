@@ -17,7 +17,8 @@ pub(crate) use variables::InitType;
 use crate::code::CodeCache;
 use crate::environment::{Environment, Execution, InitState};
 use crate::error::InvokeError;
-use crate::logs;
+use crate::logs::{self, LogStore};
+use crate::output::LogSink;
 use crate::prewarm::Prewarm;
 use crate::settings::InvokerSettings;
 use bytes::Bytes;
@@ -124,12 +125,18 @@ pub(crate) struct Launcher {
     region: String,
     network: NetworkMode,
     init_timeout: Duration,
+    /// Where environments' long output goes as it arrives (see `output.rs`).
+    logs: LogStore,
 }
 
 impl Launcher {
     /// Materialises the managed runtimes, opens the code cache and starts the pre-spawn
     /// pool.
-    pub fn new(sandboxer: Arc<Sandboxer>, settings: &InvokerSettings) -> Result<Self, InvokeError> {
+    pub fn new(
+        sandboxer: Arc<Sandboxer>,
+        settings: &InvokerSettings,
+        logs: LogStore,
+    ) -> Result<Self, InvokeError> {
         let runtime_dir = settings.data_dir.join("runtime");
         flint_runtimes::materialize(&runtime_dir)?;
         let code = CodeCache::new(settings.data_dir.join("code"))?;
@@ -154,6 +161,7 @@ impl Launcher {
             region: settings.region.clone(),
             network: settings.network,
             init_timeout: settings.init_timeout,
+            logs,
         })
     }
 
@@ -219,8 +227,14 @@ impl Launcher {
         &self,
         spec: SandboxSpec,
         log_read: std::io::PipeReader,
+        function: &str,
         stream: String,
     ) -> Result<Environment, InvokeError> {
+        let sink = |stream: String| LogSink {
+            store: self.logs.clone(),
+            function: function.to_string(),
+            stream,
+        };
         let shape = SandboxShape::of(&spec);
         let started = match self.prewarm.claim(&shape) {
             Some(ready) => {
@@ -233,18 +247,19 @@ impl Launcher {
                     ready.env,
                     spec,
                     ready.log_read,
-                    stream.clone(),
+                    sink(stream.clone()),
                 )
                 .await
                 {
                     Ok(env) => Ok(env),
                     Err(e) => {
                         tracing::warn!(error = %e, "a pre-spawned environment failed at its claim; spawning a new one");
-                        Environment::start(self.sandboxer.clone(), spare, log_read, stream).await
+                        Environment::start(self.sandboxer.clone(), spare, log_read, sink(stream))
+                            .await
                     }
                 }
             }
-            None => Environment::start(self.sandboxer.clone(), spec, log_read, stream).await,
+            None => Environment::start(self.sandboxer.clone(), spec, log_read, sink(stream)).await,
         };
         self.prewarm.replenish(&shape);
         started
@@ -281,7 +296,9 @@ impl Launch for Launcher {
         let spec = self.sandbox_spec(config, task_dir, command, &platform, log_write)?;
         let limit = init_limit(init_type, self.init_timeout, config.timeout);
 
-        let mut env = self.start(spec, log_read, stream).await?;
+        let mut env = self
+            .start(spec, log_read, &config.function_name, stream)
+            .await?;
         let state = env.wait_init(limit).await;
         log.extend(env.take_output());
         let failure = match state {

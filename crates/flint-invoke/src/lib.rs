@@ -22,6 +22,7 @@
 //! | `prewarm` | pre-spawned sandboxes per shape |
 //! | `code` | packages extracted once per content hash |
 //! | `environment` | one running environment, and the traits the pools and the router drive |
+//! | `output` | the function's output pipe: lines with Lambda's limit, a bounded buffer spilled to the log |
 //! | `streaming` | reading a streamed response within the deadline |
 //! | `verdict` | an ending → Lambda's answer, REPORT's status, the environment's fate |
 //! | `logs` | START/END/REPORT lines, the log tail, durable per-function logs |
@@ -35,6 +36,7 @@ mod error;
 mod fake;
 mod launch;
 mod logs;
+mod output;
 mod pool;
 mod prewarm;
 mod provisioned;

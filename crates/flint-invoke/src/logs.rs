@@ -81,10 +81,13 @@ pub fn report_line(r: &Report<'_>) -> String {
 }
 
 /// `X-Amz-Log-Result`: base64 of the last 4 KB of the invocation's log.
-pub fn log_tail(lines: &[String]) -> String {
+pub fn log_tail<'a>(lines: impl IntoIterator<Item = &'a String>) -> String {
     use base64::Engine;
-    let mut text = lines.join("\n");
-    text.push('\n');
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
     let bytes = text.as_bytes();
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     base64::engine::general_purpose::STANDARD.encode(tail)

@@ -132,10 +132,10 @@ impl<L: Launch> Router<L> {
                 log.push(logs::end_line(&request_id));
                 log.push(verdict.report_line(&request_id, &measured));
                 let stream = logs::stream_name(&config.version);
-                return Ok(self.finish(&req, &stream, log, verdict));
+                return Ok(self.finish(&req, &stream, Vec::new(), log, verdict));
             }
         };
-        let verdict = Self::run(&mut env, &req, &request_id, &mut log).await;
+        let (verdict, spilled) = Self::run(&mut env, &req, &request_id, &mut log).await;
         let stream = env.stream().to_string();
         let keep = verdict.keeps_environment();
         match lent {
@@ -146,7 +146,7 @@ impl<L: Launch> Router<L> {
                 tokio::spawn(env.destroy());
             }
         }
-        Ok(self.finish(&req, &stream, log, verdict))
+        Ok(self.finish(&req, &stream, spilled, log, verdict))
     }
 
     /// An environment for `req`: a ready provisioned one, else a warm one of its exact
@@ -186,15 +186,19 @@ impl<L: Launch> Router<L> {
         }
     }
 
-    /// Runs the invocation on `env`, appending its START, output, END and REPORT lines.
+    /// Runs the invocation on `env`: `log` (what came before, the init's output) and START go
+    /// ahead of the function's output; `log` ends as the lines not yet stored, END and REPORT.
+    /// Also returns the last lines of a long output already handed to the store (the log
+    /// tail's beginning).
     async fn run(
         env: &mut L::Env,
         req: &InvokeRequest,
         request_id: &str,
         log: &mut Vec<String>,
-    ) -> Verdict {
+    ) -> (Verdict, Vec<String>) {
         let config = &req.config;
         log.push(logs::start_line(request_id, &config.version));
+        env.push_log(std::mem::take(log));
         let timeout = Duration::from_secs(config.timeout.max(1) as u64);
         let invocation = Invocation {
             request_id: request_id.to_string(),
@@ -222,7 +226,8 @@ impl<L: Launch> Router<L> {
         };
         let verdict = Verdict::of(ending, request_id, timeout);
         let duration = invoke_started.elapsed();
-        log.extend(env.take_output());
+        *log = env.take_output();
+        let spilled = env.take_spilled_tail();
         let measured = Measured {
             duration,
             memory_size_mb: config.memory_size,
@@ -231,7 +236,7 @@ impl<L: Launch> Router<L> {
         };
         log.push(logs::end_line(request_id));
         log.push(verdict.report_line(request_id, &measured));
-        verdict
+        (verdict, spilled)
     }
 
     /// Stores the invocation's log and builds the caller's answer. The Tail
@@ -240,10 +245,13 @@ impl<L: Launch> Router<L> {
         &self,
         req: &InvokeRequest,
         stream: &str,
+        spilled: Vec<String>,
         log: Vec<String>,
         verdict: Verdict,
     ) -> InvokeOutput {
-        let log_result = req.tail_logs.then(|| logs::log_tail(&log));
+        let log_result = req
+            .tail_logs
+            .then(|| logs::log_tail(spilled.iter().chain(&log)));
         self.logs.append(&req.config.function_name, stream, log);
         verdict.into_output(req.config.version.clone(), log_result)
     }
@@ -297,8 +305,8 @@ impl Invoker {
         sandboxer: Arc<Sandboxer>,
         settings: InvokerSettings,
     ) -> Result<Arc<Self>, InvokeError> {
-        let launcher = Arc::new(Launcher::new(sandboxer, &settings)?);
         let logs = LogStore::open(settings.data_dir.join("logs"), settings.log_retention_bytes)?;
+        let launcher = Arc::new(Launcher::new(sandboxer, &settings, logs.clone())?);
         let admission = Admission::new(
             u32::try_from(settings.account_concurrency).unwrap_or(u32::MAX),
             settings.scaling_rate,
