@@ -130,9 +130,18 @@ def test_each_invocation_has_a_trace_and_passthrough_does_not_sample(lam, fn):
     }, first
 
 
-def test_active_tracing_samples(lam, fn):
+def test_active_tracing_samples_and_reports_the_trace_after_report(lam, fn):
     name = fn("trace-active", {"index.py": PY}, TracingConfig={"Mode": "Active"})
-    assert TRACE.match(invoke(lam, name).json["trace"]).group(3) == "1"
+    r = invoke(lam, name, LogType="Tail")
+    trace = TRACE.match(r.json["trace"])
+    assert trace.group(3) == "1", r
+    lines = r.log.splitlines()
+    assert lines[-2].startswith("REPORT RequestId: "), lines
+    assert lines[-1] == (f"XRAY TraceId: {trace.group(1)}\tSegmentId: {trace.group(2)}"
+                         "\tSampled: true"), lines
+    # Not sampled: no XRAY line.
+    plain = fn("trace-plain", {"index.py": PY})
+    assert invoke(lam, plain, LogType="Tail").log.splitlines()[-1].startswith("REPORT ")
 
 
 def test_a_callers_trace_is_continued(server, fn):

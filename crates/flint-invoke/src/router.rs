@@ -199,6 +199,10 @@ impl<L: Launch> Router<L> {
         let config = &req.config;
         log.push(logs::start_line(request_id, &config.version));
         env.push_log(std::mem::take(log));
+        let trace = xray::new_trace_header(
+            req.trace_header.as_deref(),
+            TracingMode::of(config.tracing_config.mode.as_deref()),
+        );
         let timeout = Duration::from_secs(config.timeout.max(1) as u64);
         let invocation = Invocation {
             request_id: request_id.to_string(),
@@ -206,10 +210,7 @@ impl<L: Launch> Router<L> {
             deadline_ms: now_ms() + timeout.as_millis() as u64,
             invoked_function_arn: req.invoked_arn.clone(),
             client_context: req.client_context.clone(),
-            trace_id: Some(xray::new_trace_header(
-                req.trace_header.as_deref(),
-                TracingMode::of(config.tracing_config.mode.as_deref()),
-            )),
+            trace_id: Some(trace.clone()),
             ..Invocation::default()
         };
         let invoke_started = Instant::now();
@@ -236,6 +237,7 @@ impl<L: Launch> Router<L> {
         };
         log.push(logs::end_line(request_id));
         log.push(verdict.report_line(request_id, &measured));
+        log.extend(xray::report_line(&trace));
         (verdict, spilled)
     }
 

@@ -104,6 +104,25 @@ pub(crate) fn new_trace_header(caller: Option<&str>, mode: TracingMode) -> Strin
     trace_header(caller, mode, now, rand::random())
 }
 
+/// The line Lambda logs after REPORT for a sampled invocation:
+/// `XRAY TraceId: <root>\tSegmentId: <parent>\tSampled: true`; `None` when not sampled.
+pub(crate) fn report_line(header: &str) -> Option<String> {
+    let field = |name: &str| {
+        header.split(';').find_map(|f| {
+            let (k, v) = f.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim())
+        })
+    };
+    if field("Sampled") != Some("1") {
+        return None;
+    }
+    Some(format!(
+        "XRAY TraceId: {}\tSegmentId: {}\tSampled: true",
+        field("Root")?,
+        field("Parent")?
+    ))
+}
+
 /// The trace header an HTTP front end (a function URL) hands on: the caller's
 /// `X-Amzn-Trace-Id` when it names a root, else a new root (`Root=1-…`). It is the event's
 /// `x-amzn-trace-id` and the header the invocation then continues.
@@ -182,6 +201,21 @@ mod tests {
             let root = header.strip_prefix("Root=").unwrap();
             assert!(is_root(root), "{header}");
         }
+    }
+
+    #[test]
+    fn a_sampled_invocation_gets_an_xray_line_after_report() {
+        let sampled = "Root=1-67891233-abcdef012345678912345678;Parent=aabbccddeeff0011;Sampled=1";
+        assert_eq!(
+            report_line(sampled).as_deref(),
+            Some(
+                "XRAY TraceId: 1-67891233-abcdef012345678912345678\tSegmentId: aabbccddeeff0011\tSampled: true"
+            )
+        );
+        assert_eq!(
+            report_line(&sampled.replace("Sampled=1", "Sampled=0")),
+            None
+        );
     }
 
     #[test]
