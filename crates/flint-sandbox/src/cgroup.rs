@@ -96,6 +96,15 @@ pub(crate) fn keyed_value(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// What [`CgroupHandle::memory_in_use`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemoryNow {
+    /// Charged memory less the unmapped page cache.
+    pub in_use: u64,
+    /// The unmapped page cache (file pages no process maps).
+    pub unmapped_file: u64,
+}
+
 /// The cgroup(s) of one environment.
 #[derive(Debug)]
 pub(crate) enum CgroupHandle {
@@ -300,6 +309,54 @@ impl CgroupHandle {
         s.trim()
             .parse()
             .map_err(|_| SandboxError::io("parse", p, io::Error::from(ErrorKind::InvalidData)))
+    }
+
+    /// Memory the environment uses now, as Lambda's Max Memory Used counts it: what the
+    /// cgroup is charged (anonymous memory, shared memory, the kernel's, file pages) less
+    /// the file pages no process maps. Those are page cache, above all `/tmp`'s files (a
+    /// disk on Lambda, see `ephemeral.rs`) and files that were read: reclaimable, and not
+    /// the function's memory. Mapped file pages (libraries, `mmap`) stay counted.
+    pub(crate) fn memory_in_use(&self, sys: &dyn HostSys) -> Result<MemoryNow> {
+        let (usage, stat, mapped) = match self {
+            CgroupHandle::V1 { memory, .. } => (
+                memory.join("memory.usage_in_bytes"),
+                memory.join("memory.stat"),
+                "mapped_file",
+            ),
+            CgroupHandle::V2 { dir } => (
+                dir.join("memory.current"),
+                dir.join("memory.stat"),
+                "file_mapped",
+            ),
+        };
+        let text = read_file(sys, &usage)?;
+        let usage: u64 = text.trim().parse().map_err(|_| {
+            SandboxError::io("parse", usage, io::Error::from(ErrorKind::InvalidData))
+        })?;
+        let stat = read_file(sys, &stat)?;
+        let get = |k| keyed_value(&stat, k).unwrap_or(0);
+        let unmapped_file = (get("active_file") + get("inactive_file")).saturating_sub(get(mapped));
+        Ok(MemoryNow {
+            in_use: usage.saturating_sub(unmapped_file),
+            unmapped_file,
+        })
+    }
+
+    /// The sum of the peak resident sizes (`VmHWM`) of the processes now in the cgroup:
+    /// catches a process's peak between two [`CgroupHandle::memory_in_use`] samples.
+    pub(crate) fn processes_peak_rss(&self, sys: &dyn HostSys) -> u64 {
+        self.pids(sys)
+            .into_iter()
+            .filter_map(|pid| {
+                sys.read_file(Path::new(&format!("/proc/{pid}/status")))
+                    .ok()
+            })
+            .filter_map(|status| {
+                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+                let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kb * 1024)
+            })
+            .sum()
     }
 
     /// Number of OOM kills in this cgroup (v1 `memory.oom_control`, v2 `memory.events`).

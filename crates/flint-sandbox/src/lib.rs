@@ -232,6 +232,7 @@
 
 mod cgroup;
 mod child;
+mod ephemeral;
 mod error;
 mod helper;
 mod host;

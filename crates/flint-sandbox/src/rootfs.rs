@@ -285,13 +285,23 @@ pub(crate) struct MountStep {
     pub label: String,
 }
 
+/// What the sandbox's `/tmp` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TmpMount {
+    /// A tmpfs of this size (charged to the memory cgroup): hosts without a disk-backed one.
+    Memory { size_mb: u64 },
+    /// The environment's own file system, mounted by flint at this host directory
+    /// (`ephemeral.rs`) and bound here.
+    Disk { host_dir: PathBuf },
+}
+
 /// The ordered mount calls that assemble the sandbox root under `skel`. `locked` returns the
 /// mount flags of a source that must be kept on a read-only remount (inside a user namespace
 /// the kernel refuses to clear `noexec`, `nosuid`, ... inherited from the host mount).
 pub(crate) fn mount_steps(
     plan: &RootPlan,
     skel: &Path,
-    tmp_size_mb: u64,
+    tmp: &TmpMount,
     locked: impl Fn(&Path) -> c_ulong,
 ) -> Vec<MountStep> {
     let at = |p: &Path| skel.join(rel(p));
@@ -339,13 +349,24 @@ pub(crate) fn mount_steps(
             label: format!("{label} (read-only)"),
         });
     }
-    steps.push(MountStep {
-        src: Some("tmpfs".into()),
-        target: at(Path::new("/tmp")),
-        fstype: Some("tmpfs"),
-        flags: libc::MS_NOSUID | libc::MS_NODEV,
-        data: Some(format!("size={tmp_size_mb}m,mode=1777")),
-        label: "/tmp".into(),
+    steps.push(match tmp {
+        TmpMount::Memory { size_mb } => MountStep {
+            src: Some("tmpfs".into()),
+            target: at(Path::new("/tmp")),
+            fstype: Some("tmpfs"),
+            flags: libc::MS_NOSUID | libc::MS_NODEV,
+            data: Some(format!("size={size_mb}m,mode=1777")),
+            label: "/tmp".into(),
+        },
+        // A bind keeps the source mount's nosuid and nodev.
+        TmpMount::Disk { host_dir } => MountStep {
+            src: Some(host_dir.clone()),
+            target: at(Path::new("/tmp")),
+            fstype: None,
+            flags: libc::MS_BIND,
+            data: None,
+            label: "/tmp".into(),
+        },
     });
     steps.push(MountStep {
         src: Some("tmpfs".into()),
@@ -597,7 +618,10 @@ mod tests {
             src: "/srv/fn/layers".into(),
             dst: "/opt".into()
         }));
-        let steps = mount_steps(&plan, Path::new("/run/s/roots/k"), 512, |_| libc::MS_NOEXEC);
+        let memory = TmpMount::Memory { size_mb: 512 };
+        let steps = mount_steps(&plan, Path::new("/run/s/roots/k"), &memory, |_| {
+            libc::MS_NOEXEC
+        });
         assert_eq!(steps[0].flags, libc::MS_REC | libc::MS_PRIVATE);
         let task: Vec<_> = steps
             .iter()
@@ -609,6 +633,20 @@ mod tests {
         let tmp = steps.iter().find(|s| s.label == "/tmp").unwrap();
         assert_eq!(tmp.data.as_deref(), Some("size=512m,mode=1777"));
         assert_eq!(steps.last().unwrap().fstype, Some("proc"));
+    }
+
+    #[test]
+    fn a_disk_tmp_is_bound_from_flints_mount() {
+        let plan = plan_root(&facts(), &spec(), &[false, true]);
+        let disk = TmpMount::Disk {
+            host_dir: "/run/s/ephemeral/e".into(),
+        };
+        let steps = mount_steps(&plan, Path::new("/run/s/roots/k"), &disk, |_| 0);
+        let tmp: Vec<_> = steps.iter().filter(|s| s.label == "/tmp").collect();
+        assert_eq!(tmp.len(), 1);
+        assert_eq!(tmp[0].src.as_deref(), Some(Path::new("/run/s/ephemeral/e")));
+        assert_eq!(tmp[0].target, Path::new("/run/s/roots/k/tmp"));
+        assert_eq!((tmp[0].flags, tmp[0].fstype), (libc::MS_BIND, None));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::cgroup;
+use crate::ephemeral::EphemeralStore;
 use crate::error::{Result, SandboxError};
 use crate::helper::HelperLauncher;
 use crate::host::{HostSupport, probe_host};
@@ -15,8 +16,8 @@ use crate::sandbox::Sandbox;
 use crate::seccomp;
 use crate::spawn::{CgroupTarget, Spawner};
 use crate::spec::SandboxSpec;
-use crate::sys::linux_host;
 use crate::sys::seam::{HostSys, LINUX};
+use crate::sys::{linux_host, loopdev};
 
 /// Whether to create a user namespace for each sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,10 @@ pub struct SandboxerConfig {
     /// `plain.rs`) with no namespaces, cgroups or seccomp. Only for hosts that cannot
     /// sandbox, when the operator explicitly asks for it; never for untrusted code.
     pub unisolated: bool,
+    /// Give each environment a disk-backed `/tmp` of exactly its ephemeral-storage size
+    /// (`ephemeral.rs`; root, loop devices and `mkfs.ext4` needed). Default `true`; without
+    /// it, or where it is not possible, `/tmp` is a tmpfs charged to the memory limit.
+    pub disk_tmp: bool,
 }
 
 impl Default for SandboxerConfig {
@@ -78,6 +83,7 @@ impl Default for SandboxerConfig {
             netns_pool: 4,
             spawn_helper: None,
             unisolated: false,
+            disk_tmp: true,
         }
     }
 }
@@ -101,6 +107,8 @@ pub struct Sandboxer {
     pub(crate) host: HostSupport,
     pub(crate) config: SandboxerConfig,
     cgroup_problems: Vec<String>,
+    /// What backs the environments' `/tmp`, for operators.
+    tmp_backing: String,
     pub(crate) mode: Mode,
 }
 
@@ -115,7 +123,48 @@ impl Sandboxer {
         if config.unisolated {
             return Self::unisolated(host, config);
         }
-        Self::isolated(host, config, &LINUX, None)
+        let mut sandboxer = Self::isolated(host, config, &LINUX, None)?;
+        sandboxer.use_disk_tmp();
+        Ok(sandboxer)
+    }
+
+    /// Switches to disk-backed `/tmp`s where the host allows it (see
+    /// [`SandboxerConfig::disk_tmp`]); otherwise says why `/tmp` stays in memory.
+    fn use_disk_tmp(&mut self) {
+        let why_not = if !self.config.disk_tmp {
+            Some("disk_tmp is off".to_string())
+        } else if !self.host.is_root {
+            Some("loop devices need root".to_string())
+        } else if !loopdev::supported() {
+            Some("no /dev/loop-control or mkfs.ext4".to_string())
+        } else {
+            None
+        };
+        let Mode::Isolated(spawner) = &mut self.mode else {
+            return;
+        };
+        let why_not =
+            why_not.or_else(
+                || match EphemeralStore::open(spawner.sys, &self.config.state_dir) {
+                    Ok(store) => {
+                        self.tmp_backing = format!(
+                            "disk: ext4 of exactly EphemeralStorage on a loop device, images in {}",
+                            self.config.state_dir.join("ephemeral").display()
+                        );
+                        spawner.ephemeral = Some(store);
+                        None
+                    }
+                    Err(e) => Some(e.to_string()),
+                },
+            );
+        if let Some(why) = why_not {
+            self.tmp_backing = format!("memory: tmpfs charged to the memory limit ({why})");
+        }
+    }
+
+    /// What backs the environments' `/tmp` (disk, or memory and why), for operators.
+    pub fn tmp_backing(&self) -> &str {
+        &self.tmp_backing
     }
 
     /// The sandboxing factory, on `sys`; `launcher: None` launches as the config says (the
@@ -194,6 +243,7 @@ impl Sandboxer {
             host,
             config,
             cgroup_problems: readiness.problems,
+            tmp_backing: "memory: tmpfs charged to the memory limit".into(),
             mode: Mode::Isolated(Box::new(spawner)),
         })
     }
@@ -211,6 +261,7 @@ impl Sandboxer {
             host,
             config,
             cgroup_problems: vec!["unisolated development mode".into()],
+            tmp_backing: "a host directory, unlimited (unisolated development mode)".into(),
             mode: Mode::Unisolated { tmp_root },
         })
     }

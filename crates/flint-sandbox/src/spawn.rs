@@ -22,13 +22,14 @@ use std::path::PathBuf;
 use parking_lot::Mutex;
 
 use crate::cgroup::{CgroupGuard, CgroupHandle, Limits};
+use crate::ephemeral::{EphemeralStore, HostTmp};
 use crate::error::{Result, SandboxError};
 use crate::host::CgroupFlavor;
 use crate::launch::Launch;
 use crate::netns::NetnsPool;
 use crate::plan::{ChildFds, PlanData, Settings, Start};
 use crate::protocol::{Failure, ToChild, ToParent};
-use crate::rootfs::{self, HostFacts, MountStep};
+use crate::rootfs::{self, HostFacts, MountStep, TmpMount};
 use crate::sandbox::Sandbox;
 use crate::spec::{MAX_EXTRA_FDS, NetworkMode, SandboxSpec};
 use crate::sys::seam::HostSys;
@@ -63,6 +64,8 @@ pub(crate) struct Spawner {
     /// Where the root skeletons are materialized.
     pub state_dir: PathBuf,
     pub netns_pool: Option<NetnsPool>,
+    /// Disk-backed `/tmp`s; `None`: a tmpfs (`rootfs::TmpMount::Memory`).
+    pub ephemeral: Option<EphemeralStore>,
     skeletons: Mutex<HashMap<SkeletonKey, PathBuf>>,
 }
 
@@ -83,6 +86,7 @@ impl Spawner {
             facts: HostFacts::gather(),
             state_dir,
             netns_pool,
+            ephemeral: None,
             skeletons: Mutex::default(),
         }
     }
@@ -95,7 +99,7 @@ impl Spawner {
         spec: SandboxSpec,
         start: Start,
     ) -> Result<(Sandbox, Option<ClaimChannel>)> {
-        let (mounts, skeleton) = self.plan_root(&spec, start)?;
+        let (mounts, skeleton, host_tmp) = self.plan_root(&spec, start)?;
         let (sync_parent, sync_child) = self.sys.socketpair().map_err(sys_err("socketpair"))?;
         let (err_r, err_w) = self.sys.pipe().map_err(sys_err("pipe2"))?;
         let (status_r, status_w) = self.sys.pipe().map_err(sys_err("pipe2"))?;
@@ -155,6 +159,8 @@ impl Spawner {
                     })?;
                     sb.set_listener(listener);
                 }
+                // The child's root is complete: its /tmp no longer needs flint's mount.
+                drop(host_tmp);
                 Ok((sb, None))
             }
             Start::Prespawned { .. } => {
@@ -169,6 +175,7 @@ impl Spawner {
                     }));
                 };
                 sb.set_listener(listener);
+                drop(host_tmp);
                 self.send(&sync_parent, ToChild::Go);
                 Ok((
                     sb,
@@ -183,8 +190,14 @@ impl Spawner {
 
     /// Step 1: validates the spec and returns the mount calls and the skeleton they assemble.
     /// A pre-spawned environment leaves out the code mounts (`/var/task`, `/opt`): they are
-    /// attached at claim time as detached mounts (`prespawn.rs`).
-    fn plan_root(&self, spec: &SandboxSpec, start: Start) -> Result<(Vec<MountStep>, PathBuf)> {
+    /// attached at claim time as detached mounts (`prespawn.rs`). With a disk-backed `/tmp`
+    /// its file system is made and mounted here; flint's mount of it is detached when the
+    /// returned [`HostTmp`] is dropped.
+    fn plan_root(
+        &self,
+        spec: &SandboxSpec,
+        start: Start,
+    ) -> Result<(Vec<MountStep>, PathBuf, Option<HostTmp>)> {
         spec.validate()?;
         for (what, p) in spec.host_dirs() {
             if let Some(p) = p
@@ -206,10 +219,22 @@ impl Spawner {
             plan = plan.without_code();
         }
         let skeleton = self.skeleton(spec, &extra_is_file, &plan)?;
-        let mounts = rootfs::mount_steps(&plan, &skeleton, spec.tmp_size_mb, |p| {
+        let host_tmp = match &self.ephemeral {
+            Some(store) => Some(store.create(&spec.id, spec.tmp_size_mb)?),
+            None => None,
+        };
+        let tmp = match &host_tmp {
+            Some(t) => TmpMount::Disk {
+                host_dir: t.path().to_path_buf(),
+            },
+            None => TmpMount::Memory {
+                size_mb: spec.tmp_size_mb,
+            },
+        };
+        let mounts = rootfs::mount_steps(&plan, &skeleton, &tmp, |p| {
             rootfs::locked_flags(self.sys, p)
         });
-        Ok((mounts, skeleton))
+        Ok((mounts, skeleton, host_tmp))
     }
 
     /// The cached skeleton for this spec's shape. The skeleton depends only on the host facts

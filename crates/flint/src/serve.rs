@@ -331,6 +331,13 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Host
             sandboxer.cgroup_problems().join("; ")
         );
     }
+    tracing::info!(tmp = %sandboxer.tmp_backing(), "environments' /tmp");
+    if sandboxer.tmp_backing().starts_with("memory") {
+        eprintln!(
+            "flint: WARNING: /tmp is in memory, not on disk: {}",
+            sandboxer.tmp_backing()
+        );
+    }
     if let Err(e) = sandboxer.remove_stale_environments() {
         tracing::warn!(error = %e, "could not remove environments left by a previous run");
     }

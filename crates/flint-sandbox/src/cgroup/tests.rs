@@ -337,6 +337,66 @@ fn memory_statistics_come_from_the_flavors_files() {
     drop((v1, v2));
 }
 
+/// Max Memory Used leaves out the page cache no process maps (a 1 GB function that filled
+/// `/tmp` with 500 MB is charged for it, but uses 30 MB), and keeps mapped files.
+#[test]
+fn memory_in_use_leaves_out_unmapped_page_cache_on_v1_and_v2() {
+    const MB: u64 = 1024 * 1024;
+    let fake = Recorder::leaked();
+    let v1 = CgroupHandle::create(fake, &v1(), "flint", "e", &limits(1024)).unwrap();
+    let v2 = CgroupHandle::create(fake, &v2(), "flint", "e", &limits(1024)).unwrap();
+    // 30 MB anonymous + 4 MB mapped libraries + 500 MB of /tmp's files.
+    let charged = (30 + 4 + 500) * MB;
+    fake.set_file(
+        "/cg/memory/flint/e/memory.usage_in_bytes",
+        &format!("{charged}\n"),
+    );
+    fake.set_file(
+        "/cg/memory/flint/e/memory.stat",
+        &format!(
+            "cache {}\nrss {}\nmapped_file {}\nactive_file {}\ninactive_file {}\n",
+            504 * MB,
+            30 * MB,
+            4 * MB,
+            100 * MB,
+            404 * MB
+        ),
+    );
+    fake.set_file("/cg/flint/e/memory.current", &format!("{charged}\n"));
+    fake.set_file(
+        "/cg/flint/e/memory.stat",
+        &format!(
+            "anon {}\nfile {}\nfile_mapped {}\nactive_file {}\ninactive_file {}\n",
+            30 * MB,
+            504 * MB,
+            4 * MB,
+            4 * MB,
+            500 * MB
+        ),
+    );
+    let now = MemoryNow {
+        in_use: 34 * MB,
+        unmapped_file: 500 * MB,
+    };
+    assert_eq!(v1.memory_in_use(fake).unwrap(), now);
+    assert_eq!(v2.memory_in_use(fake).unwrap(), now);
+    let reads = fake.calls_where(|c| matches!(c, Call::ReadFile(_)));
+    for f in [
+        "/cg/memory/flint/e/memory.usage_in_bytes",
+        "/cg/memory/flint/e/memory.stat",
+        "/cg/flint/e/memory.current",
+        "/cg/flint/e/memory.stat",
+    ] {
+        assert!(reads.contains(&Call::ReadFile(f.into())), "{f} not read");
+    }
+    // The processes' own peaks: VmHWM of every process in the cgroup.
+    fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n");
+    fake.set_file("/proc/7/status", "Name:\tinit\nVmHWM:\t    1024 kB\n");
+    fake.set_file("/proc/9/status", "Name:\tpython3\nVmHWM:\t   40960 kB\n");
+    assert_eq!(v2.processes_peak_rss(fake), 41 * MB);
+    drop((v1, v2));
+}
+
 #[test]
 fn preparing_the_parent_enables_the_controllers_and_checks_them() {
     let fake = Recorder::leaked();

@@ -64,7 +64,14 @@ fn plan_data(spec: &SandboxSpec, settings: Settings, start: Start) -> PlanData {
         root = root.without_code();
     }
     let skel = std::path::Path::new("/run/s/roots/k");
-    let mounts = rootfs::mount_steps(&root, skel, spec.tmp_size_mb, |_| 0);
+    let mounts = rootfs::mount_steps(
+        &root,
+        skel,
+        &rootfs::TmpMount::Memory {
+            size_mb: spec.tmp_size_mb,
+        },
+        |_| 0,
+    );
     PlanData::new(spec, settings, &mounts, skel, 0x1021, false, start)
 }
 

@@ -86,6 +86,20 @@ pub(crate) enum Call {
     WaitPidfd,
     HostKill(i32, c_int),
     DetachedTree(PathBuf),
+    MakeExt4(PathBuf, u64),
+    CopySparse(PathBuf, PathBuf),
+    AttachLoop(PathBuf),
+    MountDevice {
+        device: PathBuf,
+        target: PathBuf,
+        fstype: String,
+        data: String,
+    },
+    Unmount(PathBuf),
+    AvailableBytes(PathBuf),
+    RemoveFile(PathBuf),
+    SetMode(PathBuf, u32),
+    Rename(PathBuf, PathBuf),
 }
 
 /// What the sync socket delivers to the child's `read`/`recv_with_fds`, in order.
@@ -116,6 +130,8 @@ pub(crate) struct Recorder {
     subdirs: Mutex<HashMap<PathBuf, Vec<OsString>>>,
     /// The host's effective uid and gid.
     ids: Mutex<(u32, u32)>,
+    /// For the host's `available_bytes`, in order (empty: 0).
+    available: Mutex<VecDeque<u64>>,
     next_fd: Mutex<RawFd>,
     next_pid: Mutex<pid_t>,
 }
@@ -182,6 +198,10 @@ impl Recorder {
     pub(crate) fn set_subdirs(&self, dir: impl Into<PathBuf>, names: &[&str]) {
         let names = names.iter().map(OsString::from).collect();
         self.subdirs.lock().insert(dir.into(), names);
+    }
+
+    pub(crate) fn push_available(&self, bytes: u64) {
+        self.available.lock().push_back(bytes);
     }
 
     pub(crate) fn set_ids(&self, uid: u32, gid: u32) {
@@ -573,5 +593,55 @@ impl HostSys for Recorder {
     fn detached_read_only_tree(&self, dir: &Path) -> io::Result<OwnedFd> {
         self.record_io(Call::DetachedTree(dir.into()))?;
         Ok(std::fs::File::open("/dev/null")?.into())
+    }
+
+    fn make_ext4(&self, image: &Path, bytes: u64, _inodes: u64) -> io::Result<()> {
+        self.record_io(Call::MakeExt4(image.into(), bytes))
+    }
+
+    fn copy_sparse(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.record_io(Call::CopySparse(from.into(), to.into()))
+    }
+
+    fn attach_loop(&self, image: &Path) -> io::Result<(PathBuf, OwnedFd)> {
+        self.record_io(Call::AttachLoop(image.into()))?;
+        let dev = PathBuf::from(format!("/dev/loop{}", self.new_fd()));
+        Ok((dev, std::fs::File::open("/dev/null")?.into()))
+    }
+
+    fn mount_device(
+        &self,
+        device: &Path,
+        target: &Path,
+        fstype: &str,
+        data: &str,
+    ) -> io::Result<()> {
+        self.record_io(Call::MountDevice {
+            device: device.into(),
+            target: target.into(),
+            fstype: fstype.into(),
+            data: data.into(),
+        })
+    }
+
+    fn unmount(&self, target: &Path) -> io::Result<()> {
+        self.record_io(Call::Unmount(target.into()))
+    }
+
+    fn available_bytes(&self, path: &Path) -> io::Result<u64> {
+        self.record_io(Call::AvailableBytes(path.into()))?;
+        Ok(self.available.lock().pop_front().unwrap_or(0))
+    }
+
+    fn remove_file(&self, file: &Path) -> io::Result<()> {
+        self.record_io(Call::RemoveFile(file.into()))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.record_io(Call::Rename(from.into(), to.into()))
+    }
+
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()> {
+        self.record_io(Call::SetMode(path.into(), mode))
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use libc::{c_int, c_ulong};
 
 use super::seam::{Errno, Exited, HostSys, Linux, Message};
-use super::{cmsg, linux_child};
+use super::{cmsg, linux_child, loopdev};
 
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
@@ -380,5 +380,48 @@ impl HostSys for Linux {
         })
         .map_err(|e| io::Error::new(e.kind(), format!("mount_setattr: {e}")))?;
         Ok(fd)
+    }
+
+    fn make_ext4(&self, image: &Path, bytes: u64, inodes: u64) -> io::Result<()> {
+        loopdev::make_ext4(image, bytes, inodes)
+    }
+
+    fn copy_sparse(&self, from: &Path, to: &Path) -> io::Result<()> {
+        loopdev::copy_sparse(from, to)
+    }
+
+    fn attach_loop(&self, image: &Path) -> io::Result<(std::path::PathBuf, OwnedFd)> {
+        loopdev::attach_loop(image)
+    }
+
+    fn mount_device(
+        &self,
+        device: &Path,
+        target: &Path,
+        fstype: &str,
+        data: &str,
+    ) -> io::Result<()> {
+        loopdev::mount_device(device, target, fstype, data)
+    }
+
+    fn unmount(&self, target: &Path) -> io::Result<()> {
+        loopdev::unmount(target)
+    }
+
+    fn available_bytes(&self, path: &Path) -> io::Result<u64> {
+        loopdev::available_bytes(path)
+    }
+
+    fn remove_file(&self, file: &Path) -> io::Result<()> {
+        fs::remove_file(file)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
     }
 }

@@ -26,4 +26,5 @@ pub(crate) mod cmsg;
 pub(crate) mod fake;
 pub(crate) mod linux_child;
 pub(crate) mod linux_host;
+pub(crate) mod loopdev;
 pub(crate) mod seam;

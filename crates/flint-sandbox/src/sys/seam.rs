@@ -254,4 +254,34 @@ pub(crate) trait HostSys: Send + Sync + Debug {
     /// A detached, read-only (nosuid, nodev), non-recursive copy of the mount at `dir`
     /// (`open_tree(OPEN_TREE_CLONE)` + `mount_setattr`).
     fn detached_read_only_tree(&self, dir: &Path) -> io::Result<OwnedFd>;
+
+    // -- disk-backed /tmp (`ephemeral.rs`)
+    /// A new sparse file `image` of `bytes` bytes holding an empty ext4 file system with
+    /// `inodes` inodes (`mkfs.ext4`).
+    fn make_ext4(&self, image: &Path, bytes: u64, inodes: u64) -> io::Result<()>;
+    /// Copies `from` to a new file `to`, leaving holes as holes (`SEEK_DATA`/`SEEK_HOLE`).
+    fn copy_sparse(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Attaches `image` to a free loop device (direct I/O, detached by the kernel when its
+    /// last user closes it): the device's path, and an open descriptor of it that keeps it
+    /// attached until it is closed (close it once the device is mounted).
+    fn attach_loop(&self, image: &Path) -> io::Result<(std::path::PathBuf, OwnedFd)>;
+    /// `mount(device, target, fstype, MS_NOSUID | MS_NODEV, data)` in flint's own namespace.
+    fn mount_device(
+        &self,
+        device: &Path,
+        target: &Path,
+        fstype: &str,
+        data: &str,
+    ) -> io::Result<()>;
+    /// `umount2(target, MNT_DETACH)` in flint's own namespace.
+    fn unmount(&self, target: &Path) -> io::Result<()>;
+    /// Bytes an unprivileged writer may still use on the file system of `path`
+    /// (`statvfs`: `f_bavail * f_frsize`).
+    fn available_bytes(&self, path: &Path) -> io::Result<u64>;
+    /// Removes a file.
+    fn remove_file(&self, file: &Path) -> io::Result<()>;
+    /// `rename(from, to)`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// `chmod(path, mode)`.
+    fn set_mode(&self, path: &Path, mode: u32) -> io::Result<()>;
 }
