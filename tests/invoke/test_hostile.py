@@ -156,7 +156,8 @@ def test_fill_tmp_hits_enospc_at_ephemeral_storage(lam, fn, healthy):
     assert out["errno"] == errno.ENOSPC, out
     mib = 1 << 20
     assert 500 * mib <= out["size"] <= 512 * mib, out
-    assert 500 * mib <= out["total"] <= 513 * mib, out
+    # /tmp is an ext4 disk: its total also holds the ~2% ext4 keeps for its own metadata.
+    assert 512 * mib <= out["total"] <= 528 * mib, out
     assert_server_healthy(lam, healthy)
 
 

@@ -257,26 +257,22 @@ impl Sandbox {
 
     /// Peak memory use of the environment in bytes (Lambda's "Max Memory Used"), leaving out
     /// page cache no process maps (above all `/tmp`'s files: a disk on Lambda). The kernel
-    /// keeps no such peak, so it is the largest of: the samples taken at each call (what the
-    /// cgroup is charged less that page cache), the live processes' own peak resident sizes
-    /// (a peak between two samples), and the cgroup's charged peak less the page cache it
-    /// holds now (a process that peaked and exited); never more than the charged peak. It
-    /// over-counts only files that were written and deleted again before the call. After
-    /// an OOM kill: the charged peak (the limit).
+    /// keeps no such peak, so while the environment lives it is the largest of the samples
+    /// taken at each call (what the cgroup is charged less that page cache) and of the live
+    /// processes' own peak resident sizes (a peak between two samples). A process that
+    /// peaked and exited between two calls is missed. Once the environment has exited (an
+    /// OOM kill, a crash), the cgroup's charged peak.
     pub fn memory_peak_bytes(&self) -> Result<u64> {
         if self.plain.is_some() {
             return plain::peak_rss_bytes(self.pid);
         }
         let cg = self.cg()?;
         let charged_peak = cg.memory_peak(self.sys)?;
-        if self.exit.is_some() && cg.oom_kills(self.sys)? > 0 {
+        if self.exit.is_some() {
             return Ok(charged_peak);
         }
         let sample = cg.memory_in_use(self.sys)?;
-        let now = sample
-            .in_use
-            .max(cg.processes_peak_rss(self.sys))
-            .max(charged_peak.saturating_sub(sample.unmapped_file));
+        let now = sample.in_use.max(cg.processes_peak_rss(self.sys));
         let peak = self.memory_peak.fetch_max(now, Ordering::Relaxed).max(now);
         Ok(peak.min(charged_peak))
     }
