@@ -210,6 +210,13 @@ impl Environment {
         (describe_exit(status), oom)
     }
 
+    /// Changes the environment's CPU quota (see [`Sandbox::set_cpu_millis`]).
+    pub fn set_cpu_millis(&self, cpu_millis: u64) -> Result<(), InvokeError> {
+        self.sandbox()
+            .set_cpu_millis(cpu_millis)
+            .map_err(|e| InvokeError::Unavailable(e.to_string()))
+    }
+
     /// Waits until the runtime asks for its first event, reports an init
     /// error, exits, or `limit` passes.
     pub async fn wait_init(&mut self, limit: Duration) -> InitState {

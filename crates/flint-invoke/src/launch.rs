@@ -211,14 +211,23 @@ impl Launcher {
             .map(|p| (p.clone(), p))
             .collect();
         spec.memory_mb = config.memory_size as u64;
-        spec.cpu_millis =
-            flint_sandbox::cpu_millis_for_memory(spec.memory_mb, self.sandboxer.host().host_cpus);
+        // Init runs on every host CPU, as on Lambda; `cold_start` sets the handler's share
+        // (`handler_cpu_millis`) at the runtime's first /next.
+        spec.cpu_millis = flint_sandbox::init_cpu_millis(self.sandboxer.host().host_cpus);
         spec.tmp_size_mb = config.ephemeral_storage.size as u64;
         spec.network = self.network;
         spec.env = variables::environment_variables(config, &command.runtime_env, platform);
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
         spec.prestart = command.prestart;
         Ok(spec)
+    }
+
+    /// The handler's CPU share: in proportion to memory, as on Lambda.
+    fn handler_cpu_millis(&self, config: &FunctionConfiguration) -> u64 {
+        flint_sandbox::cpu_millis_for_memory(
+            config.memory_size as u64,
+            self.sandboxer.host().host_cpus,
+        )
     }
 
     /// Claims a pre-spawned sandbox of `spec`'s shape, or spawns one; either way the shape
@@ -302,7 +311,14 @@ impl Launch for Launcher {
         let state = env.wait_init(limit).await;
         log.extend(env.take_output());
         let failure = match state {
-            InitState::Ready => return Ok(env),
+            // The first /next: the handler gets its memory-proportional share before its
+            // first event (the router submits it only once this returns).
+            InitState::Ready => match env.set_cpu_millis(self.handler_cpu_millis(config)) {
+                Ok(()) => return Ok(env),
+                Err(e) => InitFailure::Exited {
+                    how: format!("setting the handler's CPU share: {e}"),
+                },
+            },
             InitState::InitError { error_type, body } => InitFailure::Reported { error_type, body },
             InitState::Exited(how) => InitFailure::Exited { how },
             InitState::TimedOut => InitFailure::TimedOut { limit },

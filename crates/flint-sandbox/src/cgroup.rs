@@ -225,6 +225,24 @@ impl CgroupHandle {
         Ok(())
     }
 
+    /// Sets the CPU quota alone (v1 `cpu.cfs_quota_us`, v2 `cpu.max`): init runs with more
+    /// CPU than the handler, as on Lambda, and the handler's share is set at the first
+    /// `/next`.
+    pub(crate) fn set_cpu_quota(&self, sys: &dyn HostSys, limits: &Limits) -> Result<()> {
+        let (file, value) = match self {
+            CgroupHandle::V1 { cpu, .. } => (
+                cpu.join("cpu.cfs_quota_us"),
+                limits.cpu_quota_us.to_string(),
+            ),
+            CgroupHandle::V2 { dir } => (
+                dir.join("cpu.max"),
+                format!("{} {}", limits.cpu_quota_us, limits.cpu_period_us),
+            ),
+        };
+        sys.write_file(&file, &value)
+            .map_err(|e| SandboxError::io("write", &file, e))
+    }
+
     /// Lifts the CPU quota. A killed process still needs CPU time to die: a
     /// fork bomb throttled by its quota can keep hundreds of processes with
     /// a pending SIGKILL alive indefinitely, so teardown unthrottles first.

@@ -261,5 +261,5 @@ pub use sandboxer::{Sandboxer, SandboxerConfig, UserNamespaceMode, spawn};
 pub use spec::{
     DEFAULT_GID, DEFAULT_PATH, DEFAULT_UID, MAX_EXTRA_FDS, NetworkMode, PRESTART_FD_ENV,
     PRESTART_ROOM_BYTES, PRESTART_ROOM_ENV, RUNTIME_API_PORT, SANDBOX_USER, SandboxSpec,
-    cpu_millis_for_memory, is_startup_variable, lambda_base_env,
+    cpu_millis_for_memory, init_cpu_millis, is_startup_variable, lambda_base_env,
 };

@@ -125,6 +125,15 @@ impl Sandbox {
         }
     }
 
+    /// Changes the CPU quota to `cpu_millis` milli-vCPUs (1000 = one core), e.g. from init's
+    /// share to the handler's at the runtime's first `/next`. Nothing to do without cgroups.
+    pub fn set_cpu_millis(&self, cpu_millis: u64) -> Result<()> {
+        match &self.cgroup {
+            Some(cg) => cg.set_cpu_quota(self.sys, &Limits::new(0, cpu_millis, 0)),
+            None => Ok(()),
+        }
+    }
+
     /// The environment id.
     pub fn id(&self) -> &str {
         &self.id

@@ -300,6 +300,13 @@ pub fn cpu_millis_for_memory(memory_mb: u64, host_cpus: u64) -> u64 {
     (memory_mb * 1000 / 1769).clamp(10, host_cpus.max(1) * 1000)
 }
 
+/// The CPU share of init: on Lambda on-demand init runs effectively unthrottled (up to about
+/// 3 GB of memory it gets more CPU than the handler's share), so init gets every host CPU;
+/// the handler's share ([`cpu_millis_for_memory`]) is set at the runtime's first `/next`.
+pub fn init_cpu_millis(host_cpus: u64) -> u64 {
+    host_cpus.max(1) * 1000
+}
+
 /// The platform part of a Lambda execution environment's variables (lambda-facts §3.6) that
 /// does not depend on the function: `PATH`, `LANG`, `TZ`, `LD_LIBRARY_PATH`,
 /// `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`. The invoke layer adds the function-specific ones.
@@ -478,6 +485,11 @@ mod tests {
         assert_eq!(cpu_millis_for_memory(128, 2), 72);
         assert_eq!(cpu_millis_for_memory(10240, 2), 2000);
         assert_eq!(cpu_millis_for_memory(1, 2), 10);
+        for memory_mb in [128, 1769, 3008, 10240] {
+            assert!(init_cpu_millis(2) >= cpu_millis_for_memory(memory_mb, 2));
+        }
+        assert_eq!(init_cpu_millis(2), 2000);
+        assert_eq!(init_cpu_millis(0), 1000);
     }
 
     #[test]

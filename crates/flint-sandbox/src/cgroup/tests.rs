@@ -315,6 +315,36 @@ fn attach_freeze_thaw_and_unthrottle_write_the_flavors_files() {
     drop((v1, v2));
 }
 
+/// Init runs on every host CPU; at the first `/next` only the quota changes to the
+/// handler's share (128 MB: 7.2 ms per 100 ms), in each flavor's file.
+#[test]
+fn the_cpu_quota_switches_from_inits_to_the_handlers_on_v1_and_v2() {
+    let fake = Recorder::leaked();
+    let init = Limits::new(128, crate::spec::init_cpu_millis(2), 1024);
+    let v1 = CgroupHandle::create(fake, &v1(), "flint", "e", &init).unwrap();
+    let v2 = CgroupHandle::create(fake, &v2(), "flint", "e", &init).unwrap();
+    assert!(
+        fake.calls()
+            .contains(&write("/cg/cpu/flint/e/cpu.cfs_quota_us", "200000"))
+    );
+    assert!(
+        fake.calls()
+            .contains(&write("/cg/flint/e/cpu.max", "200000 100000"))
+    );
+    let from = fake.calls().len();
+    let handler = Limits::new(0, cpu_millis_for_memory(128, 2), 0);
+    v1.set_cpu_quota(fake, &handler).unwrap();
+    v2.set_cpu_quota(fake, &handler).unwrap();
+    assert_eq!(
+        fake.calls()[from..],
+        [
+            write("/cg/cpu/flint/e/cpu.cfs_quota_us", "7200"),
+            write("/cg/flint/e/cpu.max", "7200 100000"),
+        ]
+    );
+    drop((v1, v2));
+}
+
 #[test]
 fn memory_statistics_come_from_the_flavors_files() {
     let fake = Recorder::leaked();
