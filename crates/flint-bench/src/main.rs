@@ -7,6 +7,7 @@
 //! Output: a Markdown table (default) or JSON (`--json`).
 
 mod burst;
+mod contention;
 mod control_plane;
 mod floors;
 mod http;
@@ -156,5 +157,7 @@ async fn run_section(section: Section, ctx: &mut Ctx) -> anyhow::Result<()> {
         Section::Burst => burst::run_burst(ctx).await,
         Section::FunctionUrl => urls::run_urls(ctx).await,
         Section::Streaming => streaming::run_streaming(ctx).await,
+        Section::InitCpu => contention::run_init_cpu(ctx).await,
+        Section::NoisyNeighbour => contention::run_noisy_neighbour(ctx).await,
     }
 }

@@ -161,6 +161,10 @@ pub enum Section {
     FunctionUrl,
     /// Time to first byte of a streamed response.
     Streaming,
+    /// A CPU-heavy init at 128 and 256 MB next to the same work on the host.
+    InitCpu,
+    /// Warm p99 of a small function alone and beside CPU spinners and memory thrashers.
+    NoisyNeighbour,
 }
 
 impl Section {
@@ -173,6 +177,8 @@ impl Section {
         Section::Burst,
         Section::FunctionUrl,
         Section::Streaming,
+        Section::InitCpu,
+        Section::NoisyNeighbour,
     ];
 
     pub fn title(self) -> &'static str {
@@ -185,6 +191,8 @@ impl Section {
             Section::Burst => "Burst scaling",
             Section::FunctionUrl => "Function URL",
             Section::Streaming => "Response streaming",
+            Section::InitCpu => "Init CPU",
+            Section::NoisyNeighbour => "Noisy neighbour",
         }
     }
 }
