@@ -14,7 +14,7 @@
 //!   device detaches itself when its file system's last mount goes (`LO_FLAGS_AUTOCLEAR`),
 //!   and flint's own mount is detached once the child has bound it into its root: from then
 //!   on the only mount is in the environment's mount namespace, and it dies with it. A
-//!   crash can leave images and mounts under `<state_dir>/ephemeral`; [`EphemeralStore::open`]
+//!   crash can leave images and mounts in the store's directory; [`EphemeralStore::open`]
 //!   removes them.
 //!
 //! The file pages of `/tmp` are still charged to the environment's memory cgroup, as the
@@ -86,10 +86,9 @@ pub(crate) fn next_image_bytes(bytes: u64, available: u64, target: u64) -> u64 {
 }
 
 impl EphemeralStore {
-    /// The store under `<state_dir>/ephemeral`, with what a previous flint left there
-    /// removed.
-    pub(crate) fn open(sys: &'static dyn HostSys, state_dir: &Path) -> Result<Self> {
-        let dir = state_dir.join("ephemeral");
+    /// The store in `dir`, with what a previous flint left there removed.
+    pub(crate) fn open(sys: &'static dyn HostSys, dir: &Path) -> Result<Self> {
+        let dir = dir.to_path_buf();
         sys.mkdir_all(&dir).map_err(io_err("mkdir", &dir))?;
         let store = Self {
             sys,

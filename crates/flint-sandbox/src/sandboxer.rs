@@ -62,6 +62,10 @@ pub struct SandboxerConfig {
     /// (`ephemeral.rs`; root, loop devices and `mkfs.ext4` needed). Default `true`; without
     /// it, or where it is not possible, `/tmp` is a tmpfs charged to the memory limit.
     pub disk_tmp: bool,
+    /// Where the disk-backed `/tmp`s' images live: a directory on a disk (not a tmpfs such as
+    /// `/run` on most hosts) that holds nothing else: flint empties it at start. Default
+    /// `<state_dir>/ephemeral`.
+    pub disk_tmp_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxerConfig {
@@ -84,6 +88,7 @@ impl Default for SandboxerConfig {
             spawn_helper: None,
             unisolated: false,
             disk_tmp: true,
+            disk_tmp_dir: None,
         }
     }
 }
@@ -143,20 +148,22 @@ impl Sandboxer {
         let Mode::Isolated(spawner) = &mut self.mode else {
             return;
         };
-        let why_not =
-            why_not.or_else(
-                || match EphemeralStore::open(spawner.sys, &self.config.state_dir) {
-                    Ok(store) => {
-                        self.tmp_backing = format!(
-                            "disk: ext4 of exactly EphemeralStorage on a loop device, images in {}",
-                            self.config.state_dir.join("ephemeral").display()
-                        );
-                        spawner.ephemeral = Some(store);
-                        None
-                    }
-                    Err(e) => Some(e.to_string()),
-                },
-            );
+        let dir = self
+            .config
+            .disk_tmp_dir
+            .clone()
+            .unwrap_or_else(|| self.config.state_dir.join("ephemeral"));
+        let why_not = why_not.or_else(|| match EphemeralStore::open(spawner.sys, &dir) {
+            Ok(store) => {
+                self.tmp_backing = format!(
+                    "disk: ext4 of exactly EphemeralStorage on a loop device, images in {}",
+                    dir.display()
+                );
+                spawner.ephemeral = Some(store);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        });
         if let Some(why) = why_not {
             self.tmp_backing = format!("memory: tmpfs charged to the memory limit ({why})");
         }

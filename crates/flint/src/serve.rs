@@ -292,6 +292,8 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Host
         unisolated: settings.unisolated,
         cgroup_parent: format!("flint/{instance}"),
         state_dir: defaults.state_dir.join(&instance),
+        // On the data disk: the state directory may be a tmpfs (`/run`).
+        disk_tmp_dir: Some(settings.data_dir.join("ephemeral")),
         spawn_helper: std::env::current_exe()
             .ok()
             .map(|exe| (exe, vec![SANDBOX_HELPER_ARG.into()])),

@@ -7,7 +7,7 @@ fn store(name: &str) -> (EphemeralStore, &'static Recorder, PathBuf) {
     let _ = std::fs::remove_dir_all(&state);
     std::fs::create_dir_all(state.join("ephemeral")).unwrap();
     let fake = Recorder::leaked();
-    let store = EphemeralStore::open(fake, &state).unwrap();
+    let store = EphemeralStore::open(fake, &state.join("ephemeral")).unwrap();
     (store, fake, state.join("ephemeral"))
 }
 
@@ -182,7 +182,7 @@ fn stale_images_and_mounts_are_removed_at_start() {
             dir.join("env-9").display()
         ),
     );
-    EphemeralStore::open(fake, &state).unwrap();
+    EphemeralStore::open(fake, &dir).unwrap();
     let calls = fake.calls();
     let unmount = calls
         .iter()
