@@ -26,6 +26,11 @@ pub(crate) struct Limits {
     pub memory_bytes: u64,
     pub cpu_quota_us: u64,
     pub cpu_period_us: u64,
+    /// The CPU weight, in proportion to memory like the quota (v1 `cpu.shares`: 1024 at
+    /// 1769 MB; v2 `cpu.weight`: 100 there). Without it every environment weighs the same
+    /// when the host is busy: a 128 MB neighbour, released at the start of each quota
+    /// period together with its peers, delays a bigger function's request by milliseconds.
+    pub cpu_shares: u64,
     pub pids_max: u64,
 }
 
@@ -36,6 +41,7 @@ impl Limits {
             // 1000 milli-vCPU = one full period; the kernel refuses quotas below 1 ms.
             cpu_quota_us: (cpu_millis * CPU_PERIOD_US / 1000).max(1000),
             cpu_period_us: CPU_PERIOD_US,
+            cpu_shares: (memory_mb * 1024 / 1769).clamp(2, 262_144),
             pids_max,
         }
     }
@@ -66,6 +72,7 @@ pub(crate) fn v1_writes(l: &Limits) -> Vec<(V1Ctl, &'static str, String)> {
         (V1Ctl::Memory, "memory.swappiness", "0".into()),
         (V1Ctl::Cpu, "cpu.cfs_period_us", l.cpu_period_us.to_string()),
         (V1Ctl::Cpu, "cpu.cfs_quota_us", l.cpu_quota_us.to_string()),
+        (V1Ctl::Cpu, "cpu.shares", l.cpu_shares.to_string()),
         (V1Ctl::Pids, "pids.max", l.pids_max.to_string()),
     ]
 }
@@ -76,8 +83,15 @@ pub(crate) fn v2_writes(l: &Limits) -> Vec<(&'static str, String)> {
         ("memory.max", l.memory_bytes.to_string()),
         ("memory.swap.max", "0".into()),
         ("cpu.max", format!("{} {}", l.cpu_quota_us, l.cpu_period_us)),
+        ("cpu.weight", v2_weight(l.cpu_shares).to_string()),
         ("pids.max", l.pids_max.to_string()),
     ]
+}
+
+/// v2's `cpu.weight` (1..10000, default 100) for v1 `cpu.shares` (2..262144, default 1024):
+/// the same scale (100 is what 1024 is, a nice-0 task's weight).
+pub(crate) fn v2_weight(shares: u64) -> u64 {
+    (shares * 100 / 1024).clamp(1, 10_000)
 }
 
 /// Files that may legitimately be missing (optional kernel features).

@@ -37,6 +37,16 @@ fn v1_and_v2_files() {
     assert!(v2.contains(&("cpu.max", "50000 100000".into())));
     assert!(v2.contains(&("memory.swap.max", "0".into())));
     assert!(v2.contains(&("memory.max", "268435456".into())));
+    // CPU weight in proportion to memory too: 1769 MB weighs what a nice-0 task does.
+    assert_eq!(Limits::new(1769, 1000, 1).cpu_shares, 1024);
+    assert_eq!(Limits::new(128, 72, 1).cpu_shares, 74);
+    assert_eq!(Limits::new(1, 10, 1).cpu_shares, 2, "the kernel's minimum");
+    assert_eq!(v2_weight(1024), 100);
+    assert_eq!(v2_weight(74), 7);
+    assert_eq!(v2_weight(2), 1);
+    assert_eq!(v2_weight(262_144), 10_000);
+    assert!(v1.contains(&(V1Ctl::Cpu, "cpu.shares", "148".into())));
+    assert!(v2.contains(&("cpu.weight", "14".into())));
 }
 
 #[test]
@@ -127,6 +137,8 @@ fn a_512_mb_function_on_v2_gets_memory_no_swap_a_cpu_share_and_a_pids_limit() {
             write("/cg/flint/env-1/memory.swap.max", "0"),
             // 512 / 1769 of a vCPU: 28.9 ms of every 100 ms.
             write("/cg/flint/env-1/cpu.max", "28900 100000"),
+            // And its weight when the host is busy: 512 / 1769 of a nice-0 task's 100.
+            write("/cg/flint/env-1/cpu.weight", "28"),
             write("/cg/flint/env-1/pids.max", "1024"),
         ]
     );
@@ -172,6 +184,7 @@ fn a_512_mb_function_on_v1_writes_each_controller_in_order() {
             write("/cg/memory/flint/env-1/memory.swappiness", "0"),
             write("/cg/cpu/flint/env-1/cpu.cfs_period_us", "100000"),
             write("/cg/cpu/flint/env-1/cpu.cfs_quota_us", "28900"),
+            write("/cg/cpu/flint/env-1/cpu.shares", "296"),
             write("/cg/pids/flint/env-1/pids.max", "1024"),
         ]
     );

@@ -173,6 +173,7 @@ fn a_spawn_creates_the_cgroup_clones_attaches_then_says_go() {
             write("/cg/flint/ok/memory.max", "536870912"),
             write("/cg/flint/ok/memory.swap.max", "0"),
             write("/cg/flint/ok/cpu.max", "28900 100000"),
+            write("/cg/flint/ok/cpu.weight", "28"),
             write("/cg/flint/ok/pids.max", "1024"),
             Call::Clone(clone_flags()),
             // Attached before "go": nothing of the function runs outside its cgroup.
