@@ -343,47 +343,48 @@ impl CgroupHandle {
             .map_err(|_| SandboxError::io("parse", p, io::Error::from(ErrorKind::InvalidData)))
     }
 
-    /// Memory the environment uses now, as Lambda's Max Memory Used counts it: what the
-    /// cgroup is charged (anonymous memory, shared memory, the kernel's, file pages) less
-    /// the file pages no process maps. Those are page cache, above all `/tmp`'s files (a
-    /// disk on Lambda, see `ephemeral.rs`) and files that were read: reclaimable, and not
-    /// the function's memory. Mapped file pages (libraries, `mmap`) stay counted.
+    /// Memory the environment uses now, as Lambda's Max Memory Used counts it, from one read
+    /// of `memory.stat` (this runs on every invocation): anonymous memory, mapped file pages
+    /// (libraries, `mmap`), shared memory (`/dev/shm`) and, on v2, the kernel's own. Page
+    /// cache no process maps is left out: above all `/tmp`'s files (a disk on Lambda, see
+    /// `ephemeral.rs`) and files that were read, reclaimable and not the function's memory.
     pub(crate) fn memory_in_use(&self, sys: &dyn HostSys) -> Result<MemoryNow> {
-        let (usage, stat, mapped) = match self {
-            CgroupHandle::V1 { memory, .. } => (
-                memory.join("memory.usage_in_bytes"),
-                memory.join("memory.stat"),
-                "mapped_file",
-            ),
+        let (stat, keys): (PathBuf, &[&str]) = match self {
+            CgroupHandle::V1 { memory, .. } => {
+                (memory.join("memory.stat"), &["rss", "mapped_file", "shmem"])
+            }
             CgroupHandle::V2 { dir } => (
-                dir.join("memory.current"),
                 dir.join("memory.stat"),
-                "file_mapped",
+                &["anon", "file_mapped", "shmem", "kernel"],
             ),
         };
-        let text = read_file(sys, &usage)?;
-        let usage: u64 = text.trim().parse().map_err(|_| {
-            SandboxError::io("parse", usage, io::Error::from(ErrorKind::InvalidData))
-        })?;
         let stat = read_file(sys, &stat)?;
         let get = |k| keyed_value(&stat, k).unwrap_or(0);
-        let unmapped_file = (get("active_file") + get("inactive_file")).saturating_sub(get(mapped));
+        let mapped = match self {
+            CgroupHandle::V1 { .. } => get("mapped_file"),
+            CgroupHandle::V2 { .. } => get("file_mapped"),
+        };
         Ok(MemoryNow {
-            in_use: usage.saturating_sub(unmapped_file),
-            unmapped_file,
+            in_use: keys.iter().map(|k| get(k)).sum(),
+            unmapped_file: (get("active_file") + get("inactive_file")).saturating_sub(mapped),
         })
     }
 
-    /// The sum of the peak resident sizes (`VmHWM`) of the processes now in the cgroup:
-    /// catches a process's peak between two [`CgroupHandle::memory_in_use`] samples.
-    pub(crate) fn processes_peak_rss(&self, sys: &dyn HostSys) -> u64 {
-        self.pids(sys)
-            .into_iter()
+    /// The sum of the peak resident sizes (`VmHWM`) of the processes now in the cgroup
+    /// except `skip` (the sandbox's init, whose own few hundred KB are not the function's):
+    /// catches a process's peak between two [`CgroupHandle::memory_in_use`] samples. Every
+    /// controller holds the same processes, so one `cgroup.procs` is read.
+    pub(crate) fn processes_peak_rss(&self, sys: &dyn HostSys, skip: i32) -> u64 {
+        let procs = self.dirs()[0].join("cgroup.procs");
+        sys.read_file(&procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok())
+            .filter(|pid| *pid != skip)
             .filter_map(|pid| {
-                sys.read_file(Path::new(&format!("/proc/{pid}/status")))
-                    .ok()
-            })
-            .filter_map(|status| {
+                let status = sys
+                    .read_file(Path::new(&format!("/proc/{pid}/status")))
+                    .ok()?;
                 let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
                 let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
                 Some(kb * 1024)

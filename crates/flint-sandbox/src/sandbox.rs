@@ -276,14 +276,12 @@ impl Sandbox {
             return plain::peak_rss_bytes(self.pid);
         }
         let cg = self.cg()?;
-        let charged_peak = cg.memory_peak(self.sys)?;
         if self.exit.is_some() {
-            return Ok(charged_peak);
+            return cg.memory_peak(self.sys);
         }
         let sample = cg.memory_in_use(self.sys)?;
-        let now = sample.in_use.max(cg.processes_peak_rss(self.sys));
-        let peak = self.memory_peak.fetch_max(now, Ordering::Relaxed).max(now);
-        Ok(peak.min(charged_peak))
+        let now = sample.in_use.max(cg.processes_peak_rss(self.sys, self.pid));
+        Ok(self.memory_peak.fetch_max(now, Ordering::Relaxed).max(now))
     }
 
     /// Whether the kernel OOM-killed a process of this environment.

@@ -446,10 +446,17 @@ fn destroy_leaves_nothing_behind() {
     for d in &cg_dirs {
         assert!(!d.exists(), "{} survived", d.display());
     }
+    // Other tests' spawns mount their /tmp on the host until their root is built
+    // (`ephemeral.rs`); this one's must be gone, and nothing else may be there.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let leaked: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.contains("flint-sandbox-test"))
+        .filter(|l| l.contains(&id) || !l.contains("flint-sandbox-test/ephemeral/"))
+        .collect();
     assert!(
-        !mounts.contains("flint-sandbox-test"),
-        "a sandbox mount leaked to the host"
+        leaked.is_empty(),
+        "a sandbox mount leaked to the host: {leaked:?}"
     );
     let state: Vec<_> = std::fs::read_dir("/run/flint-sandbox-test/roots")
         .unwrap()

@@ -388,55 +388,54 @@ fn memory_in_use_leaves_out_unmapped_page_cache_on_v1_and_v2() {
     let fake = Recorder::leaked();
     let v1 = CgroupHandle::create(fake, &v1(), "flint", "e", &limits(1024)).unwrap();
     let v2 = CgroupHandle::create(fake, &v2(), "flint", "e", &limits(1024)).unwrap();
-    // 30 MB anonymous + 4 MB mapped libraries + 500 MB of /tmp's files.
-    let charged = (30 + 4 + 500) * MB;
-    fake.set_file(
-        "/cg/memory/flint/e/memory.usage_in_bytes",
-        &format!("{charged}\n"),
-    );
+    // 30 MB anonymous + 4 MB mapped libraries + 2 MB of /dev/shm + 500 MB of /tmp's files.
     fake.set_file(
         "/cg/memory/flint/e/memory.stat",
         &format!(
-            "cache {}\nrss {}\nmapped_file {}\nactive_file {}\ninactive_file {}\n",
-            504 * MB,
+            "cache {}\nrss {}\nmapped_file {}\nshmem {}\nactive_file {}\ninactive_file {}\n",
+            506 * MB,
             30 * MB,
             4 * MB,
+            2 * MB,
             100 * MB,
             404 * MB
         ),
     );
-    fake.set_file("/cg/flint/e/memory.current", &format!("{charged}\n"));
     fake.set_file(
         "/cg/flint/e/memory.stat",
         &format!(
-            "anon {}\nfile {}\nfile_mapped {}\nactive_file {}\ninactive_file {}\n",
-            30 * MB,
-            504 * MB,
+            "anon {}\nfile {}\nkernel {}\nfile_mapped {}\nshmem {}\nactive_file {}\ninactive_file {}\n",
+            28 * MB,
+            506 * MB,
+            2 * MB,
             4 * MB,
+            0,
             4 * MB,
             500 * MB
         ),
     );
-    let now = MemoryNow {
-        in_use: 34 * MB,
+    let now = |in_use| MemoryNow {
+        in_use,
         unmapped_file: 500 * MB,
     };
-    assert_eq!(v1.memory_in_use(fake).unwrap(), now);
-    assert_eq!(v2.memory_in_use(fake).unwrap(), now);
+    assert_eq!(v1.memory_in_use(fake).unwrap(), now(36 * MB));
+    assert_eq!(v2.memory_in_use(fake).unwrap(), now(34 * MB));
     let reads = fake.calls_where(|c| matches!(c, Call::ReadFile(_)));
-    for f in [
-        "/cg/memory/flint/e/memory.usage_in_bytes",
-        "/cg/memory/flint/e/memory.stat",
-        "/cg/flint/e/memory.current",
-        "/cg/flint/e/memory.stat",
-    ] {
-        assert!(reads.contains(&Call::ReadFile(f.into())), "{f} not read");
-    }
+    assert_eq!(
+        reads,
+        [
+            Call::ReadFile("/cg/memory/flint/e/memory.stat".into()),
+            Call::ReadFile("/cg/flint/e/memory.stat".into()),
+        ],
+        "one read per sample: it runs on every invocation"
+    );
     // The processes' own peaks: VmHWM of every process in the cgroup.
-    fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n");
+    // The sandbox's init (7) is not the function's memory.
+    fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n11\n");
     fake.set_file("/proc/7/status", "Name:\tinit\nVmHWM:\t    1024 kB\n");
     fake.set_file("/proc/9/status", "Name:\tpython3\nVmHWM:\t   40960 kB\n");
-    assert_eq!(v2.processes_peak_rss(fake), 41 * MB);
+    fake.set_file("/proc/11/status", "Name:\tffmpeg\nVmHWM:\t    2048 kB\n");
+    assert_eq!(v2.processes_peak_rss(fake, 7), 42 * MB);
     drop((v1, v2));
 }
 
