@@ -56,8 +56,7 @@ def test_echo_context_and_env(lam, fn, runtime):
     assert r.executed_version == "$LATEST"
     out = r.json
     assert out["event"] == event
-    # flint runs python3.N on the host's Python 3.N when there is one (this host has
-    # 3.11 and 3.12), else on the closest one, and says so at start-up.
+    # flint runs python3.N only on a host Python 3.N (test_runtime_versions.py).
     assert out["python"] == runtime.removeprefix("python"), out
     assert out["function_name"] == name
     assert out["function_version"] == "$LATEST"

@@ -14,13 +14,22 @@ pub enum RuntimeError {
         /// The id as requested.
         id: String,
     },
-    /// The host has no interpreter for the requested language.
-    #[error("{requested} requested, but no host {language} was found on PATH")]
+    /// The host has no interpreter of the runtime id's version (a runtime id never runs on
+    /// another version).
+    #[error(
+        "{requested} requested, but this host has no {language} {version} (flint runs a \
+         runtime id only on an interpreter of its version; {language} versions found on \
+         this host: {available})"
+    )]
     InterpreterMissing {
         /// The runtime id as requested.
         requested: String,
         /// "Python" or "Node.js".
         language: &'static str,
+        /// The version the id needs: `3.14`, `22`.
+        version: String,
+        /// The versions the host has (`HostRuntimes::versions_of`).
+        available: String,
     },
     /// The host interpreter lives where the sandbox mounts something else.
     #[error(
@@ -36,17 +45,5 @@ pub enum RuntimeError {
         path: PathBuf,
         /// The sandbox-owned directory it is in.
         owned: &'static str,
-    },
-    /// The host interpreter is older than the runtime client supports.
-    #[error("{requested} requested, but host {language} {version} is too old (need {minimum}+)")]
-    InterpreterTooOld {
-        /// The runtime id as requested.
-        requested: String,
-        /// "Python" or "Node.js".
-        language: &'static str,
-        /// Host version string.
-        version: String,
-        /// Oldest supported version.
-        minimum: String,
     },
 }

@@ -10,8 +10,10 @@ use std::process::Command;
 
 /// Oldest host Python the Python client is written for.
 pub const MIN_HOST_PYTHON: (u32, u32) = (3, 9);
-/// Oldest host Node.js the Node client is written for.
-pub const MIN_HOST_NODE: u32 = 18;
+/// The minor versions of the `python3.N` runtime ids flint accepts.
+pub const PYTHON_MINORS: std::ops::RangeInclusive<u32> = 9..=14;
+/// The major versions of the `nodejsN.x` runtime ids flint accepts.
+pub const NODE_MAJORS: [u32; 4] = [18, 20, 22, 24];
 
 /// A language interpreter found on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,37 +89,69 @@ pub struct HostRuntimes {
 }
 
 impl HostRuntimes {
-    /// The interpreter a `python3.<minor>` runtime runs on: an exact minor
-    /// match if the host has one, else the default `python3`.
-    pub fn python_for(&self, minor: u32) -> Option<&HostInterpreter> {
-        self.python
-            .iter()
-            .chain(&self.other_pythons)
-            .find(|p| {
-                let (maj, min, _) = p.version_tuple();
-                maj == 3 && min == minor
-            })
-            .or(self.python.as_ref())
+    /// Every Python found, the default first.
+    pub fn pythons(&self) -> impl Iterator<Item = &HostInterpreter> {
+        self.python.iter().chain(&self.other_pythons)
     }
 
-    /// One line for the server's start-up log.
-    pub fn describe(&self) -> String {
-        let one = |lang: &str, i: &Option<HostInterpreter>| match i {
-            Some(i) => format!("{lang} {} ({})", i.version, i.executable.display()),
-            None => format!("{lang} not found"),
+    /// The interpreter a `python3.<minor>` runtime runs on: a Python 3.<minor>, or none.
+    /// A runtime id never runs on another version (Lambda's `python3.14` is Python 3.14: a
+    /// function written for it may use syntax or modules an older Python lacks).
+    pub fn python_for(&self, minor: u32) -> Option<&HostInterpreter> {
+        self.pythons().find(|p| {
+            let (maj, min, _) = p.version_tuple();
+            maj == 3 && min == minor
+        })
+    }
+
+    /// The interpreter a `nodejs<major>.x` runtime runs on: a Node.js <major>, or none.
+    pub fn node_for(&self, major: u32) -> Option<&HostInterpreter> {
+        self.node.iter().find(|n| n.version_tuple().0 == major)
+    }
+
+    /// The versions of `language` ("Python" / "Node.js") this host has, for error messages
+    /// (`3.11.7, 3.12.1`, or `none`).
+    pub fn versions_of(&self, language: &str) -> String {
+        let versions: Vec<&str> = match language {
+            "Python" => self.pythons().map(|p| p.version.as_str()).collect(),
+            _ => self.node.iter().map(|n| n.version.as_str()).collect(),
         };
-        let mut line = format!(
-            "host runtimes: {}; {}",
-            one("Python", &self.python),
-            one("Node.js", &self.node)
-        );
-        if !self.other_pythons.is_empty() {
-            let versions: Vec<&str> = self
-                .other_pythons
-                .iter()
-                .map(|p| p.version.as_str())
-                .collect();
-            line.push_str(&format!("; also Python {}", versions.join(", ")));
+        if versions.is_empty() {
+            "none".to_owned()
+        } else {
+            versions.join(", ")
+        }
+    }
+
+    /// One line for the server's start-up log: which runtime ids this host can run, on
+    /// which interpreter, and which it cannot.
+    pub fn describe(&self) -> String {
+        let mut can = Vec::new();
+        let mut cannot = Vec::new();
+        for minor in PYTHON_MINORS {
+            match self.python_for(minor) {
+                Some(p) => can.push(format!(
+                    "python3.{minor} on Python {} ({})",
+                    p.version,
+                    p.executable.display()
+                )),
+                None => cannot.push(format!("python3.{minor} (no Python 3.{minor})")),
+            }
+        }
+        for major in NODE_MAJORS {
+            match self.node_for(major) {
+                Some(n) => can.push(format!(
+                    "nodejs{major}.x on Node.js {} ({})",
+                    n.version,
+                    n.executable.display()
+                )),
+                None => cannot.push(format!("nodejs{major}.x (no Node.js {major})")),
+            }
+        }
+        can.push("provided, provided.al2, provided.al2023 (the function's bootstrap)".into());
+        let mut line = format!("this host runs {}", can.join(", "));
+        if !cannot.is_empty() {
+            line.push_str(&format!("; it cannot run {}", cannot.join(", ")));
         }
         line
     }
@@ -135,7 +169,7 @@ pub fn detect_host() -> HostRuntimes {
 
     // pyenv shims are skipped: running one costs a shell start-up and fails
     // for inactive versions; the pyenv versions dir is scanned directly.
-    let mut candidates: Vec<PathBuf> = (9..=14)
+    let mut candidates: Vec<PathBuf> = PYTHON_MINORS
         .filter_map(|minor| which(&format!("python3.{minor}"), &path))
         .filter(|p| !p.components().any(|c| c.as_os_str() == "shims"))
         .collect();

@@ -3,9 +3,9 @@
 //! Lambda's managed runtimes (`python3.x`, `nodejsNN.x`) are a language
 //! interpreter plus a *runtime interface client* that speaks the Runtime API
 //! and calls the user's handler. flint does not ship interpreters: it runs
-//! `python3.*` on the host's Python 3 and `nodejs*.x` on the host's Node.js,
-//! and says so honestly at start-up ("python3.12 requested, running on host
-//! Python 3.11.7"). What flint does ship are the runtime clients: two
+//! `python3.N` on a host Python 3.N and `nodejsN.x` on a host Node.js N — only
+//! on that version, never a substitute — and says at start-up which runtime ids
+//! the host can run and on what. What flint does ship are the runtime clients: two
 //! dependency-free scripts (`runtimes/python/bootstrap.py`,
 //! `runtimes/nodejs/bootstrap.mjs`) embedded with `include_str!` so the single
 //! binary carries everything, and written out by [`materialize`] into the
@@ -31,10 +31,9 @@
 //!
 //! # Honest differences from Lambda's managed runtimes
 //!
-//! - The interpreter is the host's: `python3.12` may run on Python 3.11 (the
-//!   start-up line says so) and sees the host's site-packages (boto3 only if
-//!   the host has it); Node.js layers are looked up under the *requested*
-//!   major version.
+//! - The interpreter is the host's, of the runtime id's version (patch
+//!   releases differ from Lambda's); a runtime id the host has no interpreter
+//!   for is refused at invoke (`InvalidRuntimeException`).
 //! - Python: SnapStart hooks (`restore/next`) and the threaded `/next` of
 //!   newer awslambdaric releases are not implemented.
 //! - Node.js: response streaming is implemented minimally (chunked POST,
@@ -53,8 +52,8 @@ pub use clients::{
 };
 pub use error::RuntimeError;
 pub use host::{
-    HostInterpreter, HostRuntimes, MIN_HOST_NODE, MIN_HOST_PYTHON, detect_host, probe_node,
-    probe_python,
+    HostInterpreter, HostRuntimes, MIN_HOST_PYTHON, NODE_MAJORS, PYTHON_MINORS, detect_host,
+    probe_node, probe_python,
 };
 pub use layout::{
     CUSTOM_BOOTSTRAP_CANDIDATES, RUNTIME_DIR, SANDBOX_OWNED_DIRS, SYSTEM_DIRS, TASK_ROOT,

@@ -2,7 +2,7 @@
 
 use crate::clients::{NODE_BOOTSTRAP_FILE, PYTHON_BOOTSTRAP_FILE};
 use crate::error::RuntimeError;
-use crate::host::{HostInterpreter, HostRuntimes, MIN_HOST_NODE, MIN_HOST_PYTHON};
+use crate::host::{HostInterpreter, HostRuntimes, NODE_MAJORS, PYTHON_MINORS};
 use crate::layout::{CUSTOM_BOOTSTRAP_CANDIDATES, RUNTIME_DIR, SANDBOX_OWNED_DIRS};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ impl ManagedRuntime {
         let unsupported = || RuntimeError::Unsupported { id: id.to_owned() };
         if let Some(minor) = id.strip_prefix("python3.") {
             let minor: u32 = parse_digits(minor).ok_or_else(unsupported)?;
-            if (9..=14).contains(&minor) {
+            if PYTHON_MINORS.contains(&minor) {
                 return Ok(Self::Python {
                     requested: id.to_owned(),
                     minor,
@@ -61,7 +61,7 @@ impl ManagedRuntime {
                 .strip_suffix(".x")
                 .and_then(parse_digits)
                 .ok_or_else(unsupported)?;
-            if matches!(major, 18 | 20 | 22 | 24) {
+            if NODE_MAJORS.contains(&major) {
                 return Ok(Self::Node {
                     requested: id.to_owned(),
                     major,
@@ -130,15 +130,9 @@ impl ManagedRuntime {
                         .ok_or_else(|| RuntimeError::InterpreterMissing {
                             requested: requested.clone(),
                             language: "Python",
+                            version: format!("3.{minor}"),
+                            available: host.versions_of("Python"),
                         })?;
-                if py.version_tuple() < (MIN_HOST_PYTHON.0, MIN_HOST_PYTHON.1, 0) {
-                    return Err(RuntimeError::InterpreterTooOld {
-                        requested: requested.clone(),
-                        language: "Python",
-                        version: py.version.clone(),
-                        minimum: format!("{}.{}", MIN_HOST_PYTHON.0, MIN_HOST_PYTHON.1),
-                    });
-                }
                 let read_only_mounts = checked_mounts(py, requested, "Python")?;
                 // Older Lambda Python runtimes set PYTHONPATH to the runtime
                 // dir (facts §3.6); the client itself puts LAMBDA_TASK_ROOT
@@ -167,21 +161,14 @@ impl ManagedRuntime {
                 })
             }
             Self::Node { requested, major } => {
-                let node = host
-                    .node
-                    .as_ref()
-                    .ok_or_else(|| RuntimeError::InterpreterMissing {
-                        requested: requested.clone(),
-                        language: "Node.js",
-                    })?;
-                if node.version_tuple().0 < MIN_HOST_NODE {
-                    return Err(RuntimeError::InterpreterTooOld {
-                        requested: requested.clone(),
-                        language: "Node.js",
-                        version: node.version.clone(),
-                        minimum: MIN_HOST_NODE.to_string(),
-                    });
-                }
+                let node =
+                    host.node_for(*major)
+                        .ok_or_else(|| RuntimeError::InterpreterMissing {
+                            requested: requested.clone(),
+                            language: "Node.js",
+                            version: major.to_string(),
+                            available: host.versions_of("Node.js"),
+                        })?;
                 let read_only_mounts = checked_mounts(node, requested, "Node.js")?;
                 // Layer paths use the *requested* major: layers are built for
                 // the runtime id the function declares (facts §3.6, §3.8).
@@ -228,7 +215,7 @@ impl ManagedRuntime {
     pub fn describe(&self, host: &HostRuntimes) -> String {
         let (language, interp) = match self {
             Self::Python { minor, .. } => ("Python", host.python_for(*minor)),
-            Self::Node { .. } => ("Node.js", host.node.as_ref()),
+            Self::Node { major, .. } => ("Node.js", host.node_for(*major)),
             Self::Provided { requested } => {
                 return format!(
                     "{requested} requested: custom runtime, the function's own bootstrap"
@@ -242,7 +229,10 @@ impl ManagedRuntime {
                 i.version,
                 i.executable.display()
             ),
-            None => format!("{} requested, but no host {language} found", self.id()),
+            None => format!(
+                "{} requested, but this host has no {language} of that version",
+                self.id()
+            ),
         }
     }
 }
@@ -414,7 +404,7 @@ mod tests {
     #[test]
     fn python_launch_spec() {
         let host = fake_host();
-        let spec = ManagedRuntime::parse("python3.12")
+        let spec = ManagedRuntime::parse("python3.11")
             .unwrap()
             .launch_command(&host)
             .unwrap();
@@ -429,7 +419,7 @@ mod tests {
         );
         assert!(
             spec.env
-                .contains(&("AWS_EXECUTION_ENV".into(), "AWS_Lambda_python3.12".into()))
+                .contains(&("AWS_EXECUTION_ENV".into(), "AWS_Lambda_python3.11".into()))
         );
         assert!(
             spec.env
@@ -444,16 +434,18 @@ mod tests {
         );
         assert_eq!(
             spec.description,
-            "python3.12 requested, running on host Python 3.11.7 \
+            "python3.11 requested, running on host Python 3.11.7 \
              (/root/.pyenv/versions/3.11.7/bin/python3.11)"
         );
     }
 
     #[test]
     fn node_launch_spec() {
+        let mut host = fake_host();
+        host.node.as_mut().unwrap().version = "22.1.0".into();
         let spec = ManagedRuntime::parse("nodejs22.x")
             .unwrap()
-            .launch_command(&fake_host())
+            .launch_command(&host)
             .unwrap();
         assert_eq!(spec.argv[0], "/usr/bin/node");
         assert_eq!(spec.argv.last().unwrap(), "/var/runtime/bootstrap.mjs");
@@ -495,40 +487,91 @@ mod tests {
     }
 
     #[test]
-    fn missing_or_old_interpreter_is_an_error() {
-        let err = ManagedRuntime::parse("nodejs20.x")
-            .unwrap()
-            .launch_command(&HostRuntimes::default())
-            .unwrap_err();
-        assert!(matches!(err, RuntimeError::InterpreterMissing { .. }));
-        let mut host = fake_host();
-        host.python.as_mut().unwrap().version = "3.8.18".into();
-        let err = ManagedRuntime::parse("python3.9")
+    fn a_runtime_id_runs_only_on_its_own_version() {
+        let host = fake_host();
+        // python3.12 on a host with only Python 3.11: refused, naming what is missing and
+        // what there is, never run on 3.11.
+        let err = ManagedRuntime::parse("python3.12")
             .unwrap()
             .launch_command(&host)
             .unwrap_err();
         assert!(
-            matches!(err, RuntimeError::InterpreterTooOld { .. }),
+            matches!(err, RuntimeError::InterpreterMissing { .. }),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.starts_with("python3.12 requested, but this host has no Python 3.12"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("found on this host: 3.11.7)"),
+            "{message}"
+        );
+        // nodejs22.x on Node.js 20: refused too.
+        let err = ManagedRuntime::parse("nodejs22.x")
+            .unwrap()
+            .launch_command(&host)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("nodejs22.x requested, but this host has no Node.js 22"),
+            "{err}"
+        );
+        let err = ManagedRuntime::parse("nodejs20.x")
+            .unwrap()
+            .launch_command(&HostRuntimes::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with("found on this host: none)"),
             "{err}"
         );
     }
 
     #[test]
-    fn picks_exact_python_minor_when_available() {
+    fn version_matching_is_exact_on_major_and_minor() {
         let mut host = fake_host();
         let mut py312 = host.python.clone().unwrap();
         py312.version = "3.12.1".into();
         py312.executable = "/root/.pyenv/versions/3.12.1/bin/python3.12".into();
         host.other_pythons.push(py312);
+        let mut py2 = host.python.clone().unwrap();
+        py2.version = "2.12.0".into();
+        host.other_pythons.push(py2);
+        assert_eq!(host.python_for(12).unwrap().version, "3.12.1");
+        assert_eq!(host.python_for(11).unwrap().version, "3.11.7");
+        assert!(
+            host.python_for(13).is_none(),
+            "no 3.13, and 2.12 is not 3.12"
+        );
+        assert!(host.python_for(1).is_none());
+        assert_eq!(host.node_for(20).unwrap().version, "20.20.2");
+        for major in [18, 22, 2] {
+            assert!(host.node_for(major).is_none(), "{major}");
+        }
         let rt = ManagedRuntime::parse("python3.12").unwrap();
         assert_eq!(
             rt.describe(&host),
             "python3.12 requested, running on host Python 3.12.1 \
              (/root/.pyenv/versions/3.12.1/bin/python3.12)"
         );
-        let rt = ManagedRuntime::parse("python3.13").unwrap();
-        assert!(rt.describe(&host).contains("host Python 3.11.7"));
-        assert!(host.describe().ends_with("; also Python 3.12.1"));
+        let line = host.describe();
+        assert!(
+            line.starts_with(
+                "this host runs python3.11 on Python 3.11.7 \
+                 (/root/.pyenv/versions/3.11.7/bin/python3.11), python3.12 on Python 3.12.1"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("nodejs20.x on Node.js 20.20.2 (/usr/bin/node)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("; it cannot run python3.9 (no Python 3.9), python3.10"),
+            "{line}"
+        );
+        assert!(line.ends_with("nodejs24.x (no Node.js 24)"), "{line}");
     }
 
     #[test]
@@ -538,6 +581,7 @@ mod tests {
         py.executable = "/opt/python3.12/bin/python3.12".into();
         py.prefixes = vec!["/opt/python3.12".into()];
         py.shared_libraries.clear();
+        py.version = "3.12.1".into();
         let err = ManagedRuntime::parse("python3.12")
             .unwrap()
             .launch_command(&host)

@@ -126,6 +126,10 @@ fn run(
     extra_env: &[(&str, &str)],
 ) -> Observed {
     let ric = ric_python();
+    // flint runs a runtime id only on an interpreter of its version: the id compared is the
+    // one of the Python that has awslambdaric.
+    assert!(runtime.starts_with("python3."), "{runtime}");
+    let runtime = &format!("python3.{}", ric.interpreter.version_tuple().1);
     let task_root = task("diff", files);
     let host = HostRuntimes {
         python: Some(ric.interpreter.clone()),

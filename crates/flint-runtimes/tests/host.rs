@@ -47,7 +47,7 @@ fn detects_host_interpreters_with_their_prefixes() {
             "exact minor match preferred"
         );
     }
-    if host.python.is_some() {
+    if host.python_for(12).is_some() {
         let spec = ManagedRuntime::parse("python3.12")
             .unwrap()
             .launch_command(&host)

@@ -477,7 +477,7 @@ fn runs_on_every_installed_python() {
         };
         let code = "def handler(e, c):\n    if e == 'raise':\n        raise RuntimeError('x')\n    return {'e': e, 'r': c.get_remaining_time_in_millis() > 0}\n";
         let p = Proc::start_with(
-            "python3.13",
+            &format!("python3.{min}"),
             task("py-matrix", &[("app.py", code)]),
             "app.handler",
             &host,
