@@ -213,6 +213,29 @@ def test_provisioned_alias_serves_first_and_spills_over_to_on_demand(lam, fn):
     assert f["Provisioned"] == 0 and f["ProvisionedReady"] == 0, f
 
 
+def test_provisioned_alias_serves_its_version_whether_invoked_through_alias_or_version(lam, fn):
+    # Issue 13: an invocation served by a provisioned environment sees
+    # AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency whether it came through the alias
+    # or the version the alias points to.
+    name = timed(fn)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    wait_status(lam, name, "live", "READY")
+    for qualifier in [version, "live", version, f"{name}:{version}"]:
+        if ":" in qualifier:  # the qualified name form
+            r = invoke(lam, qualifier, {}, LogType="Tail")
+        else:
+            r = invoke(lam, name, {}, Qualifier=qualifier, LogType="Tail")
+        assert r.function_error is None, r
+        assert r.executed_version == version, r
+        assert r.json["init"] == "provisioned-concurrency", (qualifier, r.json)
+        assert "Init Duration" not in r.log, r.log
+    # $LATEST is not what the alias runs: on demand.
+    assert invoke(lam, name, {}).json["init"] == "on-demand"
+
+
 def test_provisioned_concurrency_rules(lam, fn):
     name = timed(fn)
     version = lam.publish_version(FunctionName=name)["Version"]

@@ -299,7 +299,9 @@ impl<E: Pooled> Sets<E> {
     }
 
     /// A ready environment for an invocation of `config` through `invoked_arn`: of the
-    /// alias or version the caller named, else of the version that runs; only of a set
+    /// alias or version the caller named, else of the version that runs, else of any alias
+    /// of that version (provisioned concurrency on an alias is environments of its version:
+    /// invoking the version by number is served by them too, as on Lambda); only of a set
     /// that runs exactly this configuration.
     pub fn take(&mut self, config: &FunctionConfiguration, invoked_arn: &str) -> Taken<E> {
         let mut taken = Taken {
@@ -310,9 +312,21 @@ impl<E: Pooled> Sets<E> {
         let Some(sets) = self.functions.get_mut(&config.function_name) else {
             return taken;
         };
-        let qualifiers = [arn_qualifier(invoked_arn), Some(config.version.as_str())];
-        for qualifier in qualifiers.into_iter().flatten() {
-            let Some(set) = sets.get_mut(qualifier) else {
+        let named = [arn_qualifier(invoked_arn), Some(config.version.as_str())];
+        let mut qualifiers: Vec<String> = named.into_iter().flatten().map(str::to_owned).collect();
+        // Then the other sets of this version (aliases), in a stable order.
+        let mut others: Vec<&String> = sets
+            .iter()
+            .filter(|(q, set)| {
+                set.spec.config.version == config.version && !qualifiers.contains(*q)
+            })
+            .map(|(q, _)| q)
+            .collect();
+        others.sort();
+        let others: Vec<String> = others.into_iter().cloned().collect();
+        qualifiers.extend(others);
+        for qualifier in &qualifiers {
+            let Some(set) = sets.get_mut(qualifier.as_str()) else {
                 continue;
             };
             if set.spec.config.version != config.version

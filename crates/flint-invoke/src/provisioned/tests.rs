@@ -150,13 +150,40 @@ fn an_invocation_takes_from_the_set_it_names_else_from_its_versions() {
     assert!(sets.take(&c, ARN).lent.is_none());
     let back = sets.give_back(&lent, got, true);
     assert!(back.destroy.is_none() && !back.refill);
-    assert_eq!(sets.take(&c, ARN).lent.map(|(e, _)| e.id), None);
     assert_eq!(
         sets.take(&c, &format!("{ARN}:live"))
             .lent
             .map(|(e, _)| e.id),
         Some(1)
     );
+}
+
+#[test]
+fn an_alias_set_serves_invocations_of_its_version_too() {
+    let mut sets = Sets::default();
+    sets.provision(&key("live"), spec("3", "r", 1));
+    round(&mut sets, &key("live"), vec![Ok(env(1))]);
+    // Through the version, by number: the alias's environment (it runs version 3).
+    let (got, lent) = sets
+        .take(&config("f", "3", "r"), &format!("{ARN}:3"))
+        .lent
+        .expect("the alias's environment serves its version");
+    assert_eq!(got.id, 1);
+    assert_eq!(lent.key, key("live"), "given back to the alias's set");
+    // Busy: the next one spills over.
+    assert!(
+        sets.take(&config("f", "3", "r"), &format!("{ARN}:3"))
+            .lent
+            .is_none()
+    );
+    sets.give_back(&lent, got, true);
+    // Another version, or $LATEST, is not served by it.
+    for (c, arn) in [
+        (config("f", "4", "r"), format!("{ARN}:4")),
+        (config("f", "$LATEST", "r"), ARN.to_string()),
+    ] {
+        assert!(sets.take(&c, &arn).lent.is_none());
+    }
 }
 
 #[test]
