@@ -288,6 +288,11 @@ def test_exec_wrapper_runs_the_runtime(lam, fn, runtime, files, handler):
 @pytest.mark.parametrize("wrapper,mode,why", [
     ("/var/task/missing.sh", None, "no such file or directory"),
     ("/var/task/wrapper.sh", 0o644, "permission denied"),
+    # Outside the package: exec inside the sandbox decides; its failure is the function's
+    # error too, never a 500 ServiceException (which boto3 retries four times).
+    ("/nonexistent/wrapper.sh", None, "no such file or directory"),
+    ("/tmp/wrapper.sh", None, "no such file or directory"),
+    ("/etc/passwd", None, "permission denied"),
 ])
 def test_exec_wrapper_that_cannot_run_is_an_invalid_entrypoint(lam, fn, wrapper, mode, why):
     files = {"index.py": "def handler(e, c):\n    return 1\n", "wrapper.sh": (WRAPPER, mode or 0o755)}

@@ -305,9 +305,17 @@ impl Launch for Launcher {
         let spec = self.sandbox_spec(config, task_dir, command, &platform, log_write)?;
         let limit = init_limit(init_type, self.init_timeout, config.timeout);
 
-        let mut env = self
-            .start(spec, log_read, &config.function_name, stream)
-            .await?;
+        let program = spec.argv.first().cloned().unwrap_or_default();
+        let mut env = match self.start(spec, log_read, &config.function_name, stream).await {
+            Ok(env) => env,
+            Err(InvokeError::Sandbox(e)) => {
+                return Err(match command::exec_failure(&e, &program) {
+                    Some(invalid) => ColdStartError::Init(InitFailure::InvalidEntrypoint(invalid)),
+                    None => InvokeError::Sandbox(e).into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         let state = env.wait_init(limit).await;
         log.extend(env.take_output());
         let failure = match state {

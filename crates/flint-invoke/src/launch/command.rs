@@ -124,6 +124,41 @@ fn wrapper_problem(wrapper: &Path, task_dir: &Path) -> Option<&'static str> {
     None
 }
 
+/// The entrypoint error of a sandbox that could not execute `program` (its first argument:
+/// the exec wrapper, the interpreter or the bootstrap): Lambda's init reports a failed exec as
+/// `Runtime.InvalidEntrypoint`, a function error, not as the API's `ServiceException`. `None`
+/// for every other failure (those are flint's own).
+pub(crate) fn exec_failure(
+    error: &flint_sandbox::SandboxError,
+    program: &str,
+) -> Option<InvalidEntrypoint> {
+    let flint_sandbox::SandboxError::ChildSetup { step, source, .. } = error else {
+        return None;
+    };
+    if !(step.starts_with("execve") || *step == "exec") {
+        return None;
+    }
+    // The errors of exec that are the file's fault, in the words of Go's syscall package
+    // (Lambda's init is written in Go); anything else (out of memory, ...) is not the
+    // function's.
+    let why = match source.raw_os_error()? {
+        libc::ENOENT => "no such file or directory",
+        libc::EACCES => "permission denied",
+        libc::ENOEXEC => "exec format error",
+        libc::ENOTDIR => "not a directory",
+        libc::ELOOP => "too many levels of symbolic links",
+        libc::ENAMETOOLONG => "file name too long",
+        libc::ETXTBSY => "text file busy",
+        libc::EPERM => "operation not permitted",
+        libc::ELIBBAD => "accessing a corrupted shared library",
+        _ => return None,
+    };
+    Some(InvalidEntrypoint::CannotExec {
+        path: program.to_string(),
+        why,
+    })
+}
+
 /// Whether a sandbox path of the bootstrap lookup exists in this package.
 /// Only `/var/task` is populated today (layers and `/opt` come later).
 fn sandbox_path_exists(sandbox_path: &Path, task_dir: &Path) -> bool {

@@ -144,3 +144,32 @@ fn the_wrapper_comes_from_the_functions_variables() {
     let command = resolve(&provided(), &c, &HostRuntimes::default(), pkg.path()).unwrap();
     assert_eq!(command.argv, ["/var/task/bootstrap"]);
 }
+
+#[test]
+fn a_failed_exec_in_the_sandbox_is_an_invalid_entrypoint_and_nothing_else_is() {
+    let child = |step: &'static str, errno: i32| flint_sandbox::SandboxError::ChildSetup {
+        step,
+        detail: String::new(),
+        source: std::io::Error::from_raw_os_error(errno),
+    };
+    for (step, errno, why) in [
+        ("execve", libc::ENOENT, "no such file or directory"),
+        ("execve", libc::EACCES, "permission denied"),
+        ("execve", libc::ENOEXEC, "exec format error"),
+        ("exec", libc::ENOTDIR, "not a directory"),
+    ] {
+        assert_eq!(
+            exec_failure(&child(step, errno), "/etc/wrapper"),
+            Some(InvalidEntrypoint::CannotExec {
+                path: "/etc/wrapper".into(),
+                why
+            }),
+            "{step} {errno}"
+        );
+    }
+    // Out of memory at exec, or a failed mount: flint's failure, not the function's.
+    assert_eq!(exec_failure(&child("execve", libc::ENOMEM), "/w"), None);
+    assert_eq!(exec_failure(&child("mount", libc::ENOENT), "/w"), None);
+    let other = flint_sandbox::SandboxError::InvalidSpec("x".into());
+    assert_eq!(exec_failure(&other, "/w"), None);
+}
