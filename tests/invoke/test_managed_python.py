@@ -317,5 +317,5 @@ def test_unreserved_variables_are_the_functions_own(lam, fn):
     assert r.json == dict(mine, LAMBDA_TASK_ROOT="/var/task"), r.json
     plain = fn("unreserved", {"index.py": code})
     defaults = invoke(lam, plain, {}).json
-    assert defaults["PATH"] == "/usr/local/bin:/usr/bin/:/bin:/opt/bin", defaults
+    assert defaults["PATH"] == "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin", defaults
     assert defaults["LANG"] == "en_US.UTF-8" and defaults["PYTHONPATH"] == "/var/runtime", defaults

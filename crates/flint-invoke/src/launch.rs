@@ -204,12 +204,8 @@ impl Launcher {
         );
         spec.runtime_dir = Some(self.runtime_dir.clone());
         // flint-runtimes only asks for binds outside the sandbox's system
-        // directories (those are already in its read-only root).
-        spec.extra_ro_binds = command
-            .read_only_mounts
-            .into_iter()
-            .map(|p| (p.clone(), p))
-            .collect();
+        // directories (those are already in its read-only root), and its `/var/lang`.
+        spec.extra_ro_binds = command.read_only_mounts;
         spec.memory_mb = config.memory_size as u64;
         // Init runs on every host CPU, as on Lambda; `cold_start` sets the handler's share
         // (`handler_cpu_millis`) at the runtime's first /next.

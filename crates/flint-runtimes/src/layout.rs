@@ -2,6 +2,8 @@
 
 /// Where the runtime dir appears inside the sandbox (`LAMBDA_RUNTIME_DIR`).
 pub const RUNTIME_DIR: &str = "/var/runtime";
+/// Where a managed runtime's interpreter appears inside the sandbox (as on Lambda).
+pub const LANG_DIR: &str = "/var/lang";
 /// Where function code appears inside the sandbox (`LAMBDA_TASK_ROOT`).
 pub const TASK_ROOT: &str = "/var/task";
 
@@ -23,5 +25,12 @@ pub const SYSTEM_DIRS: &[&str] = &[
 /// Paths of Lambda's filesystem layout (facts §3.8) that the sandbox fills
 /// itself: a host interpreter living under one of them cannot be mounted at
 /// the same path inside.
-pub const SANDBOX_OWNED_DIRS: &[&str] =
-    &["/opt", "/tmp", "/var/task", "/var/runtime", "/dev", "/proc"];
+pub const SANDBOX_OWNED_DIRS: &[&str] = &[
+    "/opt",
+    "/tmp",
+    "/var/task",
+    "/var/runtime",
+    "/var/lang",
+    "/dev",
+    "/proc",
+];

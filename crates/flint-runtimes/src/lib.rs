@@ -43,6 +43,7 @@
 mod clients;
 mod error;
 mod host;
+mod lang;
 mod layout;
 mod runtime;
 
@@ -56,6 +57,6 @@ pub use host::{
     probe_node, probe_python,
 };
 pub use layout::{
-    CUSTOM_BOOTSTRAP_CANDIDATES, RUNTIME_DIR, SANDBOX_OWNED_DIRS, SYSTEM_DIRS, TASK_ROOT,
+    CUSTOM_BOOTSTRAP_CANDIDATES, LANG_DIR, RUNTIME_DIR, SANDBOX_OWNED_DIRS, SYSTEM_DIRS, TASK_ROOT,
 };
 pub use runtime::{Language, LaunchSpec, ManagedRuntime, find_custom_bootstrap};

@@ -3,6 +3,7 @@
 use crate::clients::{NODE_BOOTSTRAP_FILE, PYTHON_BOOTSTRAP_FILE};
 use crate::error::RuntimeError;
 use crate::host::{HostInterpreter, HostRuntimes, NODE_MAJORS, PYTHON_MINORS};
+use crate::lang;
 use crate::layout::{CUSTOM_BOOTSTRAP_CANDIDATES, RUNTIME_DIR, SANDBOX_OWNED_DIRS};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -104,8 +105,28 @@ impl ManagedRuntime {
 
     /// What to execute inside the sandbox, with the runtime dir at
     /// [`RUNTIME_DIR`]. See [`ManagedRuntime::launch_command_at`].
+    ///
+    /// Inside the sandbox the interpreter appears at `/var/lang` as on Lambda (`lang.rs`),
+    /// with the variables Lambda's bootstrap sets (`PATH`, `LD_LIBRARY_PATH` with
+    /// `/var/lang`, `PWD`, `SHLVL`; `provided.al2023` gets the paths only).
     pub fn launch_command(&self, host: &HostRuntimes) -> Result<LaunchSpec, RuntimeError> {
-        self.launch_command_at(host, Path::new(RUNTIME_DIR))
+        let mut spec = self.launch_command_at(host, Path::new(RUNTIME_DIR))?;
+        let placement = match self {
+            Self::Python { minor, .. } => host.python_for(*minor).and_then(lang::python),
+            Self::Node { major, .. } => host.node_for(*major).map(lang::node),
+            Self::Provided { requested } => {
+                if requested == "provided.al2023" {
+                    spec.env.extend(lang::managed_env().into_iter().take(2));
+                }
+                None
+            }
+        };
+        if let Some(placement) = placement {
+            spec.argv[0] = placement.program;
+            spec.read_only_mounts.extend(placement.binds);
+            spec.env.extend(lang::managed_env());
+        }
+        Ok(spec)
     }
 
     /// What to execute, with the runtime clients materialised in
@@ -138,6 +159,10 @@ impl ManagedRuntime {
                 // dir (facts §3.6); the client itself puts LAMBDA_TASK_ROOT
                 // and /opt/python first on sys.path.
                 env.push(("PYTHONPATH".to_owned(), runtime_dir_s.clone()));
+                // Lambda's Python 3.12+ (Amazon Linux 2023) starts in the C.UTF-8 locale.
+                if *minor >= 12 {
+                    env.push(("LC_CTYPE".to_owned(), "C.UTF-8".to_owned()));
+                }
                 Ok(LaunchSpec {
                     argv: vec![
                         py.executable.to_string_lossy().into_owned(),
@@ -175,7 +200,7 @@ impl ManagedRuntime {
                 env.push((
                     "NODE_PATH".to_owned(),
                     format!(
-                        "/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:{runtime_dir_s}/node_modules"
+                        "/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:{runtime_dir_s}/node_modules:{runtime_dir_s}:/var/task"
                     ),
                 ));
                 Ok(LaunchSpec {
@@ -256,7 +281,7 @@ fn checked_mounts(
     interp: &HostInterpreter,
     requested: &str,
     language: &'static str,
-) -> Result<Vec<PathBuf>, RuntimeError> {
+) -> Result<Vec<(PathBuf, PathBuf)>, RuntimeError> {
     let mounts = interp.bind_mounts();
     for m in &mounts {
         if let Some(owned) = SANDBOX_OWNED_DIRS.iter().find(|o| m.starts_with(o)) {
@@ -268,7 +293,9 @@ fn checked_mounts(
             });
         }
     }
-    Ok(mounts)
+    // At the same path too: the interpreter's own references (a pyenv build's RUNPATH to its
+    // libpython) keep working whatever the function sets LD_LIBRARY_PATH to.
+    Ok(mounts.into_iter().map(|m| (m.clone(), m)).collect())
 }
 
 fn parse_digits(s: &str) -> Option<u32> {
@@ -302,9 +329,9 @@ pub struct LaunchSpec {
     pub env: Vec<(String, String)>,
     /// The host interpreter (resolved, no symlinks), if any.
     pub interpreter: Option<PathBuf>,
-    /// Host directories the interpreter needs, to be bind-mounted read-only
-    /// at the same path inside the sandbox.
-    pub read_only_mounts: Vec<PathBuf>,
+    /// Host paths the interpreter needs, bind-mounted read-only inside the sandbox: (host
+    /// path, sandbox path); at the same path, and its installation at `/var/lang`.
+    pub read_only_mounts: Vec<(PathBuf, PathBuf)>,
     /// `provided*` only: bootstrap lookup order (facts §3.5).
     pub bootstrap_candidates: Vec<PathBuf>,
     /// Honest start-up line (see [`ManagedRuntime::describe`]).
@@ -411,12 +438,29 @@ mod tests {
         assert_eq!(
             spec.argv,
             [
-                "/root/.pyenv/versions/3.11.7/bin/python3.11",
+                "/var/lang/bin/python3.11",
                 "-u",
                 "-S",
                 "/var/runtime/bootstrap.py"
             ]
         );
+        // The variables Lambda's Python 3.11 starts with (its PATH and LD_LIBRARY_PATH put
+        // /var/lang first); no LC_CTYPE before 3.12.
+        for (k, v) in [
+            (
+                "PATH",
+                "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+            ),
+            ("PWD", "/var/task"),
+            ("SHLVL", "0"),
+        ] {
+            assert!(
+                spec.env.contains(&(k.into(), v.into())),
+                "{k}: {:?}",
+                spec.env
+            );
+        }
+        assert!(spec.env.iter().all(|(k, _)| k != "LC_CTYPE"));
         assert!(
             spec.env
                 .contains(&("AWS_EXECUTION_ENV".into(), "AWS_Lambda_python3.11".into()))
@@ -425,11 +469,16 @@ mod tests {
             spec.env
                 .contains(&("PYTHONPATH".into(), "/var/runtime".into()))
         );
+        let same = |p: &str| (PathBuf::from(p), PathBuf::from(p));
         assert_eq!(
             spec.read_only_mounts,
             [
-                PathBuf::from("/root/.pyenv/versions/3.11.7"),
-                PathBuf::from("/srv/weird")
+                same("/root/.pyenv/versions/3.11.7"),
+                same("/srv/weird"),
+                (
+                    PathBuf::from("/root/.pyenv/versions/3.11.7"),
+                    PathBuf::from("/var/lang")
+                )
             ]
         );
         assert_eq!(
@@ -447,21 +496,25 @@ mod tests {
             .unwrap()
             .launch_command(&host)
             .unwrap();
-        assert_eq!(spec.argv[0], "/usr/bin/node");
+        assert_eq!(spec.argv[0], "/var/lang/bin/node");
         assert_eq!(spec.argv.last().unwrap(), "/var/runtime/bootstrap.mjs");
         assert!(spec.env.contains(&(
             "NODE_PATH".into(),
-            "/opt/nodejs/node22/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules"
+            "/opt/nodejs/node22/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:\
+             /var/runtime:/var/task"
                 .into()
         )));
         assert!(
             spec.env
                 .contains(&("AWS_EXECUTION_ENV".into(), "AWS_Lambda_nodejs22.x".into()))
         );
-        assert!(
-            spec.read_only_mounts.is_empty(),
-            "/usr is provided by the sandbox: {:?}",
-            spec.read_only_mounts
+        assert_eq!(
+            spec.read_only_mounts,
+            [(
+                PathBuf::from("/usr/bin/node"),
+                PathBuf::from("/var/lang/bin/node")
+            )],
+            "only the executable: /usr is provided by the sandbox"
         );
     }
 
@@ -472,10 +525,17 @@ mod tests {
             .launch_command(&HostRuntimes::default())
             .unwrap();
         assert_eq!(spec.argv, ["/var/task/bootstrap"]);
-        assert!(
-            spec.env.is_empty(),
-            "no AWS_EXECUTION_ENV for custom runtimes"
+        let keys: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["PATH", "LD_LIBRARY_PATH"],
+            "no AWS_EXECUTION_ENV, PWD or SHLVL for custom runtimes"
         );
+        let al2 = ManagedRuntime::parse("provided.al2")
+            .unwrap()
+            .launch_command(&HostRuntimes::default())
+            .unwrap();
+        assert!(al2.env.is_empty(), "provided.al2 has no /var/lang");
         assert_eq!(spec.bootstrap_candidates.len(), 3);
         assert_eq!(
             find_custom_bootstrap(|p| p == Path::new("/opt/bootstrap")),

@@ -62,7 +62,11 @@ fn detects_host_interpreters_with_their_prefixes() {
                 .iter()
                 .any(|s| lib.starts_with(s));
             assert!(
-                system || spec.read_only_mounts.iter().any(|m| lib.starts_with(m)),
+                system
+                    || spec
+                        .read_only_mounts
+                        .iter()
+                        .any(|(m, _)| lib.starts_with(m)),
                 "{lib:?} not covered by {:?}",
                 spec.read_only_mounts
             );

@@ -11,7 +11,8 @@
 //! function runs as flint's own user and can read and write whatever flint can.
 //!
 //! The function's view of paths is translated to host paths: `/var/task`, `/var/runtime`,
-//! `/opt` and `/tmp` in `argv` and in the environment become the host directories behind
+//! `/opt`, `/tmp` and the targets of binds elsewhere than their host path (`/var/lang`) in
+//! `argv` and in the environment become the host directories behind
 //! them (see [`rewrite_paths`]).
 
 use std::net::TcpListener;
@@ -127,12 +128,21 @@ pub(crate) fn spawn(spec: SandboxSpec, tmp_root: &Path) -> Result<Spawned> {
     let empty = tmp_dir.join(".empty");
     let opt = spec.opt_dir.clone().unwrap_or_else(|| empty.clone());
     let runtime = spec.runtime_dir.clone().unwrap_or_else(|| empty.clone());
-    let map: [(&str, &Path); 4] = [
+    let mut map: Vec<(&str, &Path)> = vec![
         ("/var/task", &spec.task_dir),
         ("/var/runtime", &runtime),
         ("/opt", &opt),
         ("/tmp", &tmp_dir),
     ];
+    // Binds elsewhere than their host path (a managed runtime's interpreter at /var/lang):
+    // the host path is what exists here.
+    for (host, sandbox) in &spec.extra_ro_binds {
+        if host != sandbox
+            && let Some(sandbox) = sandbox.to_str()
+        {
+            map.push((sandbox, host));
+        }
+    }
 
     let listener = match spec.runtime_api_port {
         Some(_) => Some(TcpListener::bind(("127.0.0.1", 0)).map_err(|e| {

@@ -13,8 +13,8 @@ pub(crate) struct Command {
     pub argv: Vec<String>,
     /// The runtime's own variables (`AWS_EXECUTION_ENV`, `PYTHONPATH`, `NODE_PATH`).
     pub runtime_env: Vec<(String, String)>,
-    /// Host directories the interpreter needs, bound read-only at the same path.
-    pub read_only_mounts: Vec<std::path::PathBuf>,
+    /// Host paths the interpreter needs, bound read-only: (host path, sandbox path).
+    pub read_only_mounts: Vec<(std::path::PathBuf, std::path::PathBuf)>,
     /// The runtime may start before its function is known (see `SandboxSpec::prestart`).
     pub prestart: bool,
 }

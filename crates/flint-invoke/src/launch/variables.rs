@@ -71,14 +71,16 @@ pub(crate) fn environment_variables(
     );
     set("AWS_LAMBDA_LOG_GROUP_NAME", log_group);
     set("AWS_LAMBDA_LOG_STREAM_NAME", platform.stream.to_string());
-    set(
-        "AWS_LAMBDA_LOG_FORMAT",
-        config
-            .logging_config
-            .log_format
-            .clone()
-            .unwrap_or_else(|| "Text".into()),
-    );
+    // Lambda sets it only for JSON logs: a Text function's environment has no such variable
+    // (recorded from AWS), and the runtimes default to Text.
+    if let Some(format) = config
+        .logging_config
+        .log_format
+        .as_ref()
+        .filter(|f| *f != "Text")
+    {
+        set("AWS_LAMBDA_LOG_FORMAT", format.clone());
+    }
     if let Some(level) = &config.logging_config.application_log_level {
         set("AWS_LAMBDA_LOG_LEVEL", level.clone());
     }

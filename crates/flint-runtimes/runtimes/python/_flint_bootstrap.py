@@ -1034,6 +1034,7 @@ def _receive_function():
     """
     fd = os.environ.get("_FLINT_PRESTART_FD")
     if fd is None:
+        _undo_locale_coercion()
         return
     # What get_handler needs, imported while there is nothing else to do.
     import importlib  # noqa: F401
@@ -1066,6 +1067,23 @@ def _receive_function():
             del sys.path_importer_cache[path]
     # The time module read TZ when it was imported.
     time.tzset()
+
+
+def _undo_locale_coercion():
+    """Python coerces a C locale to C.UTF-8 and says so in LC_CTYPE (PEP 538). Lambda's
+    Python 3.9-3.11 (Amazon Linux 2) has the en_US.UTF-8 locale LANG names, so its functions
+    see no LC_CTYPE; a host without that locale would show one Lambda does not set. Only a
+    variable this process added is removed: one it was started with (the function's own)
+    stays. (From 3.12 flint sets LC_CTYPE=C.UTF-8 itself, as Lambda's environment has it.)"""
+    if sys.version_info >= (3, 12) or os.environ.get("LC_CTYPE") != "C.UTF-8":
+        return
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            started_with = f.read().split(b"\0")
+    except OSError:
+        return
+    if not any(e.startswith(b"LC_CTYPE=") for e in started_with):
+        del os.environ["LC_CTYPE"]
 
 
 def _rewrite_initial_environment(entries):

@@ -11,6 +11,9 @@ use crate::spec::SandboxSpec;
 use crate::specialization::{self, Claim};
 use crate::sys::fake::{Call, Recorder};
 
+/// "Unlimited" in the recorded `setrlimit` calls.
+const INF: u64 = libc::RLIM_INFINITY;
+
 const FDS: ChildFds = ChildFds {
     sync: 10,
     err_w: 11,
@@ -160,8 +163,15 @@ fn a_spawn_runs_its_steps_in_order() {
         Call::Listen(9001),
         Call::SendFd(102, ToParent::Listener.byte(), 108),
         Call::Close(108),
-        Call::SetRlimit(libc::RLIMIT_NOFILE as libc::c_int, 1024),
-        Call::SetRlimit(libc::RLIMIT_CORE as libc::c_int, 0),
+        Call::SetRlimit(libc::RLIMIT_NOFILE as libc::c_int, 1024, 1024),
+        Call::SetRlimit(libc::RLIMIT_CORE as libc::c_int, 10 << 30, 10 << 30),
+        Call::SetRlimit(libc::RLIMIT_MEMLOCK as libc::c_int, 65536, 65536),
+        Call::SetRlimit(libc::RLIMIT_STACK as libc::c_int, 8 << 20, INF),
+        Call::SetRlimit(libc::RLIMIT_AS as libc::c_int, INF, INF),
+        Call::SetRlimit(libc::RLIMIT_CPU as libc::c_int, INF, INF),
+        Call::SetRlimit(libc::RLIMIT_DATA as libc::c_int, INF, INF),
+        Call::SetRlimit(libc::RLIMIT_FSIZE as libc::c_int, INF, INF),
+        Call::SetRlimit(libc::RLIMIT_RSS as libc::c_int, INF, INF),
         Call::OverwriteMemory,
         Call::SetName("init".into()),
         Call::Read(102),
@@ -493,4 +503,31 @@ fn a_prestarted_runtime_starts_before_the_claim_and_gets_the_function_at_it() {
     fake.push_poll(&[0, libc::POLLHUP]);
     assert_eq!(setup(&fake, &p), Err(Stop::RuntimeGone));
     assert!(!fake.calls().iter().any(|c| matches!(c, Call::Recv(_))));
+}
+
+#[test]
+fn the_limits_are_lambdas_and_nproc_only_with_a_user_namespace_of_its_own() {
+    let data = plan_data(&spec(), SETTINGS, Start::Now);
+    let mut p = child_plan(&data, FDS);
+    let nproc = |p: &ChildPlan| {
+        process::lambda_limits(p)
+            .into_iter()
+            .find(|(r, _, _)| *r == libc::RLIMIT_NPROC as libc::c_int)
+            .map(|(_, soft, hard)| (soft, hard))
+    };
+    assert_eq!(
+        nproc(&p),
+        None,
+        "shared uid: left as flint's, the pids cgroup limits"
+    );
+    p.wait_userns = true;
+    assert_eq!(nproc(&p), Some((742, 742)));
+    // Never above the hard limit flint has (the fake's is unlimited, so as asked).
+    let rec = Recorder::new();
+    process::set_limits(&rec, &p).unwrap();
+    assert!(rec.calls().contains(&Call::SetRlimit(
+        libc::RLIMIT_NPROC as libc::c_int,
+        742,
+        742
+    )));
 }

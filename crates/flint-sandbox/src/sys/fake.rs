@@ -26,7 +26,7 @@ pub(crate) enum Call {
     SetName(String),
     Dumpable(bool),
     OverwriteMemory,
-    SetRlimit(c_int, u64),
+    SetRlimit(c_int, u64, u64),
     Setns(RawFd, c_int),
     Hostname(String),
     Mount {
@@ -263,8 +263,8 @@ impl ChildSys for Recorder {
         u64::MAX
     }
 
-    fn set_rlimit(&self, resource: c_int, value: u64) -> SysResult<()> {
-        self.record(Call::SetRlimit(resource, value))
+    fn set_rlimit(&self, resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
+        self.record(Call::SetRlimit(resource, soft, hard))
     }
 
     fn setns(&self, fd: RawFd, nstype: c_int) -> SysResult<()> {

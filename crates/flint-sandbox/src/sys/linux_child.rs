@@ -188,10 +188,10 @@ impl ChildSys for Linux {
         cur.rlim_max
     }
 
-    fn set_rlimit(&self, resource: c_int, value: u64) -> SysResult<()> {
+    fn set_rlimit(&self, resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
         let lim = libc::rlimit {
-            rlim_cur: value,
-            rlim_max: value,
+            rlim_cur: soft,
+            rlim_max: hard,
         };
         // SAFETY: setrlimit reads the struct on our stack.
         check(unsafe { libc::setrlimit(resource as _, &lim) })

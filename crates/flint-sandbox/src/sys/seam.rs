@@ -60,8 +60,8 @@ pub(crate) trait ChildSys {
     unsafe fn overwrite_memory(&self, start: usize, end: usize, text: &[u8]);
     /// The hard limit of `resource` (`getrlimit`; 0 if it fails).
     fn rlimit_max(&self, resource: c_int) -> u64;
-    /// Sets both limits of `resource` to `value`.
-    fn set_rlimit(&self, resource: c_int, value: u64) -> SysResult<()>;
+    /// Sets the soft and hard limits of `resource`.
+    fn set_rlimit(&self, resource: c_int, soft: u64, hard: u64) -> SysResult<()>;
 
     // -- namespaces and the root
     /// `setns(fd, nstype)`.

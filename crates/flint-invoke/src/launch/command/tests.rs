@@ -25,7 +25,7 @@ fn python_launch() -> LaunchSpec {
         ],
         env: vec![("PYTHONPATH".into(), "/var/runtime".into())],
         interpreter: Some("/usr/bin/python3".into()),
-        read_only_mounts: vec!["/opt/python-prefix".into()],
+        read_only_mounts: vec![("/opt/python-prefix".into(), "/var/lang".into())],
         bootstrap_candidates: Vec::new(),
         description: "python".into(),
         prestart: true,

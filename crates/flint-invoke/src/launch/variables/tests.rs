@@ -126,7 +126,11 @@ fn lambdas_variables_describe_the_function_and_the_environment() {
         get(&env, "AWS_LAMBDA_LOG_STREAM_NAME"),
         Some("2024/01/31/[$LATEST]abc")
     );
-    assert_eq!(get(&env, "AWS_LAMBDA_LOG_FORMAT"), Some("Text"));
+    assert_eq!(
+        get(&env, "AWS_LAMBDA_LOG_FORMAT"),
+        None,
+        "not set for Text logs"
+    );
     assert_eq!(get(&env, "AWS_LAMBDA_LOG_LEVEL"), None);
     assert_eq!(
         get(&env, "AWS_XRAY_DAEMON_ADDRESS"),
