@@ -7,8 +7,10 @@ import os
 
 import pytest
 
-from .invoke_support import (PY_ECHO, create_function, finish_server, flint_bin, new_server,
-                            unique)
+import subprocess
+
+from .invoke_support import (PY_ECHO, RUNTIME_SDK_DIR, create_function, finish_server, flint_bin,
+                             new_server, unique)
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +36,24 @@ def _flint_binary():
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"flint binary not found at {path!r}: build it with `cargo build -p flint` "
                     "or set FLINT_BIN", pytrace=False)
+    # The AWS SDKs of the managed runtimes, as a user installs them (a no-op when the pinned
+    # versions are there). A failure is kept for the tests that need them (runtime_sdk).
+    out = subprocess.run([path, "runtime-sdk", "install", "--dir", RUNTIME_SDK_DIR],
+                         capture_output=True, text=True, timeout=600)
+    _SDK_INSTALL["result"] = out
+
+
+_SDK_INSTALL = {}
+
+
+@pytest.fixture
+def runtime_sdk():
+    """The installed SDKs' status line; fails the test, saying why, when the install failed."""
+    out = _SDK_INSTALL.get("result")
+    if out is None or out.returncode != 0:
+        pytest.fail(f"`flint runtime-sdk install` failed: {out and (out.stderr or out.stdout)}",
+                    pytrace=False)
+    return out.stdout
 
 
 @pytest.fixture(scope="session")

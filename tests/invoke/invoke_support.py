@@ -37,6 +37,9 @@ DUMMY_CREDS = {
     "AWS_SECRET_ACCESS_KEY": "flint-invoke-test-secret",
 }
 READ_TIMEOUT = 90
+# The managed runtimes' AWS SDKs, installed once for the suite by `flint runtime-sdk install`
+# (conftest.py) and given to every server the suite starts.
+RUNTIME_SDK_DIR = os.path.join(HERE, ".cache", "runtime-sdk")
 
 
 def function_arn(name, qualifier=None):
@@ -225,6 +228,7 @@ class FlintServer:
         for k in ("FLINT_LISTEN", "FLINT_DATA_DIR", "FLINT_CONFIG", "FLINT_PUBLIC_URL",
                   "FLINT_REGION", "FLINT_ACCOUNT_ID", "FLINT_ACCOUNT_CONCURRENCY"):
             env.pop(k, None)
+        env["FLINT_RUNTIME_SDK_DIR"] = RUNTIME_SDK_DIR
         env.update(self.extra_env)
         argv = [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
                 *self.extra_args]

@@ -23,6 +23,7 @@ use crate::prewarm::Prewarm;
 use crate::settings::InvokerSettings;
 use bytes::Bytes;
 use command::{Command, CommandError};
+use flint_runtimes::sdk::SdkVersions;
 use flint_runtimes::{HostRuntimes, ManagedRuntime, RuntimeError};
 use flint_sandbox::{NetworkMode, SandboxShape, SandboxSpec, Sandboxer};
 use flint_types::model::FunctionConfiguration;
@@ -118,6 +119,7 @@ fn unsupported(runtime: &str, e: RuntimeError) -> InvokeError {
 pub(crate) struct Launcher {
     sandboxer: Arc<Sandboxer>,
     host: HostRuntimes,
+    sdks: SdkVersions,
     code: Arc<CodeCache>,
     runtime_dir: PathBuf,
     prewarm: Arc<Prewarm>,
@@ -139,6 +141,8 @@ impl Launcher {
     ) -> Result<Self, InvokeError> {
         let runtime_dir = settings.data_dir.join("runtime");
         flint_runtimes::materialize(&runtime_dir)?;
+        // The AWS SDKs, below the function's package and layers (flint-runtimes' sdk.rs).
+        let sdks = flint_runtimes::sdk::place(&settings.runtime_sdk_dir, &runtime_dir)?;
         let code = CodeCache::new(settings.data_dir.join("code"))?;
         code.sweep_partial()?;
         let host = flint_runtimes::detect_host();
@@ -154,6 +158,7 @@ impl Launcher {
         Ok(Self {
             sandboxer,
             host,
+            sdks,
             code: Arc::new(code),
             runtime_dir,
             prewarm,
@@ -168,6 +173,11 @@ impl Launcher {
     /// The host interpreters managed runtimes run on.
     pub fn host(&self) -> &HostRuntimes {
         &self.host
+    }
+
+    /// The AWS SDKs the managed runtimes have.
+    pub fn sdks(&self) -> &SdkVersions {
+        &self.sdks
     }
 
     /// The pre-spawned environments.

@@ -346,6 +346,11 @@ impl Invoker {
         self.router.launcher.host()
     }
 
+    /// The AWS SDKs the managed runtimes have (for the start-up report).
+    pub fn runtime_sdks(&self) -> &flint_runtimes::sdk::SdkVersions {
+        self.router.launcher.sdks()
+    }
+
     pub fn logs(&self) -> &LogStore {
         &self.router.logs
     }

@@ -26,11 +26,15 @@ pub struct InvokerSettings {
     /// Pre-spawned, unspecialised environments kept ready per sandbox shape (runtime
     /// kind, `/tmp` size) once a cold start needed that shape; 0 disables them.
     pub prewarm_environments: usize,
+    /// Where `flint runtime-sdk install` put the managed runtimes' AWS SDKs (linked into
+    /// the runtime dir at start; absent: the runtimes run without them).
+    pub runtime_sdk_dir: PathBuf,
 }
 
 impl InvokerSettings {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
+            runtime_sdk_dir: data_dir.join("runtime-sdk"),
             data_dir,
             region: "us-east-1".into(),
             idle_timeout: Duration::from_secs(600),

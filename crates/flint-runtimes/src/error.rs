@@ -47,3 +47,24 @@ pub enum RuntimeError {
         owned: &'static str,
     },
 }
+
+/// Why the managed runtimes' AWS SDKs could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// A tool the install needs is not on this host.
+    #[error("{0} is not available on this host")]
+    MissingTool(&'static str),
+    /// The tool ran and failed.
+    #[error("{what} failed ({status}): {output}")]
+    Failed {
+        /// `pip install`, `npm install`, ...
+        what: &'static str,
+        /// Its exit status.
+        status: String,
+        /// The last lines of its error output.
+        output: String,
+    },
+    /// A file-system operation failed.
+    #[error("{path}: {source}", path = .0.display(), source = .1)]
+    Io(PathBuf, #[source] std::io::Error),
+}

@@ -46,12 +46,13 @@ mod host;
 mod lang;
 mod layout;
 mod runtime;
+pub mod sdk;
 
 pub use clients::{
     NODE_BOOTSTRAP, NODE_BOOTSTRAP_FILE, PYTHON_BOOTSTRAP, PYTHON_BOOTSTRAP_FILE, PYTHON_CLIENT,
     PYTHON_CLIENT_FILE, RUNTIME_FILES, materialize, precompile_python,
 };
-pub use error::RuntimeError;
+pub use error::{RuntimeError, SdkError};
 pub use host::{
     HostInterpreter, HostRuntimes, MIN_HOST_PYTHON, NODE_MAJORS, PYTHON_MINORS, detect_host,
     probe_node, probe_python,

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// spawn; 0 disables them [default: 2]
     #[arg(long, env = "FLINT_PREWARM_ENVIRONMENTS")]
     pub prewarm_environments: Option<usize>,
+    /// Where `flint runtime-sdk install` put the AWS SDKs of the managed
+    /// runtimes (boto3, the AWS SDK for JavaScript v3)
+    /// [default: <data dir>/runtime-sdk]
+    #[arg(long, env = "FLINT_RUNTIME_SDK_DIR")]
+    pub runtime_sdk_dir: Option<PathBuf>,
     /// Development only: run functions even where cgroup limits (memory,
     /// CPU, processes) cannot be enforced. Namespaces and seccomp stay on.
     #[arg(long, env = "FLINT_ALLOW_UNLIMITED", num_args = 0..=1, default_missing_value = "true")]
@@ -100,6 +105,7 @@ struct FileSettings {
     scaling_rate: Option<u32>,
     idle_timeout: Option<u64>,
     prewarm_environments: Option<usize>,
+    runtime_sdk_dir: Option<PathBuf>,
     allow_unlimited: Option<bool>,
     unisolated: Option<bool>,
     url_listen: Option<SocketAddr>,
@@ -123,6 +129,7 @@ pub struct Settings {
     pub scaling_rate: u32,
     pub idle_timeout_secs: u64,
     pub prewarm_environments: usize,
+    pub runtime_sdk_dir: PathBuf,
     pub allow_unlimited: bool,
     pub unisolated: bool,
     /// `None`: derived from the API's address ([`Settings::url_listen_for`]).
@@ -163,6 +170,7 @@ impl Settings {
         let file = FileSettings::load(args.config.as_deref(), cwd)?;
         let args = ServeArgs {
             data_dir: args.data_dir.map(|p| absolute(cwd, &p)),
+            runtime_sdk_dir: args.runtime_sdk_dir.map(|p| absolute(cwd, &p)),
             auth_key_file: args.auth_key_file.map(|p| absolute(cwd, &p)),
             ..args
         };
@@ -194,6 +202,8 @@ impl Settings {
                 .prewarm_environments
                 .or(file.prewarm_environments)
                 .unwrap_or(2),
+            // Set below: its default is inside the data dir.
+            runtime_sdk_dir: PathBuf::new(),
             allow_unlimited: args
                 .allow_unlimited
                 .or(file.allow_unlimited)
@@ -209,6 +219,10 @@ impl Settings {
             auth: AuthMode::Open,
             auth_key_file: args.auth_key_file.or(file.auth_key_file),
         };
+        settings.runtime_sdk_dir = args
+            .runtime_sdk_dir
+            .or(file.runtime_sdk_dir.map(|p| absolute(cwd, &p)))
+            .unwrap_or_else(|| settings.data_dir.join("runtime-sdk"));
         settings.auth = match args.auth.or(file.auth) {
             Some(mode) => mode,
             // Open only where nobody else can reach the server: a newcomer's

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod keys;
+mod runtime_sdk;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,10 @@ enum Command {
     /// the data directory, also while the server runs).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The AWS SDKs of the managed runtimes (boto3, the AWS SDK for
+    /// JavaScript v3): install the pinned versions, or show what is installed.
+    #[command(subcommand)]
+    RuntimeSdk(runtime_sdk::RuntimeSdkCommand),
 }
 
 fn main() {
@@ -67,5 +72,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         Command::Events(cmd) => cli::events(cmd),
         Command::Concurrency(args) => cli::concurrency(args),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::RuntimeSdk(cmd) => runtime_sdk::run(cmd),
     }
 }

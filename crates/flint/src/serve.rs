@@ -352,9 +352,11 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Host
         per: std::time::Duration::from_secs(10),
     };
     invoke_settings.prewarm_environments = settings.prewarm_environments;
+    invoke_settings.runtime_sdk_dir = settings.runtime_sdk_dir.clone();
     match flint_invoke::Invoker::start(Arc::new(sandboxer), invoke_settings) {
         Ok(invoker) => {
             tracing::info!(runtimes = %invoker.host_runtimes().describe(), "managed runtimes");
+            tracing::info!(sdks = %invoker.runtime_sdks().describe(), "AWS SDKs of the managed runtimes");
             Ok(invoker)
         }
         Err(e) => {

@@ -974,11 +974,15 @@ def get_handler(handler):
 
 
 def _setup_sys_path():
-    # Function code first, then Python layers (/opt), then everything else
-    # (the runtime dir and the interpreter's own paths), as on Lambda.
+    # Function code first, then Python layers (/opt), then the runtime's AWS SDK
+    # (boto3, when flint has it), then everything else (the runtime dir and the
+    # interpreter's own paths), as on Lambda: a function's own boto3 wins.
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
     version = "python%d.%d" % sys.version_info[:2]
     front = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    sdk = os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime"), "sdk", "python")
+    if os.path.isdir(sdk):
+        front.append(sdk)
     rest = [p for p in sys.path if p not in front]
     sys.path[:] = front + rest
 
