@@ -72,6 +72,18 @@ def test_a_plain_node_function_imports_the_js_sdk(lam, fn, runtime_sdk):
     assert r.json["clients"] == ["LambdaClient", "S3Client", "DynamoDBClient"], r.json
 
 
+def test_an_es_module_handler_imports_the_js_sdk(lam, fn, runtime_sdk):
+    # index.mjs, as Lambda's own examples write it: `import` ignores NODE_PATH.
+    code = ("import { LambdaClient } from '@aws-sdk/client-lambda';\n"
+            "import { S3Client } from '@aws-sdk/client-s3';\n"
+            "export const handler = async () =>\n"
+            "  [new LambdaClient({ region: 'us-east-1' }), new S3Client({})].map((c) => c.constructor.name);\n")
+    name = fn("sdkesm", {"index.mjs": code}, runtime="nodejs20.x")
+    r = invoke(lam, name, {})
+    assert r.function_error is None, r
+    assert r.json == ["LambdaClient", "S3Client"], r.json
+
+
 def test_a_function_that_ships_its_own_sdk_gets_its_own(lam, fn, runtime_sdk):
     py = fn("ownpy", {
         "index.py": "import boto3\ndef handler(e, c):\n    return [boto3.__version__, boto3.__file__]\n",
@@ -85,6 +97,13 @@ def test_a_function_that_ships_its_own_sdk_gets_its_own(lam, fn, runtime_sdk):
         "node_modules/@aws-sdk/client-lambda/index.js": "exports.mine = 'mine';\n",
     }, runtime="nodejs20.x")
     assert invoke(lam, node, {}).json == "mine"
+    esm = fn("ownesm", {
+        "index.mjs": "import { mine } from '@aws-sdk/client-lambda';\nexport const handler = async () => mine;\n",
+        "node_modules/@aws-sdk/client-lambda/package.json":
+            '{"name": "@aws-sdk/client-lambda", "version": "0.0.0", "main": "index.js"}',
+        "node_modules/@aws-sdk/client-lambda/index.js": "exports.mine = 'mine too';\n",
+    }, runtime="nodejs20.x")
+    assert invoke(lam, esm, {}).json == "mine too"
 
 
 def test_without_the_sdks_the_runtimes_work_and_flint_says_so(make_server, tmp_path):

@@ -161,6 +161,13 @@ pub(crate) fn plan_root(facts: &HostFacts, spec: &SandboxSpec, extra_is_file: &[
             TopEntry::Symlink(t) => links.push(SkelEntry::Symlink(name.into(), t.clone())),
         }
     }
+    // The runtime's AWS SDK for JavaScript (/var/runtime/node_modules) for ES modules: an
+    // `import` from /var/task ignores NODE_PATH and looks in /var/task/node_modules (the
+    // function's own, first), then /var/node_modules. (Dangles when the runtime has none.)
+    links.push(SkelEntry::Symlink(
+        "var/node_modules".into(),
+        "runtime/node_modules".into(),
+    ));
     for dev in DEVICES {
         files.push(SkelEntry::File(Path::new("dev").join(dev), vec![]));
     }
@@ -563,6 +570,10 @@ mod tests {
             plan.skeleton
                 .contains(&SkelEntry::Symlink("bin".into(), "usr/bin".into()))
         );
+        assert!(plan.skeleton.contains(&SkelEntry::Symlink(
+            "var/node_modules".into(),
+            "runtime/node_modules".into()
+        )));
         assert!(
             plan.skeleton
                 .contains(&SkelEntry::File("config/conf.json".into(), vec![]))
