@@ -11,10 +11,12 @@ Binaries: $FLINT_BIN (else `$CARGO_TARGET_DIR/debug/flint`, else
 """
 
 import base64
+import glob
 import io
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -493,3 +495,19 @@ def function_processes(names):
     for n in names:
         pids += processes_with_env(f"AWS_LAMBDA_FUNCTION_NAME={n}")
     return pids
+
+
+def host_has(runtime):
+    """Whether this host has an interpreter of `runtime`'s version, found independently of
+    flint: `python3.N` / pyenv installs for Python, `node` on PATH for Node.js."""
+    if runtime.startswith("python3."):
+        minor = runtime.removeprefix("python3.")
+        root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+        pyenv = glob.glob(os.path.join(root, "versions", f"3.{minor}.*", "bin", "python3"))
+        which = shutil.which(f"python3.{minor}")
+        return bool(pyenv) or (which is not None and "shims" not in which)
+    node = shutil.which("node")
+    if node is None:
+        return False
+    out = subprocess.run([node, "-p", "process.versions.node"], capture_output=True, text=True)
+    return out.stdout.split(".")[0] == runtime.removeprefix("nodejs").removesuffix(".x")

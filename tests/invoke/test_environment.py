@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from .invoke_support import REPO, invoke
+from .invoke_support import REPO, host_has, invoke
 
 RECORDED = os.environ.get(
     "FLINT_AWS_RECORDED", os.path.join(os.path.dirname(REPO), "shared", "reference", "aws-recorded"))
@@ -114,7 +114,12 @@ def compare_environment(got, want, runtime):
     assert not differences, f"{runtime}: {json.dumps(differences, indent=1)}"
 
 
-@pytest.mark.parametrize("runtime", ["python3.12", "python3.11"])
+# Every Python runtime AWS recorded that this host can run (the others are refused:
+# test_runtime_versions.py).
+PYTHONS = [f"python3.{m}" for m in range(9, 15) if host_has(f"python3.{m}")]
+
+
+@pytest.mark.parametrize("runtime", PYTHONS)
 @pytest.mark.parametrize("start", ["fresh", "pre-started"])
 def test_python_environment_is_lambdas(lam, fn, runtime, start):
     # The first cold start of a shape spawns its sandbox; the next one claims a pre-spawned

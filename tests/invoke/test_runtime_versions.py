@@ -3,37 +3,17 @@ runs on its own version"): flint says at start which ids this host can run and o
 id it claims runs on exactly that version, and every other one is refused with Lambda's
 InvalidRuntimeException naming the missing interpreter, never run on a substitute."""
 
-import glob
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .invoke_support import invoke
+from .invoke_support import host_has, invoke
 
 PY_VERSION = "import sys\ndef handler(e, c):\n    return '%d.%d' % sys.version_info[:2]\n"
 NODE_VERSION = "exports.handler = async () => process.versions.node.split('.')[0];\n"
 PYTHON_IDS = [f"python3.{m}" for m in range(9, 15)]
 NODE_IDS = [f"nodejs{m}.x" for m in (18, 20, 22, 24)]
-
-
-def host_has(runtime):
-    """Whether this host has an interpreter of `runtime`'s version, found independently of
-    flint: `python3.N` / pyenv installs for Python, `node` on PATH for Node.js."""
-    if runtime.startswith("python3."):
-        minor = runtime.removeprefix("python3.")
-        root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-        pyenv = glob.glob(os.path.join(root, "versions", f"3.{minor}.*", "bin", "python3"))
-        which = shutil.which(f"python3.{minor}")
-        return bool(pyenv) or (which is not None and "shims" not in which)
-    node = shutil.which("node")
-    if node is None:
-        return False
-    out = subprocess.run([node, "-p", "process.versions.node"], capture_output=True, text=True)
-    return out.stdout.split(".")[0] == runtime.removeprefix("nodejs").removesuffix(".x")
 
 
 def startup_line(server):
