@@ -194,3 +194,32 @@ def test_node_environment_is_lambdas(lam, fn, start):
     assert out["execPath"] == "/var/lang/bin/node", out
     assert out["pwd"] == "/var/task"
     assert "/usr/bin/node" not in json.dumps(out)
+
+
+# A custom runtime's bootstrap (no shell: a shell sets PWD and SHLVL itself) that answers
+# every event with the environment it was started with (/proc/self/environ: Python's own
+# locale coercion must not show).
+PROVIDED_BOOTSTRAP = r'''#!/usr/bin/python3 -S
+import json, os, urllib.request
+api = "http://%s/2018-06-01/runtime/invocation" % os.environ["AWS_LAMBDA_RUNTIME_API"]
+with open("/proc/self/environ", "rb") as f:
+    started = dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
+while True:
+    with urllib.request.urlopen(api + "/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    body = json.dumps({"environment": started, "pwd": os.getcwd()}).encode()
+    urllib.request.urlopen(urllib.request.Request(api + "/%s/response" % rid, data=body)).read()
+'''
+
+
+@pytest.mark.parametrize("runtime", ["provided.al2023", "provided.al2"])
+def test_custom_runtime_environment_is_lambdas(lam, fn, runtime):
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("no /usr/bin/python3 on this host, so none inside the sandbox")
+    name = fn("envprov", {"bootstrap": PROVIDED_BOOTSTRAP}, runtime=runtime,
+              handler="function.handler", MemorySize=1024,
+              Environment={"Variables": {"TEST_KEY": "TEST_VAL"}})
+    r = invoke(lam, name, {})
+    assert r.function_error is None, r
+    compare_environment(r.json["environment"], recorded_environment(runtime), runtime)
+    assert r.json["pwd"] == "/var/task"

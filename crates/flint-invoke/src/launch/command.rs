@@ -46,7 +46,13 @@ pub(crate) fn resolve(
     task_dir: &Path,
 ) -> Result<Command, CommandError> {
     if matches!(runtime, ManagedRuntime::Provided { .. }) {
-        return custom_bootstrap(task_dir).map_err(CommandError::InvalidEntrypoint);
+        let mut command = custom_bootstrap(task_dir).map_err(CommandError::InvalidEntrypoint)?;
+        // provided.al2023's PATH and LD_LIBRARY_PATH (flint-runtimes).
+        command.runtime_env = runtime
+            .launch_command(host)
+            .map_err(CommandError::Runtime)?
+            .env;
+        return Ok(command);
     }
     let launch = runtime
         .launch_command(host)

@@ -53,7 +53,19 @@ fn a_custom_runtime_runs_the_packages_executable_bootstrap() {
         command,
         Command {
             argv: vec!["/var/task/bootstrap".into()],
-            runtime_env: Vec::new(),
+            // provided.al2023 has /var/lang first on its paths, as AWS reports.
+            runtime_env: vec![
+                (
+                    "PATH".into(),
+                    "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()
+                ),
+                (
+                    "LD_LIBRARY_PATH".into(),
+                    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:\
+                     /var/task:/var/task/lib:/opt/lib"
+                        .into()
+                ),
+            ],
             read_only_mounts: Vec::new(),
             prestart: false,
         }
