@@ -212,8 +212,19 @@ fn run(mut command: Command, what: &'static str) -> Result<(), SdkError> {
 
 /// Puts the SDKs of `sdk_dir` into `runtime_dir` (hard links, or copies across file
 /// systems), replacing what an earlier start put there, or removes them when `sdk_dir` has
-/// none. Returns the versions the runtimes now have.
+/// none. Returns the versions the runtimes now have. A restart with the same install (the
+/// same SDK directories, which `install` replaces whole) links nothing again.
 pub fn place(sdk_dir: &Path, runtime_dir: &Path) -> io::Result<SdkVersions> {
+    let stamp_path = runtime_dir.join(".sdk-stamp");
+    let stamp = placement_stamp(sdk_dir);
+    if fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        return Ok(placed(runtime_dir));
+    }
+    // Gone first: a placement cut short is redone at the next start.
+    match fs::remove_file(&stamp_path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     for (from, to) in [
         (sdk_dir.join("python"), runtime_dir.join(PYTHON_SDK_SUBDIR)),
         (
@@ -232,10 +243,32 @@ pub fn place(sdk_dir: &Path, runtime_dir: &Path) -> io::Result<SdkVersions> {
             fs::remove_dir_all(&to)?;
         }
     }
-    Ok(SdkVersions {
+    fs::write(&stamp_path, stamp)?;
+    Ok(placed(runtime_dir))
+}
+
+/// What identifies an install: the SDK directory and its two trees (inode and change time;
+/// an install renames new trees into place).
+fn placement_stamp(sdk_dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: PathBuf| match fs::metadata(p) {
+        Ok(m) => format!("{}.{}.{}", m.ino(), m.ctime(), m.ctime_nsec()),
+        Err(_) => "none".to_owned(),
+    };
+    format!(
+        "{}\n{}\n{}\n",
+        sdk_dir.display(),
+        id(sdk_dir.join("python")),
+        id(sdk_dir.join("nodejs/node_modules"))
+    )
+}
+
+/// The versions in the runtime dir.
+fn placed(runtime_dir: &Path) -> SdkVersions {
+    SdkVersions {
         python: python_versions(&runtime_dir.join(PYTHON_SDK_SUBDIR)),
         node: node_versions(&runtime_dir.join(NODE_SDK_SUBDIR)),
-    })
+    }
 }
 
 /// Replaces `to` by `from` (a directory in the same parent file system).
@@ -351,8 +384,18 @@ mod tests {
             fs::read_link(runtime.join("node_modules/link")).unwrap(),
             Path::new("../x")
         );
-        // Again (a restart): replaced, not nested.
-        place(&sdk, &runtime).unwrap();
+        // Again (a restart): nothing linked again.
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        let before = ino(&runtime.join("sdk/python"));
+        assert_eq!(place(&sdk, &runtime).unwrap(), v);
+        assert_eq!(ino(&runtime.join("sdk/python")), before);
+        // A new install (its tree renamed into place): placed again, replaced, not nested.
+        let fresh = dir.path().join("fresh");
+        link_tree(&sdk.join("python"), &fresh).unwrap();
+        replace_dir(&fresh, &sdk.join("python")).unwrap();
+        assert_eq!(place(&sdk, &runtime).unwrap(), v);
+        assert_ne!(ino(&runtime.join("sdk/python")), before);
         assert!(!runtime.join("sdk/python/python").exists());
         // Uninstalled: taken out; the client's files stay.
         fs::remove_dir_all(&sdk).unwrap();
