@@ -142,7 +142,13 @@ impl Launcher {
         let runtime_dir = settings.data_dir.join("runtime");
         flint_runtimes::materialize(&runtime_dir)?;
         // The AWS SDKs, below the function's package and layers (flint-runtimes' sdk.rs).
-        let sdks = flint_runtimes::sdk::place(&settings.runtime_sdk_dir, &runtime_dir)?;
+        // Without them the runtimes still run: a failure is reported, not fatal.
+        let sdks = flint_runtimes::sdk::place(&settings.runtime_sdk_dir, &runtime_dir)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, dir = %settings.runtime_sdk_dir.display(),
+                    "could not place the runtimes' AWS SDKs; the runtimes run without them");
+                SdkVersions::default()
+            });
         let code = CodeCache::new(settings.data_dir.join("code"))?;
         code.sweep_partial()?;
         let host = flint_runtimes::detect_host();
