@@ -16,8 +16,7 @@
 //! reloads them when SQLite's `data_version` says another connection
 //! committed, so a revocation is in force from the next request on.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use flint_seal::{SealError, Sealer};
 use parking_lot::Mutex;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -29,14 +28,8 @@ use std::path::{Path, PathBuf};
 pub enum KeyError {
     #[error("key database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("master key file {path}: {source}")]
-    MasterKey {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("master key file {0} is not 32 bytes")]
-    MasterKeyLength(String),
+    #[error(transparent)]
+    MasterKey(SealError),
     #[error(
         "the secret of {0} cannot be decrypted: the master key does not match the one it was stored with"
     )]
@@ -86,7 +79,7 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
 /// The access keys of one data directory.
 pub struct KeyStore {
     conn: Mutex<Cache>,
-    cipher: XChaCha20Poly1305,
+    sealer: Sealer,
 }
 
 struct Cache {
@@ -100,7 +93,7 @@ struct Cache {
 impl KeyStore {
     /// Opens (creating when needed) `keys.db` and the master key file.
     pub fn open(db: &Path, master_key: &Path) -> Result<Self> {
-        let key = load_or_create_master_key(master_key)?;
+        let key = flint_seal::load_or_create_master_key(master_key).map_err(KeyError::MasterKey)?;
         let conn = Connection::open(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -124,7 +117,7 @@ impl KeyStore {
                 version: None,
                 secrets: HashMap::new(),
             }),
-            cipher: XChaCha20Poly1305::new(&key.into()),
+            sealer: Sealer::new(&key),
         })
     }
 
@@ -137,18 +130,7 @@ impl KeyStore {
     pub fn create(&self, description: &str, now_unix: i64) -> Result<NewKey> {
         let id = format!("{ID_PREFIX}{}", random_string(ID_ALPHABET, 16));
         let secret = random_string(SECRET_ALPHABET, 40);
-        let mut nonce = [0u8; 24];
-        rand::rng().fill(&mut nonce);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: secret.as_bytes(),
-                    aad: id.as_bytes(),
-                },
-            )
-            .expect("encryption of a short message cannot fail");
+        let (nonce, ciphertext) = self.sealer.seal_parts(secret.as_bytes(), id.as_bytes());
         let cache = self.conn.lock();
         cache.conn.execute(
             "INSERT INTO access_keys (id, status, description, created, nonce, ciphertext)
@@ -229,18 +211,9 @@ impl KeyStore {
             .collect::<std::result::Result<_, _>>()?;
         let mut out = HashMap::with_capacity(rows.len());
         for (id, nonce, ciphertext) in rows {
-            if nonce.len() != 24 {
-                return Err(KeyError::Decrypt(id));
-            }
             let plain = self
-                .cipher
-                .decrypt(
-                    XNonce::from_slice(&nonce),
-                    Payload {
-                        msg: &ciphertext,
-                        aad: id.as_bytes(),
-                    },
-                )
+                .sealer
+                .open_parts(&nonce, &ciphertext, id.as_bytes())
                 .map_err(|_| KeyError::Decrypt(id.clone()))?;
             let secret = String::from_utf8(plain).map_err(|_| KeyError::Decrypt(id.clone()))?;
             out.insert(id, secret);
@@ -256,56 +229,6 @@ impl KeyStore {
             .query_row("SELECT 1 FROM access_keys WHERE id = ?1", [id], |_| Ok(()))
             .optional()?
             .is_some())
-    }
-}
-
-/// Reads the 32-byte master key, or creates it (0600, never replaced once
-/// written: replacing it would make every stored secret unreadable).
-fn load_or_create_master_key(path: &Path) -> Result<[u8; 32]> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| KeyError::MasterKey {
-        path: path.display().to_string(),
-        source,
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            return bytes
-                .try_into()
-                .map_err(|_| KeyError::MasterKeyLength(path.display().to_string()));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e)),
-    }
-    let mut key = [0u8; 32];
-    rand::rng().fill(&mut key);
-    let tmp = path.with_extension("key.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(&key).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    // A hard link fails if another process created the key meanwhile; then
-    // that one wins and is read back.
-    match std::fs::hard_link(&tmp, path) {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&tmp);
-            if let Some(dir) = path.parent()
-                && let Ok(d) = std::fs::File::open(dir)
-            {
-                let _ = d.sync_all();
-            }
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let _ = std::fs::remove_file(&tmp);
-            load_or_create_master_key(path)
-        }
-        Err(e) => Err(err(e)),
     }
 }
 
@@ -374,7 +297,7 @@ mod tests {
         std::fs::write(&other, b"short").unwrap();
         assert!(matches!(
             KeyStore::open(&db, &other),
-            Err(KeyError::MasterKeyLength(_))
+            Err(KeyError::MasterKey(SealError::MasterKeyLength(_)))
         ));
     }
 }
