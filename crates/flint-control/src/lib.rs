@@ -22,6 +22,7 @@ mod policy;
 mod provisioned;
 mod records;
 mod resolve;
+mod sealed_env;
 mod tags;
 mod versions;
 
@@ -40,6 +41,7 @@ pub use listing::{FunctionList, VersionList};
 pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;
+pub use sealed_env::SealedEnvironments;
 
 /// Errors of the control plane: a rejection Lambda defines, or a failure
 /// underneath that the caller sees as a 500 `ServiceException`.

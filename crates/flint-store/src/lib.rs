@@ -40,6 +40,10 @@ pub enum StoreError {
     BlobNotFound(String),
     #[error("invalid blob id {0:?}")]
     InvalidBlobId(String),
+    /// A layer over a store (e.g. the control plane's sealed environments) could not make
+    /// sense of a stored document.
+    #[error("corrupt document {0}")]
+    Corrupt(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

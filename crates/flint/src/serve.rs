@@ -41,6 +41,34 @@ fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
+/// The metadata store with functions' environment variables sealed under flint's master key
+/// (the access keys' `auth.key`), after sealing what an older flint stored in plaintext.
+fn sealed_metadata(
+    meta: SqliteStore,
+    settings: &Settings,
+) -> anyhow::Result<flint_control::SealedEnvironments> {
+    let key_file = settings
+        .auth_key_file
+        .clone()
+        .unwrap_or_else(|| flint_auth::KeyStore::paths(&settings.data_dir).1);
+    let master = flint_seal::load_or_create_master_key(&key_file)
+        .context("opening the master key that encrypts secrets at rest")?;
+    let sealed = flint_control::SealedEnvironments::new(
+        Arc::new(meta),
+        flint_control::SealedEnvironments::sealer_from_master(&master),
+    );
+    let migrated = sealed
+        .seal_existing()
+        .context("encrypting stored environment variables")?;
+    if migrated > 0 {
+        tracing::info!(
+            documents = migrated,
+            "encrypted environment variables stored in plaintext by an older flint"
+        );
+    }
+    Ok(sealed)
+}
+
 /// Hidden first argument that turns the binary into the sandbox spawn helper.
 pub const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
 
@@ -83,6 +111,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&settings.data_dir)?;
     let meta = SqliteStore::open(&settings.data_dir.join("metadata.db"))
         .context("opening the metadata database")?;
+    let meta = sealed_metadata(meta, &settings)?;
     let blobs =
         FsBlobStore::open(&settings.data_dir.join("blobs")).context("opening the blob store")?;
 
