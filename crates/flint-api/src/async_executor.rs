@@ -69,6 +69,18 @@ fn attempt(result: Result<flint_invoke::InvokeOutput, DispatchError>) -> Attempt
                 response: None,
             }),
         },
+        Err(DispatchError::RecursiveLoop(name)) => {
+            tracing::warn!(function = %name, "an asynchronous event was stopped in a recursive loop; it goes to its failure destination");
+            Attempt {
+                outcome: Outcome::Stopped,
+                last: Some(LastAttempt {
+                    status_code: 400,
+                    executed_version: None,
+                    function_error: false,
+                    response: None,
+                }),
+            }
+        }
         Err(e) => service_error(e.to_string()),
     }
 }
@@ -109,6 +121,7 @@ impl Executor for ServerExecutor {
         let call = Call {
             payload: Bytes::from(ev.payload.clone()),
             request_id: Some(ev.id.clone()),
+            trace_header: ev.trace_header.clone(),
             ..Call::default()
         };
         Box::pin(async move {

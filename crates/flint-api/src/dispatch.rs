@@ -18,6 +18,7 @@
 //! invoke; a synchronous one (a poller of a stream or queue) calls `resolve` and `invoke`.
 
 use crate::blocking::on_blocking_pool;
+use crate::recursion_guard::continue_lineage;
 use bytes::Bytes;
 use flint_control::{ControlError, ControlPlane, ResolvedFunction};
 use flint_invoke::{InvokeError, InvokeOutput, InvokeRequest, Invoker, StreamPart};
@@ -48,6 +49,10 @@ pub enum DispatchError {
     /// The task running a started invocation failed (it panicked).
     #[error(transparent)]
     InvocationAborted(JoinError),
+    /// The function has run the loop limit's number of times in this chain of requests and
+    /// its recursion config is `Terminate` (`recursion_guard.rs`).
+    #[error("the recursive loop of function {0} was stopped")]
+    RecursiveLoop(String),
 }
 
 /// What a caller adds to the resolved function: the event and its transport's options.
@@ -98,12 +103,15 @@ impl Dispatcher {
             .map_err(DispatchError::Resolve)
     }
 
-    /// Runs `resolved` with `call` and waits for the answer.
+    /// Runs `resolved` with `call` and waits for the answer (unless it would run in a
+    /// recursive loop past the limit).
     pub async fn invoke(
         &self,
         resolved: ResolvedFunction,
-        call: Call,
+        mut call: Call,
     ) -> Result<InvokeOutput, DispatchError> {
+        call.trace_header =
+            Some(continue_lineage(&self.control, &resolved, call.trace_header.as_deref()).await?);
         self.prepare(resolved, call, None)?.run().await
     }
 
@@ -117,8 +125,10 @@ impl Dispatcher {
     pub async fn invoke_streaming(
         &self,
         resolved: ResolvedFunction,
-        call: Call,
+        mut call: Call,
     ) -> Result<StreamingAnswer, DispatchError> {
+        call.trace_header =
+            Some(continue_lineage(&self.control, &resolved, call.trace_header.as_deref()).await?);
         let (parts_tx, mut parts) = mpsc::channel::<StreamPart>(16);
         let running = self.prepare(resolved, call, Some(parts_tx))?.spawn();
         // The invoker sends the content type of a streamed response before its chunks, and

@@ -33,6 +33,9 @@ impl From<DispatchError> for ApiResponseError {
             DispatchError::InvocationAborted(e) => {
                 Self(ApiError::Service(format!("invocation failed: {e}")))
             }
+            DispatchError::RecursiveLoop(_) => Self(ApiError::RecursiveInvocation(
+                "Lambda has detected your function being invoked in a recursive loop and stopped your function's invocation. To allow it, set its RecursiveLoop to Allow (PutFunctionRecursionConfig).".into(),
+            )),
             e @ (DispatchError::HostCannotRun(_)
             | DispatchError::ResolveAborted(_)
             | DispatchError::CodeMissing) => Self(ApiError::Service(e.to_string())),

@@ -21,6 +21,7 @@ mod handlers;
 mod operations;
 mod provisioning;
 mod query;
+mod recursion_guard;
 mod request_id;
 mod response;
 mod routes;

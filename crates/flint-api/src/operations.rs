@@ -1,6 +1,7 @@
 //! The operations that take a request body: each one's name (in its 413 answer), the
 //! largest body it accepts and, for JSON bodies, the shape it parses into.
 
+use flint_types::function_settings::PutFunctionRecursionConfigRequest;
 use flint_types::function_url::FunctionUrlConfigRequest;
 use flint_types::model::{
     CreateAliasRequest, CreateFunctionRequest, EventInvokeConfigRequest, PublishVersionRequest,
@@ -92,6 +93,7 @@ operations! {
     UpdateFunctionEventInvokeConfig: MAX_CONTROL_REQUEST => EventInvokeConfigRequest;
     CreateFunctionUrlConfig: MAX_CONTROL_REQUEST => FunctionUrlConfigRequest;
     UpdateFunctionUrlConfig: MAX_CONTROL_REQUEST => FunctionUrlConfigRequest;
+    PutFunctionRecursionConfig: MAX_CONTROL_REQUEST => PutFunctionRecursionConfigRequest;
     // flint's own `POST /_flint/clock`.
     AdvanceClock: 4096 => serde_json::Value;
     InvokeFunction: MAX_INVOKE_REQUEST;

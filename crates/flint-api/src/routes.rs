@@ -3,7 +3,7 @@
 use crate::handlers::{
     account, aliases, code_download, concurrency, environments, event_invoke_config, events,
     fallback, function_url_config, functions, invoke, invoke_stream, logs, policy, provisioned,
-    tags, test_clock, versions,
+    recursion_config, tags, test_clock, versions,
 };
 use crate::request_id::request_id;
 use crate::state::AppState;
@@ -122,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2019-09-25/functions/{function}/event-invoke-config/list",
             get(event_invoke_config::list_configs),
+        )
+        .route(
+            "/2024-08-31/functions/{function}/recursion-config",
+            get(recursion_config::get_recursion_config).put(recursion_config::put_recursion_config),
         )
         .route("/_flint/events", get(events::stats))
         .route("/_flint/events/undelivered", get(events::undelivered))

@@ -299,6 +299,7 @@ impl ControlPlane {
                 self.delete_urls_in(&mut *tx, &fref.name, None)?;
                 tx.delete(CONCURRENCY, &fref.name)?;
                 tx.delete_namespace(&records::provisioned_ns(&fref.name))?;
+                self.delete_function_settings(&mut *tx, &fref.name)?;
                 self.drop_blob_ref(&mut *tx, &rec.code_blob)?;
                 tx.delete(FUNCTIONS, &fref.name)?;
             }

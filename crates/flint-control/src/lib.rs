@@ -21,6 +21,7 @@ mod listing;
 mod policy;
 mod provisioned;
 mod records;
+mod recursion_config;
 mod resolve;
 mod sealed_env;
 mod tags;
@@ -41,6 +42,7 @@ pub use listing::{FunctionList, VersionList};
 pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;
+pub use recursion_config::RECURSIVE_LOOP_VALUES;
 pub use sealed_env::SealedEnvironments;
 
 /// Errors of the control plane: a rejection Lambda defines, or a failure

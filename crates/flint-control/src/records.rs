@@ -12,6 +12,7 @@
 //! | `policy:<name>` | qualifier, or `$function` | `PolicyRecord` |
 //! | `url:<name>` | alias, or `$function` | `UrlRecord` |
 //! | `urlid` | url id | the function and alias it routes to |
+//! | `recursion` | function name | `Allow` (absent: `Terminate`); `recursion_config.rs` |
 
 use crate::{ControlError, Result};
 use flint_store::Transaction;

@@ -45,6 +45,9 @@ pub enum Outcome {
     Throttled,
     /// The platform could not run the function at all (5xx-like).
     ServiceError,
+    /// The platform refused to run it and never will (a recursive loop stopped): the event
+    /// goes to its failure destination at once.
+    Stopped,
 }
 
 /// How an event ended (`requestContext.condition` of the invocation record).
@@ -112,6 +115,7 @@ pub fn decide(h: &History, outcome: Outcome, policy: &Policy, now_ms: u64) -> De
     };
     match outcome {
         Outcome::Success => Decision::Finish(Condition::Success),
+        Outcome::Stopped => Decision::Finish(Condition::RetriesExhausted),
         Outcome::FunctionError if h.function_errors > policy.max_retries => {
             Decision::Finish(Condition::RetriesExhausted)
         }
@@ -155,6 +159,15 @@ mod tests {
         );
         assert_eq!(
             decide(&h(3, 0), Outcome::FunctionError, &p, 200_000),
+            Decision::Finish(Condition::RetriesExhausted)
+        );
+    }
+
+    #[test]
+    fn a_stopped_event_fails_at_once_whatever_its_retries() {
+        let p = Policy::default();
+        assert_eq!(
+            decide(&h(0, 0), Outcome::Stopped, &p, 0),
             Decision::Finish(Condition::RetriesExhausted)
         );
     }

@@ -29,6 +29,10 @@ pub struct QueuedEvent {
     pub function_errors: u32,
     pub throttles: u32,
     pub last: Option<LastAttempt>,
+    /// The caller's `X-Amzn-Trace-Id` (its recursion lineage travels with the event; events
+    /// queued before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
 }
 
 impl QueuedEvent {
@@ -50,6 +54,7 @@ impl QueuedEvent {
             function_errors: 0,
             throttles: 0,
             last: None,
+            trace_header: None,
         }
     }
 }

@@ -219,7 +219,21 @@ impl EventQueue {
         qualifier: Option<String>,
         payload: String,
     ) -> Result<(), EventsError> {
-        let ev = QueuedEvent::new(id, function, qualifier, payload, self.clock.now_ms());
+        self.enqueue_traced(id, function, qualifier, payload, None)
+            .await
+    }
+
+    /// [`EventQueue::enqueue`], keeping the caller's trace header with the event.
+    pub async fn enqueue_traced(
+        &self,
+        id: String,
+        function: String,
+        qualifier: Option<String>,
+        payload: String,
+        trace_header: Option<String>,
+    ) -> Result<(), EventsError> {
+        let mut ev = QueuedEvent::new(id, function, qualifier, payload, self.clock.now_ms());
+        ev.trace_header = trace_header;
         self.write(Op::Put(ev.clone())).await?;
         self.schedule_event(ev);
         Ok(())
@@ -407,6 +421,7 @@ impl EventQueue {
                 ev.function_errors += 1;
             }
             Outcome::Throttled | Outcome::ServiceError => ev.throttles += 1,
+            Outcome::Stopped => {}
         }
         if attempt.last.is_some() {
             ev.last = attempt.last;

@@ -318,7 +318,10 @@ impl Launch for Launcher {
         let limit = init_limit(init_type, self.init_timeout, config.timeout);
 
         let program = spec.argv.first().cloned().unwrap_or_default();
-        let mut env = match self.start(spec, log_read, &config.function_name, stream).await {
+        let mut env = match self
+            .start(spec, log_read, &config.function_name, stream)
+            .await
+        {
             Ok(env) => env,
             Err(InvokeError::Sandbox(e)) => {
                 return Err(match command::exec_failure(&e, &program) {

@@ -27,6 +27,7 @@
 //! | `verdict` | an ending → Lambda's answer, REPORT's status, the environment's fate |
 //! | `logs` | START/END/REPORT lines, the log tail, durable per-function logs |
 //! | `xray` | the invocation's X-Ray trace header (`Lambda-Runtime-Trace-Id`), continuing the caller's |
+//! | `recursion` | recursive loop detection: the trace header's `Lineage` (pure) |
 
 pub mod admission;
 mod code;
@@ -40,6 +41,7 @@ mod output;
 mod pool;
 mod prewarm;
 mod provisioned;
+pub mod recursion;
 mod request;
 mod router;
 mod settings;

@@ -14,6 +14,7 @@ use crate::launch::{ColdStartError, InitFailure, InitType, Launch, LaunchTarget,
 use crate::logs::{self, LogStore};
 use crate::pool::{FREEZE_AFTER, Pool, PoolKey};
 use crate::provisioned::{Lent, ProvisionSpec, ProvisionedStatus, Provisioner};
+use crate::recursion;
 use crate::request::{InvokeOutput, InvokeRequest};
 use crate::settings::InvokerSettings;
 use crate::streaming;
@@ -210,7 +211,12 @@ impl<L: Launch> Router<L> {
             deadline_ms: now_ms() + timeout.as_millis() as u64,
             invoked_function_arn: req.invoked_arn.clone(),
             client_context: req.client_context.clone(),
-            trace_id: Some(trace.clone()),
+            // The recursion lineage (`recursion.rs`) rides on the new trace header, so it
+            // reaches the function's SDK calls through `_X_AMZN_TRACE_ID`.
+            trace_id: Some(recursion::carry_lineage(
+                req.trace_header.as_deref(),
+                &trace,
+            )),
             ..Invocation::default()
         };
         let invoke_started = Instant::now();

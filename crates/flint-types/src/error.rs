@@ -49,6 +49,9 @@ pub enum ApiError {
     /// A path that matches no Lambda operation.
     #[error("{0}")]
     UnknownOperation(String),
+    /// A function stopped in a recursive loop (400, `Message`).
+    #[error("{0}")]
+    RecursiveInvocation(String),
     #[error("{0}")]
     Service(String),
 }
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "TooManyRequestsException",
             ApiError::InvalidRuntime(_) => "InvalidRuntimeException",
             ApiError::UnknownOperation(_) => "UnknownOperationException",
+            ApiError::RecursiveInvocation(_) => "RecursiveInvocationException",
             ApiError::Service(_) => "ServiceException",
         }
     }
@@ -89,7 +93,8 @@ impl ApiError {
             ApiError::Validation(_)
             | ApiError::InvalidParameterValue(_)
             | ApiError::InvalidRequestContent(_)
-            | ApiError::PolicyLengthExceeded(_) => 400,
+            | ApiError::PolicyLengthExceeded(_)
+            | ApiError::RecursiveInvocation(_) => 400,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::ResourceNotFound(_)
             | ApiError::UnknownOperation(_)
@@ -108,7 +113,8 @@ impl ApiError {
             ApiError::ResourceNotFound(_)
             | ApiError::Service(_)
             | ApiError::InvalidRuntime(_)
-            | ApiError::UnknownOperation(_) => MessageCase::Upper,
+            | ApiError::UnknownOperation(_)
+            | ApiError::RecursiveInvocation(_) => MessageCase::Upper,
             _ => MessageCase::Lower,
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod event_config;
+pub mod function_settings;
 pub mod function_url;
 pub mod ident;
 pub mod model;

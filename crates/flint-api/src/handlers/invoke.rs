@@ -59,7 +59,14 @@ async fn invoke_as(
         InvocationType::Event => {
             // 202 only once the event is durable; the id is the one the
             // function and the destinations see.
-            enqueue(s, &fref, payload, request_id.to_string()).await?;
+            enqueue(
+                s,
+                &fref,
+                payload,
+                request_id.to_string(),
+                headers.trace_header,
+            )
+            .await?;
             return Ok(StatusCode::ACCEPTED.into_response());
         }
         InvocationType::RequestResponse => {}
@@ -112,7 +119,7 @@ pub(crate) async fn invoke_async(
     // 404 for a function (or version) that does not exist, before anything is queued.
     s.dispatcher().resolve(&fref).await?;
     let id = uuid::Uuid::new_v4().to_string();
-    enqueue(&s, &fref, payload, id.clone()).await?;
+    enqueue(&s, &fref, payload, id.clone(), None).await?;
     let mut resp = json_response(StatusCode::ACCEPTED, &json!({"Status": 202}));
     set_request_id(&mut resp, &id);
     Ok(resp)
@@ -124,6 +131,7 @@ async fn enqueue(
     fref: &FunctionRef,
     payload: Bytes,
     id: String,
+    trace_header: Option<String>,
 ) -> Result<(), ApiResponseError> {
     let queue = s.queue()?;
     let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
@@ -133,11 +141,12 @@ async fn enqueue(
         )
     })?;
     queue
-        .enqueue(
+        .enqueue_traced(
             id,
             fref.name.clone(),
             fref.qualifier.as_ref().map(|q| q.to_string()),
             payload,
+            trace_header,
         )
         .await
         .map_err(|e| {

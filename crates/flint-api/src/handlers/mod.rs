@@ -18,6 +18,7 @@ pub(crate) mod invoke_stream;
 pub(crate) mod logs;
 pub(crate) mod policy;
 pub(crate) mod provisioned;
+pub(crate) mod recursion_config;
 pub(crate) mod tags;
 pub(crate) mod test_clock;
 pub(crate) mod versions;
