@@ -1,7 +1,9 @@
 //! The operations that take a request body: each one's name (in its 413 answer), the
 //! largest body it accepts and, for JSON bodies, the shape it parses into.
 
-use flint_types::function_settings::PutFunctionRecursionConfigRequest;
+use flint_types::function_settings::{
+    PutFunctionRecursionConfigRequest, PutRuntimeManagementConfigRequest,
+};
 use flint_types::function_url::FunctionUrlConfigRequest;
 use flint_types::model::{
     CreateAliasRequest, CreateFunctionRequest, EventInvokeConfigRequest, PublishVersionRequest,
@@ -94,6 +96,7 @@ operations! {
     CreateFunctionUrlConfig: MAX_CONTROL_REQUEST => FunctionUrlConfigRequest;
     UpdateFunctionUrlConfig: MAX_CONTROL_REQUEST => FunctionUrlConfigRequest;
     PutFunctionRecursionConfig: MAX_CONTROL_REQUEST => PutFunctionRecursionConfigRequest;
+    PutRuntimeManagementConfig: MAX_CONTROL_REQUEST => PutRuntimeManagementConfigRequest;
     // flint's own `POST /_flint/clock`.
     AdvanceClock: 4096 => serde_json::Value;
     InvokeFunction: MAX_INVOKE_REQUEST;

@@ -3,7 +3,7 @@
 use crate::handlers::{
     account, aliases, code_download, concurrency, environments, event_invoke_config, events,
     fallback, function_url_config, functions, invoke, invoke_stream, logs, policy, provisioned,
-    recursion_config, tags, test_clock, versions,
+    recursion_config, runtime_management, tags, test_clock, versions,
 };
 use crate::request_id::request_id;
 use crate::state::AppState;
@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2024-08-31/functions/{function}/recursion-config",
             get(recursion_config::get_recursion_config).put(recursion_config::put_recursion_config),
+        )
+        .route(
+            "/2021-07-20/functions/{function}/runtime-management-config",
+            get(runtime_management::get_config).put(runtime_management::put_config),
         )
         .route("/_flint/events", get(events::stats))
         .route("/_flint/events/undelivered", get(events::undelivered))

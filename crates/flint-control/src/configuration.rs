@@ -54,7 +54,7 @@ pub(crate) fn settled(c: &mut FunctionConfiguration) {
     c.last_update_status_reason_code = None;
 }
 
-fn runtime_version_arn(region: &str, runtime: &str) -> String {
+pub(crate) fn runtime_version_arn(region: &str, runtime: &str) -> String {
     // Lambda identifies runtime builds by an opaque hash; derive a stable one.
     let digest = hex::encode(sha2::Sha256::digest(runtime.as_bytes()));
     format!("arn:aws:lambda:{region}::runtime:{digest}")

@@ -23,6 +23,7 @@ mod provisioned;
 mod records;
 mod recursion_config;
 mod resolve;
+mod runtime_management;
 mod sealed_env;
 mod tags;
 mod versions;
@@ -43,6 +44,7 @@ pub use policy::PolicyRecord;
 pub use provisioned::{ProvisionedEntry, ProvisionedList};
 pub use records::ResolvedFunction;
 pub use recursion_config::RECURSIVE_LOOP_VALUES;
+pub use runtime_management::RuntimeManagement;
 pub use sealed_env::SealedEnvironments;
 
 /// Errors of the control plane: a rejection Lambda defines, or a failure

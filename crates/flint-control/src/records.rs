@@ -13,6 +13,7 @@
 //! | `url:<name>` | alias, or `$function` | `UrlRecord` |
 //! | `urlid` | url id | the function and alias it routes to |
 //! | `recursion` | function name | `Allow` (absent: `Terminate`); `recursion_config.rs` |
+//! | `runtime:<name>` | `$LATEST` or version | `RuntimeManagement` (absent: `Auto`); `runtime_management.rs` |
 
 use crate::{ControlError, Result};
 use flint_store::Transaction;

@@ -90,6 +90,7 @@ impl ControlPlane {
         name: &str,
     ) -> Result<()> {
         tx.delete(RECURSION, name)?;
+        tx.delete_namespace(&crate::runtime_management::runtime_ns(name))?;
         Ok(())
     }
 }

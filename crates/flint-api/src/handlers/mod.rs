@@ -19,6 +19,7 @@ pub(crate) mod logs;
 pub(crate) mod policy;
 pub(crate) mod provisioned;
 pub(crate) mod recursion_config;
+pub(crate) mod runtime_management;
 pub(crate) mod tags;
 pub(crate) mod test_clock;
 pub(crate) mod versions;
