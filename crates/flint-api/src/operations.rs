@@ -2,7 +2,8 @@
 //! largest body it accepts and, for JSON bodies, the shape it parses into.
 
 use flint_types::function_settings::{
-    PutFunctionRecursionConfigRequest, PutRuntimeManagementConfigRequest,
+    PutFunctionRecursionConfigRequest, PutFunctionScalingConfigRequest,
+    PutRuntimeManagementConfigRequest,
 };
 use flint_types::function_url::FunctionUrlConfigRequest;
 use flint_types::model::{
@@ -97,6 +98,7 @@ operations! {
     UpdateFunctionUrlConfig: MAX_CONTROL_REQUEST => FunctionUrlConfigRequest;
     PutFunctionRecursionConfig: MAX_CONTROL_REQUEST => PutFunctionRecursionConfigRequest;
     PutRuntimeManagementConfig: MAX_CONTROL_REQUEST => PutRuntimeManagementConfigRequest;
+    PutFunctionScalingConfig: MAX_CONTROL_REQUEST => PutFunctionScalingConfigRequest;
     // flint's own `POST /_flint/clock`.
     AdvanceClock: 4096 => serde_json::Value;
     InvokeFunction: MAX_INVOKE_REQUEST;

@@ -3,7 +3,7 @@
 use crate::handlers::{
     account, aliases, code_download, concurrency, environments, event_invoke_config, events,
     fallback, function_url_config, functions, invoke, invoke_stream, logs, policy, provisioned,
-    recursion_config, runtime_management, tags, test_clock, versions,
+    recursion_config, runtime_management, scaling_config, tags, test_clock, versions,
 };
 use crate::request_id::request_id;
 use crate::state::AppState;
@@ -130,6 +130,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/2021-07-20/functions/{function}/runtime-management-config",
             get(runtime_management::get_config).put(runtime_management::put_config),
+        )
+        .route(
+            "/2025-11-30/functions/{function}/function-scaling-config",
+            get(scaling_config::get_config).put(scaling_config::put_config),
         )
         .route("/_flint/events", get(events::stats))
         .route("/_flint/events/undelivered", get(events::undelivered))

@@ -24,6 +24,7 @@ mod records;
 mod recursion_config;
 mod resolve;
 mod runtime_management;
+mod scaling_config;
 mod sealed_env;
 mod tags;
 mod versions;

@@ -20,6 +20,7 @@ pub(crate) mod policy;
 pub(crate) mod provisioned;
 pub(crate) mod recursion_config;
 pub(crate) mod runtime_management;
+pub(crate) mod scaling_config;
 pub(crate) mod tags;
 pub(crate) mod test_clock;
 pub(crate) mod versions;
