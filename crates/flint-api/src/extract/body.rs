@@ -90,17 +90,53 @@ fn parse_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiRespo
     })
 }
 
-/// The payload a function receives: JSON as sent, or `{}` for an empty body.
+/// The payload a function receives: JSON as sent, or `{}` for an empty body. Lambda reads it
+/// as UTF-8 text, so invalid UTF-8 anywhere (even inside a string, which a JSON syntax check
+/// alone lets through) is refused before anything runs, with Lambda's (Jackson's) message.
 pub(crate) fn function_payload(payload: Bytes) -> Result<Bytes, ApiResponseError> {
+    if let Err(e) = std::str::from_utf8(&payload) {
+        return Err(invalid_payload(&utf8_error_message(&payload, &e)));
+    }
     if payload.iter().all(u8::is_ascii_whitespace) {
         // An empty payload reaches the function as an empty JSON object.
         return Ok(Bytes::from_static(b"{}"));
     }
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ApiError::InvalidRequestContent(format!(
-            "Could not parse request body into json: Could not parse payload into json: {e}"
-        ))
-        .into());
+        return Err(invalid_payload(&e.to_string()));
     }
     Ok(payload)
+}
+
+/// `InvalidRequestContentException` for a payload that is not JSON text.
+pub(crate) fn invalid_payload(why: &str) -> ApiResponseError {
+    ApiError::InvalidRequestContent(format!(
+        "Could not parse request body into json: Could not parse payload into json: {why}"
+    ))
+    .into()
+}
+
+/// What Lambda's JSON reader (Jackson) says about the first invalid UTF-8 byte of `bytes`:
+/// `Invalid UTF-8 start byte 0x87` (a byte no character starts with) or `Invalid UTF-8 middle
+/// byte 0xd7` (a character cut short), then where, as Jackson counts: the line, and the
+/// 1-based column just past the offending byte.
+pub(crate) fn utf8_error_message(bytes: &[u8], e: &std::str::Utf8Error) -> String {
+    let start = e.valid_up_to();
+    let (kind, at) = match e.error_len() {
+        // A lone continuation byte or one that starts nothing (0xf8..).
+        Some(_) if !(0xc0..0xf8).contains(&bytes[start]) => ("start", start),
+        // A lead byte whose sequence breaks off at the byte after its valid part.
+        Some(n) => ("middle", (start + n).min(bytes.len() - 1)),
+        // The input ends inside a character.
+        None => ("middle", bytes.len() - 1),
+    };
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+    let column = at - line_start + 2;
+    format!(
+        "Invalid UTF-8 {kind} byte 0x{:02x}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {line}, column: {column}]",
+        bytes[at]
+    )
 }

@@ -9,6 +9,8 @@ mod invoke;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use body::{Bounded, JsonBody, Payload, function_payload};
+pub(crate) use body::{
+    Bounded, JsonBody, Payload, function_payload, invalid_payload, utf8_error_message,
+};
 pub(crate) use function::{Function, QualifiedFunction, function_ref, function_segment};
 pub(crate) use invoke::InvokeHeaders;

@@ -372,3 +372,40 @@ async fn invoke_headers_are_checked_against_the_operation() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_invoke_payload_with_invalid_utf8_is_refused_as_lambda_does() {
+    let message = |body: &'static [u8]| async move {
+        let answer = send(Request::post("/payload").body(Body::from(body)).unwrap()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            answer.error_type.as_deref(),
+            Some("InvalidRequestContentException")
+        );
+        answer.json()["message"].as_str().unwrap().to_owned()
+    };
+    let jackson = |what: &str, line: u32, column: u32| {
+        format!(
+            "Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 {what}\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {line}, column: {column}]"
+        )
+    };
+    // test_lambda.py::TestLambdaErrors::test_lambda_invoke_payload_encoding_error[body-...], as
+    // AWS answered it (the AWS CLI v2 sending base64 text's decoding as the payload).
+    assert_eq!(
+        message(b"n\x87r\x9e\xe9\xb5\xd7I\xee\x9bmt").await,
+        jackson("start byte 0x87", 1, 3)
+    );
+    // Inside a string, where a JSON syntax check alone would let it through.
+    assert_eq!(
+        message(b"{\"a\":\"\xff\"}").await,
+        jackson("start byte 0xff", 1, 8)
+    );
+    assert_eq!(
+        message(b"{\n \"a\": \"\xe9x\"}").await,
+        jackson("middle byte 0x78", 2, 10)
+    );
+    assert_eq!(
+        message(b"\"caf\xc3").await,
+        jackson("middle byte 0xc3", 1, 6)
+    );
+}

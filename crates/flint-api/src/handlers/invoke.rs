@@ -7,6 +7,7 @@ use crate::dispatch::Call;
 use crate::error::ApiResponseError;
 use crate::extract::{
     Bounded, Function, InvokeHeaders, Payload, QualifiedFunction, function_payload,
+    invalid_payload, utf8_error_message,
 };
 use crate::operations::{InvocationType, InvokeAsync, InvokeFunction, MAX_EVENT_PAYLOAD};
 use crate::response::{json_response, set_request_id};
@@ -134,12 +135,9 @@ async fn enqueue(
     trace_header: Option<String>,
 ) -> Result<(), ApiResponseError> {
     let queue = s.queue()?;
-    let payload = String::from_utf8(payload.to_vec()).map_err(|_| {
-        ApiError::InvalidRequestContent(
-            "Could not parse request body into json: Could not parse payload into json: invalid UTF-8"
-                .into(),
-        )
-    })?;
+    // Checked by `function_payload` already; the queue stores text.
+    let payload = String::from_utf8(payload.to_vec())
+        .map_err(|e| invalid_payload(&utf8_error_message(e.as_bytes(), &e.utf8_error())))?;
     queue
         .enqueue_traced(
             id,
