@@ -143,6 +143,9 @@ pub fn router(state: AppState) -> Router {
         .route("/_flint/concurrency", get(environments::concurrency_view))
         .route("/_flint/environments", get(environments::environments_view))
         .fallback(fallback::unknown_operation)
+        // A known path with a method it does not take is no operation either (not axum's
+        // empty 405).
+        .method_not_allowed_fallback(fallback::unknown_operation)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }

@@ -1,14 +1,14 @@
 //! The function an operation acts on: the `{function}` path segment (a name, a partial or
 //! full ARN, optionally `:qualifier`), within the operation's length limit.
 
+use super::path::path_params;
 use crate::error::ApiResponseError;
 use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use flint_types::FunctionRef;
-use serde::Deserialize;
 
 /// The function of the path, at most `MAX_LEN` characters (Lambda's model: 140 for most
 /// operations, 170 or 256 for those that take a namespaced name). A qualifier can only come
@@ -19,20 +19,21 @@ pub(crate) struct Function<const MAX_LEN: usize>(pub FunctionRef);
 /// qualifier in the name).
 pub(crate) struct QualifiedFunction<const MAX_LEN: usize>(pub FunctionRef);
 
-#[derive(Deserialize)]
-struct FunctionSegment {
-    function: String,
-}
-
-/// The raw `{function}` path segment (percent-decoded).
+/// The raw `{function}` path segment (percent-decoded; lossily, so that a name that is not
+/// UTF-8 is refused by the name's own validation, in AWS's shape).
 pub(crate) async fn function_segment(
     parts: &mut Parts,
-    state: &AppState,
+    _state: &AppState,
 ) -> Result<String, Response> {
-    Path::<FunctionSegment>::from_request_parts(parts, state)
-        .await
-        .map(|Path(segment)| segment.function)
-        .map_err(IntoResponse::into_response)
+    path_params(parts)
+        .into_iter()
+        .find_map(|(name, value)| (name == "function").then_some(value))
+        .ok_or_else(|| {
+            ApiResponseError::from(flint_types::ApiError::Service(
+                "An internal error occurred in flint. See the server log.".into(),
+            ))
+            .into_response()
+        })
 }
 
 /// Parses `raw` with the operation's length limit, then merges the query's qualifier.

@@ -34,14 +34,18 @@ impl<S: Send + Sync, O: InvokeOperation> FromRequestParts<S> for InvokeHeaders<O
             invocation_type: invocation_type(&parts.headers, O::INVOCATION_TYPES)?,
             tail_logs: tail_logs(&parts.headers)?,
             client_context: client_context(&parts.headers)?,
-            trace_header: header(&parts.headers, "X-Amzn-Trace-Id").map(str::to_owned),
+            trace_header: header(&parts.headers, "X-Amzn-Trace-Id").map(|v| v.into_owned()),
             operation: PhantomData,
         })
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// A header's value as text: one that is not visible ASCII is read lossily, so it is refused
+/// by the header's own check rather than taken as absent.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// `X-Amz-Invocation-Type` (default `RequestResponse`), one of `allowed`.
@@ -49,20 +53,20 @@ fn invocation_type(
     headers: &HeaderMap,
     allowed: &[InvocationType],
 ) -> Result<InvocationType, ApiResponseError> {
-    let t = header(headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse");
+    let t = header(headers, "X-Amz-Invocation-Type").unwrap_or("RequestResponse".into());
     allowed
         .iter()
         .copied()
-        .find(|a| a.name() == t)
+        .find(|a| a.name() == t.as_ref())
         .ok_or_else(|| {
             let names: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
-            ApiError::enum_value(t, "invocationType", &names).into()
+            ApiError::enum_value(&t, "invocationType", &names).into()
         })
 }
 
 /// Whether `X-Amz-Log-Type: Tail` asks for the log tail.
 fn tail_logs(headers: &HeaderMap) -> Result<bool, ApiResponseError> {
-    match header(headers, "X-Amz-Log-Type") {
+    match header(headers, "X-Amz-Log-Type").as_deref() {
         None | Some("None") => Ok(false),
         Some("Tail") => Ok(true),
         Some(other) => Err(ApiError::enum_value(other, "logType", &["None", "Tail"]).into()),
@@ -85,7 +89,7 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ApiResponseErro
         .into());
     }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(raw)
+        .decode(raw.as_bytes())
         .map_err(|_| invalid())?;
     let text = String::from_utf8(decoded).map_err(|_| invalid())?;
     serde_json::from_str::<serde_json::Value>(&text).map_err(|_| invalid())?;

@@ -6,6 +6,7 @@
 mod body;
 mod function;
 mod invoke;
+mod path;
 #[cfg(test)]
 mod tests;
 
@@ -14,3 +15,4 @@ pub(crate) use body::{
 };
 pub(crate) use function::{Function, QualifiedFunction, function_ref, function_segment};
 pub(crate) use invoke::InvokeHeaders;
+pub(crate) use path::Path;

@@ -1,12 +1,12 @@
 //! Aliases: CreateAlias, ListAliases, GetAlias, UpdateAlias and DeleteAlias.
 
-use crate::extract::{Function, JsonBody};
+use crate::extract::{Function, JsonBody, Path};
 use crate::operations::{CreateAlias, UpdateAlias};
 use crate::provisioning;
 use crate::query::{Page, Query};
 use crate::response::json_response;
 use crate::state::{ApiResult, AppState, blocking};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use flint_types::ApiError;

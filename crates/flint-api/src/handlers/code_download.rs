@@ -3,9 +3,10 @@
 
 use crate::blocking::on_blocking_pool;
 use crate::clock::unix_seconds;
+use crate::extract::Path;
 use crate::query::Query;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 

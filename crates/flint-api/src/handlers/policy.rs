@@ -1,12 +1,12 @@
 //! Resource-based policy: AddPermission (`POST …/policy`), GetPolicy (`GET …/policy`)
 //! and RemovePermission (`DELETE …/policy/{StatementId}`).
 
-use crate::extract::{JsonBody, QualifiedFunction};
+use crate::extract::{JsonBody, Path, QualifiedFunction};
 use crate::operations::AddPermission;
 use crate::query::Query;
 use crate::response::json_response;
 use crate::state::{ApiResult, AppState, blocking};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;

@@ -1,11 +1,11 @@
 //! Tags: ListTags, TagResource and UntagResource (`/2017-03-31/tags/{resource}`).
 
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, Path};
 use crate::operations::TagResource;
 use crate::query::Query;
 use crate::response::json_response;
 use crate::state::{ApiResult, AppState, blocking};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use flint_types::ApiError;
