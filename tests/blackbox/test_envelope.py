@@ -70,6 +70,63 @@ def test_error_envelope_casing(server):
     assert r.status_code == 204 and r.content == b""
 
 
+def test_every_rejection_is_aws_shaped(server, lam):
+    """Whatever layer refuses a request (the router, a path or query extractor, a header or
+    body check), the answer is AWS's envelope: `x-amzn-ErrorType`, a request id and a JSON
+    body; never axum's text/plain or an empty 405."""
+    ep = server.endpoint
+    n = unique()
+    create(server.client(), n)
+    pattern = "' at '{}' failed to satisfy constraint: Member must satisfy regular expression"
+    # Percent-encoded bytes that are not UTF-8 in each kind of path segment: the field's own
+    # validation answers, as for any name outside its pattern.
+    for method, path, field in [
+        ("GET", "/2015-03-31/functions/%FF%FE", "functionName"),
+        ("POST", "/2015-03-31/functions/%FF%FE/invocations", "functionName"),
+        ("POST", "/2021-11-15/functions/%FF%FE/response-streaming-invocations", "functionName"),
+        ("GET", f"/2015-03-31/functions/{n}/aliases/%FF", "name"),
+        ("DELETE", f"/2015-03-31/functions/{n}/policy/%FF", "statementId"),
+        ("GET", "/2017-03-31/tags/%FF", "resource"),
+    ]:
+        body = _check(requests.request(method, ep + path, timeout=30), 400,
+                      "ValidationException")
+        assert set(body) == {"message"}, body
+        assert body["message"].startswith("1 validation error detected: Value '\ufffd"), body
+        assert pattern.format(field) in body["message"], (path, body)
+    # No operation at that path, or not with that method: AWS's UnknownOperationException.
+    for method, path in [("GET", "/2015-03-31/nothing-here"), ("PUT", "/2015-03-31/functions"),
+                         ("GET", f"/2015-03-31/functions/{n}/invocations"),
+                         ("PATCH", f"/2015-03-31/functions/{n}")]:
+        body = _check(requests.request(method, ep + path, timeout=30), 404,
+                      "UnknownOperationException")
+        assert body == {"Type": "User",
+                        "Message": f"No Lambda operation matches {method} {path}"}, body
+    # Headers that are not visible ASCII are checked like any other value (not ignored).
+    r = requests.post(f"{ep}/2015-03-31/functions/{n}/invocations", data=b"{}",
+                      headers={"X-Amz-Invocation-Type": "Ev\xffnt"}, timeout=30)
+    body = _check(r, 400, "ValidationException")
+    assert body["message"] == (
+        "1 validation error detected: Value 'Ev\ufffdnt' at 'invocationType' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+    # Bodies: not JSON, not UTF-8, too large; queries: not a number.
+    body = _check(requests.post(f"{ep}/2015-03-31/functions", data=b'{"FunctionName": "\xff"}',
+                                timeout=30), 400, "InvalidRequestContentException")
+    assert body["Type"] == "User" and body["message"].startswith(
+        "Could not parse request body into json: "), body
+    body = _check(requests.post(f"{ep}/2015-03-31/functions/{n}/invocations",
+                                data=b"x" * 6_291_457, timeout=30),
+                  413, "RequestEntityTooLargeException")
+    assert body["message"] == (
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+    body = _check(requests.get(f"{ep}/2015-03-31/functions?MaxItems=%FF", timeout=30),
+                  400, "ValidationException")
+    assert body["message"] == ("1 validation error detected: Value '\ufffd' at 'maxItems' "
+                               "failed to satisfy constraint: Member must be a number")
+    # boto3 sees the same as a modelled client error.
+    expect_error(lam.get_function, "ValidationException", 400, FunctionName="\u00ff\u00fe",
+                 contains="Value '\u00ff\u00fe' at 'functionName' failed to satisfy constraint")
+
+
 def test_layers_and_logging_rules(raw_lam, name):
     layers = [f"arn:aws:lambda:us-east-1:000000000000:layer:l{i}:1" for i in range(6)]
     expect_error(raw_lam.create_function, "InvalidParameterValueException", 400,
