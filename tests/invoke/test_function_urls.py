@@ -19,6 +19,10 @@ from botocore.credentials import Credentials
 
 from .invoke_support import REGION, create_function, flint_bin, function_arn, unique
 
+# AWS's 403 for a caller the URL's auth refuses (recorded: test_lambda_permission_url_invocation).
+FORBIDDEN = ("Forbidden. For troubleshooting Function URL authorization issues, see: "
+             "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")
+
 # Echoes the event it got, or answers with what the event's body asks for.
 PY_URL = """
 import base64, json
@@ -115,11 +119,13 @@ def test_config_operations(lam, fn):
     assert sorted(c["FunctionArn"] for c in listed) == sorted(
         [function_arn(name), function_arn(name, "live")])
 
-    # Deleting the alias deletes its URL; its address answers 403 from then on.
+    # Deleting the alias deletes its URL; its address answers 403 Forbidden from then on, as
+    # AWS's does (test_lambda_url_persists_after_alias_delete), not as an unknown URL.
     lam.delete_alias(FunctionName=name, Name="live")
     assert len(lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]) == 1
     r = call(live["FunctionUrl"], "/event")
-    assert r.status_code == 403 and r.json() == {"Message": None}
+    assert r.status_code == 403 and r.json() == {"Message": FORBIDDEN}
+    assert r.headers["x-amzn-ErrorType"] == "AccessDeniedException"
     lam.delete_function_url_config(FunctionName=name)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         lam.get_function_url_config(FunctionName=name)
@@ -206,7 +212,8 @@ def test_auth_type_none_needs_the_public_permission(lam, fn):
     name = fn("url-noperm", {"index.py": PY_URL})
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     r = call(url, "/plain")
-    assert r.status_code == 403 and r.json() == {"Message": "Forbidden"}
+    assert r.status_code == 403 and r.json() == {"Message": FORBIDDEN}
+    assert r.headers["x-amzn-ErrorType"] == "AccessDeniedException"
     # A permission for the other auth type does not open it.
     lam.add_permission(FunctionName=name, StatementId="iam-only", Principal="*",
                        Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="AWS_IAM")
@@ -221,6 +228,8 @@ def test_auth_type_none_needs_the_public_permission(lam, fn):
     r = requests.get(f"http://127.0.0.1:{port}/x",
                      headers={"Host": f"{'0' * 32}.lambda-url.{REGION}.localhost:{port}"})
     assert r.status_code == 403 and r.json() == {"Message": None}
+    assert r.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    assert r.headers["content-type"] == "application/json"
 
 
 def signed(url, path, creds, tamper=False):

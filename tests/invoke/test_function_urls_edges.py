@@ -323,10 +323,13 @@ def test_response_mapping(shaper_url):
              "isBase64Encoded": True, "headers": {"content-type": "application/octet-stream"}})
     assert r.status_code == 200 and r.content == b"\x00\xffbin"
 
-    for plain in ([1, 2, 3], "just a string", 42, {"no": "statusCode"}):
+    for plain in ([1, 2, 3], 42, {"no": "statusCode"}):
         r = ask(plain)
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         assert r.json() == plain
+    # A string is the body itself, not JSON-quoted (as AWS answers).
+    r = ask("just a string")
+    assert r.status_code == 200 and r.text == "just a string"
 
     r = path_call(url, method="POST", json={"fail": True})
     assert r.status_code == 502 and r.text == "Internal Server Error"
@@ -383,7 +386,9 @@ def test_aws_iam_urls_need_a_sigv4_signature(tmp_path):
         assert r.json()["body"] == '{"a": 1}'
 
         r = requests.post(target, data=b"{}", timeout=60)
-        assert r.status_code == 403 and r.json() == {"Message": "Forbidden"}
+        assert r.status_code == 403 and r.json() == {"Message": (
+            "Forbidden. For troubleshooting Function URL authorization issues, see: "
+            "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html")}
         r = signed("not-the-secret")
         assert r.status_code == 403
         # A NONE URL on the same server needs no signature.

@@ -4,7 +4,8 @@
 //!
 //! A request reaches a URL by its host name (`<url-id>.lambda-url.<region>.<base domain>`)
 //! or, for clients that cannot choose a host, by path (`/_url/<url-id>/<path>`). Then:
-//! routing (an unknown id is `403 {"Message":null}`) → CORS preflight answered by flint →
+//! routing (an unknown id is `403 {"Message":null}`, a deleted alias's URL 403 Forbidden;
+//! every refusal carries `x-amzn-ErrorType`) → CORS preflight answered by flint →
 //! authorization (`AuthType: NONE` needs a policy statement allowing
 //! `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType = NONE`, as on Lambda;
 //! `AWS_IAM` needs a valid SigV4 signature by one of flint's access keys) → the body as a
@@ -45,21 +46,49 @@ pub fn url_router(listener: UrlListener) -> Router {
     Router::new().fallback(serve).with_state(listener)
 }
 
-fn message(status: StatusCode, message: serde_json::Value) -> Response {
+/// A refusal of the URL front end, as Lambda's: `{"Message": ...}` (the casing of its
+/// unmodelled errors), `application/json`, and the error's code in `x-amzn-ErrorType`.
+fn message(status: StatusCode, code: &'static str, message: serde_json::Value) -> Response {
     let mut resp = (
         status,
         serde_json::to_vec(&json!({ "Message": message })).expect("json"),
     )
         .into_response();
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    h.insert("x-amzn-ErrorType", HeaderValue::from_static(code));
     resp
 }
 
+/// No URL has this id (AWS-validated: `test_lambda_url_non_existing_url`).
+fn unknown_url() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "AccessDeniedException",
+        serde_json::Value::Null,
+    )
+}
+
+/// The caller may not invoke this URL, or its alias was deleted (as recorded:
+/// `test_lambda_permission_url_invocation`, `test_lambda_url_persists_after_alias_delete`).
 fn forbidden() -> Response {
-    message(StatusCode::FORBIDDEN, json!("Forbidden"))
+    message(
+        StatusCode::FORBIDDEN,
+        "AccessDeniedException",
+        json!(
+            "Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+        ),
+    )
+}
+
+/// The port the caller connected to, as its `Host` names it (80 when it names none).
+fn forwarded_port(host: Option<&str>) -> u16 {
+    host.and_then(|h| h.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(80)
 }
 
 /// The url id and the path the function sees, from the host name or the `/_url/` form.
@@ -136,7 +165,7 @@ async fn serve(
     let Some((url_id, path)) = locate(host.as_deref(), parts.uri.path(), &listener.base_domain)
         .map(|(id, p)| (id.to_string(), p.to_string()))
     else {
-        return message(StatusCode::FORBIDDEN, serde_json::Value::Null);
+        return unknown_url();
     };
     let state = &listener.state;
     // Warm path: the route and the policy that may open it are in the control plane's
@@ -149,8 +178,10 @@ async fn serve(
         }
     };
     let (route, statements) = match access {
+        // The URL of a deleted alias invokes nothing.
+        Ok(Some(access)) if access.route.retired => return forbidden(),
         Ok(Some(access)) => (access.route, access.statements),
-        Ok(None) => return message(StatusCode::FORBIDDEN, serde_json::Value::Null),
+        Ok(None) => return unknown_url(),
         Err(e) => return e.into_response(),
     };
     let dispatcher = state.dispatcher();
@@ -186,6 +217,7 @@ async fn serve(
         Err(_) => {
             return message(
                 StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
                 json!(format!(
                     "Request must be smaller than {MAX_INVOKE_REQUEST} bytes for the InvokeFunction operation"
                 )),
@@ -221,9 +253,13 @@ async fn serve(
         listener.base_domain
     );
     let now_ms = unix_millis();
-    let mut with_forwarding = headers.clone();
-    with_forwarding.push(("x-forwarded-for".into(), peer.ip().to_string()));
-    with_forwarding.push(("x-forwarded-proto".into(), "http".into()));
+    let source_ip = peer.ip().to_string();
+    let mut with_forwarding = flint_url::with_forwarded(
+        &headers,
+        &source_ip,
+        "http",
+        forwarded_port(host.as_deref()),
+    );
     // The caller's trace is continued (a new root without one); the event shows it.
     let trace_header = flint_invoke::edge_trace_header(
         headers
@@ -233,7 +269,6 @@ async fn serve(
     );
     with_forwarding.retain(|(k, _)| !k.eq_ignore_ascii_case("x-amzn-trace-id"));
     with_forwarding.push(("x-amzn-trace-id".into(), trace_header.clone()));
-    let source_ip = peer.ip().to_string();
     let http = flint_url::HttpRequest {
         method: parts.method.as_str(),
         path: &path,
@@ -287,6 +322,7 @@ async fn serve(
         Err(_) => {
             return message(
                 StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
                 json!("Internal Server Error"),
             );
         }
@@ -323,6 +359,7 @@ fn whole_response(
         Err(DispatchError::Invoke(flint_invoke::InvokeError::Throttled { .. })) => {
             return WholeResponse::NotRun(message(
                 StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
                 json!("Rate Exceeded."),
             ));
         }

@@ -26,6 +26,10 @@ struct UrlTarget {
     function: String,
     /// The alias, or `None` for the unqualified function.
     qualifier: Option<String>,
+    /// Set when the alias was deleted: the URL it had, kept so that its address answers as
+    /// Lambda's does then (403 Forbidden, not the unknown URL's `{"Message":null}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retired: Option<UrlRecord>,
 }
 
 /// A URL found by its id: what to invoke and how.
@@ -33,6 +37,8 @@ struct UrlTarget {
 pub struct UrlRoute {
     pub function: FunctionRef,
     pub record: UrlRecord,
+    /// The URL of an alias that was deleted since: it invokes nothing and refuses everyone.
+    pub retired: bool,
 }
 
 /// A URL and the resource-policy statements of what it invokes: all a request to it needs
@@ -145,6 +151,7 @@ impl ControlPlane {
         let target = UrlTarget {
             function: fref.name.clone(),
             qualifier: fref.qualifier.as_ref().map(Qualifier::to_string),
+            retired: None,
         };
         save(&mut *tx, records::URL_IDS, &record.url_id, &target)?;
         self.commit(tx)?;
@@ -251,12 +258,23 @@ impl ControlPlane {
                 .map(Qualifier::parse)
                 .transpose()?,
         };
+        if let Some(record) = target.retired {
+            return Ok(Some(UrlRoute {
+                function,
+                record,
+                retired: true,
+            }));
+        }
         let record: Option<UrlRecord> = load(
             &mut *tx,
             &records::url_ns(&target.function),
             &url_key(&function),
         )?;
-        Ok(record.map(|record| UrlRoute { function, record }))
+        Ok(record.map(|record| UrlRoute {
+            function,
+            record,
+            retired: false,
+        }))
     }
 
     /// The URL with this id and its policy statements, from memory while nothing changed
@@ -270,7 +288,11 @@ impl ControlPlane {
         let Some(route) = self.route_function_url(url_id)? else {
             return Ok(None);
         };
-        let statements = self.policy_statements(&route.function)?;
+        let statements = if route.retired {
+            Vec::new()
+        } else {
+            self.policy_statements(&route.function)?
+        };
         let access = UrlAccess { route, statements };
         let mut cache = self.url_routes.write();
         // Only what was read under a generation that is still current is cached.
@@ -294,7 +316,9 @@ impl ControlPlane {
         }
     }
 
-    /// Removes the URLs of a function (all of them, or one alias's) inside `tx`.
+    /// Removes the URLs of a function (all of them, or one alias's) inside `tx`. A deleted
+    /// alias's URL id stays in the index, retired (see [`UrlRoute::retired`]); a deleted
+    /// function's ids are removed.
     pub(crate) fn delete_urls_in(
         &self,
         tx: &mut dyn Transaction,
@@ -309,7 +333,19 @@ impl ControlPlane {
                     continue;
                 }
                 let r: UrlRecord = records::decode(&ns, &k, &bytes)?;
-                tx.delete(records::URL_IDS, &r.url_id)?;
+                match only_key {
+                    Some(alias) => {
+                        let target = UrlTarget {
+                            function: function.to_string(),
+                            qualifier: Some(alias.to_string()),
+                            retired: Some(r.clone()),
+                        };
+                        save(tx, records::URL_IDS, &r.url_id, &target)?;
+                    }
+                    None => {
+                        tx.delete(records::URL_IDS, &r.url_id)?;
+                    }
+                }
                 tx.delete(&ns, &k)?;
             }
         }

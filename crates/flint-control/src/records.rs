@@ -11,7 +11,7 @@
 //! | `eventinvoke:<name>` | qualifier (`$LATEST`, number, alias) | `EventInvokeRecord` |
 //! | `policy:<name>` | qualifier, or `$function` | `PolicyRecord` |
 //! | `url:<name>` | alias, or `$function` | `UrlRecord` |
-//! | `urlid` | url id | the function and alias it routes to |
+//! | `urlid` | url id | the function and alias it routes to (a deleted alias's: retired, with the URL it had) |
 //! | `recursion` | function name | `Allow` (absent: `Terminate`); `recursion_config.rs` |
 //! | `runtime:<name>` | `$LATEST` or version | `RuntimeManagement` (absent: `Auto`); `runtime_management.rs` |
 

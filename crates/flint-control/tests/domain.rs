@@ -264,3 +264,51 @@ fn cached_resolutions_follow_every_change() {
         .to_api();
     assert_eq!(gone.code(), "ResourceNotFoundException");
 }
+
+#[test]
+fn a_deleted_alias_leaves_its_url_retired_and_a_deleted_function_leaves_none() {
+    use flint_types::function_url::FunctionUrlConfigRequest;
+    let f = fixture();
+    create(&f.control, "f", "a");
+    f.control
+        .publish_version(&fref("f"), PublishVersionRequest::default())
+        .unwrap();
+    let url_id = |qualified: &str| {
+        let cfg = f
+            .control
+            .create_function_url(
+                &fref(qualified),
+                FunctionUrlConfigRequest {
+                    auth_type: Some("NONE".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let host = cfg.function_url.split("//").nth(1).unwrap().to_string();
+        host.split('.').next().unwrap().to_string()
+    };
+    for alias in ["live", "beta"] {
+        f.control
+            .create_alias(
+                &fref("f"),
+                CreateAliasRequest {
+                    name: Some(alias.into()),
+                    function_version: Some("1".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    let (live, beta, base) = (url_id("f:live"), url_id("f:beta"), url_id("f"));
+    let route = |id: &str| f.control.url_access(id).unwrap().map(|a| a.route);
+    assert!(!route(&live).unwrap().retired);
+
+    f.control.delete_alias(&fref("f"), "live").unwrap();
+    let retired = route(&live).expect("a deleted alias's URL is still known");
+    assert!(retired.retired);
+    assert_eq!(retired.record.url_id, live);
+    assert!(!route(&beta).unwrap().retired && !route(&base).unwrap().retired);
+
+    f.control.delete_function(&fref("f")).unwrap();
+    assert!(route(&beta).is_none() && route(&base).is_none());
+}

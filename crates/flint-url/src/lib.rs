@@ -6,7 +6,10 @@
 //!   domain, the caller and the times, and the body base64-encoded unless it is text);
 //! * [`response`]: the function's answer → HTTP: a JSON object with `statusCode` gives that
 //!   status, its `headers`, one `Set-Cookie` per `cookies` entry and its `body` (decoded when
-//!   `isBase64Encoded`); any other JSON is a 200 `application/json` body as returned;
+//!   `isBase64Encoded`; a `statusCode` may be a string of digits); any other JSON is a 200
+//!   `application/json` whose body is a string's text or the JSON re-serialised compactly;
+//! * [`with_forwarded`]: the `x-forwarded-*` headers the front end adds (hop-by-hop headers
+//!   never reach the event);
 //! * [`preflight`] and [`cors_headers`]: CORS as configured on the URL (flint answers
 //!   preflights itself; the configured headers override the function's).
 
@@ -56,7 +59,7 @@ pub struct EventContext<'a> {
 pub enum UrlError {
     #[error("the function's response is not JSON")]
     NotJson,
-    #[error("statusCode must be an integer between 100 and 599")]
+    #[error("statusCode must be an integer (or a string of digits) between 100 and 599")]
     BadStatus,
     #[error("isBase64Encoded is set but the body is not base64")]
     BadBase64,
@@ -138,13 +141,64 @@ fn clf_time(now_ms: i64) -> String {
     )
 }
 
+/// Headers that belong to one connection (RFC 9110 §7.6.1, and the proxies' own), which
+/// Lambda's front end consumes and never forwards into the event.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether a header (lowercased) is consumed by the connection: a hop-by-hop header or one
+/// that a `Connection` header names.
+fn is_hop_by_hop(lower: &str, headers: &[(String, String)]) -> bool {
+    HOP_BY_HOP.contains(&lower)
+        || header_values(headers, "connection")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .any(|named| named.trim().eq_ignore_ascii_case(lower))
+}
+
+/// The request's headers with the `x-forwarded-*` set Lambda's front end adds: the caller's
+/// address appended to any `x-forwarded-for` it sent, and `x-forwarded-proto` and
+/// `x-forwarded-port` describing the connection it made (a caller's own values of those two
+/// are replaced, not joined).
+pub fn with_forwarded(
+    headers: &[(String, String)],
+    peer_ip: &str,
+    proto: &str,
+    port: u16,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| {
+            !n.eq_ignore_ascii_case("x-forwarded-proto")
+                && !n.eq_ignore_ascii_case("x-forwarded-port")
+        })
+        .cloned()
+        .collect();
+    out.push(("x-forwarded-for".into(), peer_ip.into()));
+    out.push(("x-forwarded-proto".into(), proto.into()));
+    out.push(("x-forwarded-port".into(), port.to_string()));
+    out
+}
+
 /// The payload format 2.0 event of `req`.
 pub fn event(req: &HttpRequest<'_>, ctx: &EventContext<'_>) -> Value {
-    // Headers: lowercased, repeats joined with ','; cookies apart.
+    // Headers: lowercased, repeats joined with ','; cookies apart; hop-by-hop ones dropped.
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for (name, value) in req.headers {
         let lower = name.to_ascii_lowercase();
+        if is_hop_by_hop(&lower, req.headers) {
+            continue;
+        }
         if lower == "cookie" {
             cookies.extend(
                 value
@@ -265,14 +319,53 @@ fn header_text(v: &Value) -> String {
     }
 }
 
+/// JSON text without the whitespace between its tokens (the order of members and the
+/// spelling of numbers and strings kept as they were): how Lambda re-serialises an answer
+/// that it sends as the body. `json` must be valid JSON.
+fn compact(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// `statusCode` as Lambda reads it: a number, or a string of digits (`"418"`), 100–599.
+fn status_code(v: &Value) -> Result<u16, UrlError> {
+    let n = match v {
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        other => other.as_u64(),
+    };
+    n.filter(|s| (100..=599).contains(s))
+        .map(|s| s as u16)
+        .ok_or(UrlError::BadStatus)
+}
+
 /// The HTTP response for a function's answer (payload bytes as the function returned them).
 pub fn response(payload: &[u8]) -> Result<HttpResponse, UrlError> {
     let value: Value = serde_json::from_slice(payload).map_err(|_| UrlError::NotJson)?;
+    // Any other answer is a 200 whose body is the answer: a string's own text (not
+    // JSON-quoted), anything else re-serialised compactly.
     let json_200 = || HttpResponse {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
         cookies: Vec::new(),
-        body: payload.to_vec(),
+        body: match &value {
+            Value::String(s) => s.clone().into_bytes(),
+            _ => compact(payload),
+        },
     };
     let Value::Object(obj) = &value else {
         return Ok(json_200());
@@ -280,10 +373,7 @@ pub fn response(payload: &[u8]) -> Result<HttpResponse, UrlError> {
     let Some(status) = obj.get("statusCode") else {
         return Ok(json_200());
     };
-    let status = status
-        .as_u64()
-        .filter(|s| (100..=599).contains(s))
-        .ok_or(UrlError::BadStatus)? as u16;
+    let status = status_code(status)?;
     let mut headers: Vec<(String, String)> = match obj.get("headers") {
         Some(Value::Object(h)) => h.iter().map(|(k, v)| (k.clone(), header_text(v))).collect(),
         _ => Vec::new(),
@@ -335,10 +425,7 @@ pub fn split_prelude(buffered: &[u8]) -> Result<Option<(HttpResponse, &[u8])>, U
     let prelude: Value = serde_json::from_slice(&buffered[..at]).map_err(|_| UrlError::NotJson)?;
     let status = match prelude.get("statusCode") {
         None | Some(Value::Null) => 200,
-        Some(v) => v
-            .as_u64()
-            .filter(|s| (100..=599).contains(s))
-            .ok_or(UrlError::BadStatus)? as u16,
+        Some(v) => status_code(v)?,
     };
     let mut headers: Vec<(String, String)> = match prelude.get("headers") {
         Some(Value::Object(h)) => h.iter().map(|(k, v)| (k.clone(), header_text(v))).collect(),
