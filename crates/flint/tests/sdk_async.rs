@@ -50,24 +50,7 @@ fn destinations(on_success: Option<&str>, on_failure: Option<&str>) -> Destinati
 
 /// Every log message of `function` so far.
 async fn log_lines(server: &Server, function: &str) -> Vec<String> {
-    let v: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/_flint/logs/{function}?offset=0",
-            server.endpoint
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["records"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| r["message"].as_str().unwrap_or_default().to_string())
-        .collect()
+    common::log_messages(&server.endpoint, function).await
 }
 
 /// The invocation records the destination function printed.

@@ -119,21 +119,10 @@ async fn kill_9_loses_no_accepted_event() {
         assert!(Instant::now() < deadline, "the queue did not drain: {s}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let logs: Value = reqwest::Client::new()
-        .get(format!("{}/_flint/logs/counter?offset=0", server.endpoint))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let mut runs = 0;
     let mut ran = BTreeSet::new();
-    for r in logs["records"].as_array().unwrap() {
-        if let Some(n) = r["message"]
-            .as_str()
-            .and_then(|m| m.trim().strip_prefix("RAN "))
-        {
+    for m in common::log_messages(&server.endpoint, "counter").await {
+        if let Some(n) = m.trim().strip_prefix("RAN ") {
             runs += 1;
             ran.insert(n.trim().parse::<usize>().unwrap());
         }

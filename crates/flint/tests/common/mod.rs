@@ -345,3 +345,28 @@ pub async fn download(url: &str) -> (u16, Vec<u8>) {
     .await
     .expect("download task")
 }
+
+/// Every log message `function` has stored so far, in order: follows the logs endpoint's
+/// pages (`nextOffset` while `more`), as `flint logs` does.
+pub async fn log_messages(endpoint: &str, function: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut offset = 0u64;
+    let mut out = Vec::new();
+    loop {
+        let page: serde_json::Value = client
+            .get(format!("{endpoint}/_flint/logs/{function}?offset={offset}"))
+            .send()
+            .await
+            .expect("reading the logs endpoint")
+            .json()
+            .await
+            .expect("a JSON page of log records");
+        for r in page["records"].as_array().into_iter().flatten() {
+            out.push(r["message"].as_str().unwrap_or_default().to_string());
+        }
+        if page["more"] != serde_json::Value::Bool(true) {
+            return out;
+        }
+        offset = page["nextOffset"].as_u64().expect("nextOffset with more");
+    }
+}
