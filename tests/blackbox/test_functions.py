@@ -55,7 +55,8 @@ def test_create_function_response(lam, name):
     assert conf["State"] == "Active"
     assert conf["LastUpdateStatus"] == "Successful"
     assert "StateReason" not in conf and "StateReasonCode" not in conf
-    assert conf["RevisionId"] == resp["RevisionId"]
+    # Pending -> Active gives a new RevisionId (AWS's recorded test_function_revisions_basic).
+    assert conf["RevisionId"] != resp["RevisionId"]
     assert conf["CodeSha256"] == resp["CodeSha256"]
     assert conf["LastModified"] == resp["LastModified"]
     assert got["Code"]["RepositoryType"] == "S3"
@@ -95,7 +96,7 @@ def test_get_function_configuration_and_identifiers(lam, name):
         assert conf["FunctionArn"] in expected, ident
         assert conf["Version"] == "$LATEST"
         assert conf["FunctionName"] == name
-        assert conf["RevisionId"] == created["RevisionId"]
+        assert conf["RevisionId"] != created["RevisionId"]  # Pending -> Active: a new id
         assert conf["State"] == "Active"
         got = lam.get_function(FunctionName=ident)
         assert got["Configuration"]["FunctionName"] == name

@@ -21,130 +21,18 @@ OTHER_REGION = "us-west-2"
 # Differences from AWS not fixed yet: test node name -> why. Strict, so a fix
 # turns the run red until its entry goes (recorded-scenarios.md lists them).
 KNOWN = {
-    'test_ops_on_nonexisting_fn[get_function_url_config]':
-        "flint bug: URL not-found wording (AWS: 'The resource you requested does not exist.')",
-    'test_get_function_wrong_region[delete_function]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[get_function]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[get_function_concurrency]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[get_function_configuration]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[get_function_event_invoke_config]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[get_function_url_config]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_get_function_wrong_region[invoke]':
-        'flint bug: other-region ARN is \'Function not found\' (AWS: "Functions from \'<r>\' are not reachable in this region (\'<r>\')")',
-    'test_ops_with_arn_qualifier_mismatch[delete_function]':
-        'flint bug: DeleteFunction Qualifier=$LATEST is not InvalidParameterValue',
-    'test_ops_with_arn_qualifier_mismatch[get_function]':
-        'flint bug: not-found message lacks the qualifier (:$LATEST)',
-    'test_ops_with_arn_qualifier_mismatch[get_function_configuration]':
-        'flint bug: not-found message lacks the qualifier (:$LATEST)',
-    'test_function_lifecycle':
-        'flint bug: RevisionId kept on Pending->Active / InProgress->Successful; untagged GetFunction has Tags',
-    'test_redundant_updates':
-        'flint bug: RevisionId kept on InProgress->Successful; untagged GetFunction has Tags',
-    'test_function_name_and_qualifier_validation[full_arn_with_multiple_qualifiers-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[full_arn_with_multiple_qualifiers-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[full_arn_with_multiple_qualifiers-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[function_name_is_single_invalid-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[function_name_is_single_invalid-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[function_name_is_single_invalid-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[function_name_too_long-delete_function]':
-        'flint bug: a 65-character name is ValidationException (AWS: ResourceNotFound)',
-    'test_function_name_and_qualifier_validation[function_name_too_long-get_function]':
-        'flint bug: a 65-character name is ValidationException (AWS: ResourceNotFound)',
     'test_function_name_and_qualifier_validation[function_name_too_long-invoke]':
         'flint bug: a 65-character name is ValidationException (AWS: ResourceNotFound)',
-    'test_function_name_and_qualifier_validation[incomplete_arn-delete_function]':
-        'flint bug: an incomplete ARN is ValidationException (AWS: ResourceNotFound)',
-    'test_function_name_and_qualifier_validation[incomplete_arn-get_function]':
-        'flint bug: an incomplete ARN is ValidationException (AWS: ResourceNotFound)',
     'test_function_name_and_qualifier_validation[incomplete_arn-invoke]':
         'flint bug: an incomplete ARN is ValidationException (AWS: ResourceNotFound)',
-    'test_function_name_and_qualifier_validation[invalid_account_id_in_partial_arn-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_account_id_in_partial_arn-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_account_id_in_partial_arn-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_function_name-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_function_name-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_function_name-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_qualifier-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_qualifier-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_characters_in_qualifier-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_region_in_arn-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_region_in_arn-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[invalid_region_in_arn-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[lowercase_latest_qualifier-get_function]':
-        'flint bug: not-found message lacks the qualifier',
     'test_function_name_and_qualifier_validation[lowercase_latest_qualifier-invoke]':
         'flint bug: not-found message lacks the qualifier',
-    'test_function_name_and_qualifier_validation[missing_account_id_in_arn-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[missing_account_id_in_arn-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[missing_account_id_in_arn-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[missing_region_in_arn-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[missing_region_in_arn-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[missing_region_in_arn-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[misspelled_latest_in_arn-delete_function]':
-        "flint bug: '$LATES' qualifier in an ARN is accepted as a name (AWS: ValidationException)",
-    'test_function_name_and_qualifier_validation[misspelled_latest_in_arn-get_function]':
-        "flint bug: '$LATES' qualifier in an ARN is accepted as a name (AWS: ValidationException)",
-    'test_function_name_and_qualifier_validation[misspelled_latest_in_arn-invoke]':
-        "flint bug: '$LATES' qualifier in an ARN is accepted as a name (AWS: ValidationException)",
-    'test_function_name_and_qualifier_validation[non_lambda_arn-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[non_lambda_arn-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[non_lambda_arn-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[partial_arn_with_extra_qualifier-delete_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[partial_arn_with_extra_qualifier-get_function]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_function_name_and_qualifier_validation[partial_arn_with_extra_qualifier-invoke]':
-        "flint bug: name/qualifier pattern in the message is not AWS's current one",
-    'test_publish_version_on_create':
-        'flint bug: Publish=True returns the qualified FunctionArn; RevisionId/Tags',
     'test_function_revisions_basic':
         'flint bug: RevisionId kept on Pending->Active and InProgress->Successful; PublishVersion state',
-    'test_function_revisions_version_and_alias':
-        'flint bug: RevisionId kept on Pending->Active and InProgress->Successful; PublishVersion state',
-    'test_non_existent_alias_update':
-        "flint bug: UpdateAlias not-found wording (AWS: 'Alias not found: <arn>')",
     'test_function_concurrency_exceptions':
         'flint bug: PutFunctionConcurrency: not-found lacks :$LATEST, order of checks, qualified ARN',
-    'test_tag_nonexisting_resource':
-        'flint bug: untagged GetFunction has Tags',
     'test_tag_exceptions_lambda_function':
         'flint bug: TagResource invalid-ARN pattern text',
-    'test_url_config_lifecycle':
-        'flint bug: InvokeMode reported when not set; not-found wording',
 }
 
 

@@ -25,7 +25,7 @@ def assert_update_response(resp, before_rev):
 
 def test_update_every_configuration_field(lam, name):
     created = create(lam, name)
-    rev = created["RevisionId"]
+    rev = lam.get_function_configuration(FunctionName=name)["RevisionId"]
     changes = [
         dict(Description="a description"),
         dict(Handler="app.main"),
@@ -50,7 +50,9 @@ def test_update_every_configuration_field(lam, name):
         assert got["LastUpdateStatus"] == "Successful"
         assert "LastUpdateStatusReason" not in got and "LastUpdateStatusReasonCode" not in got
         assert got["State"] == "Active"
-        assert got["RevisionId"] == rev
+        # InProgress -> Successful gives a new RevisionId (AWS's recordings).
+        assert got["RevisionId"] != rev
+        rev = got["RevisionId"]
         ((k, v),) = change.items()
         if k == "LoggingConfig":
             assert got[k] == dict(v, LogGroup=f"/aws/lambda/{name}")
@@ -76,13 +78,22 @@ def test_update_every_configuration_field(lam, name):
 
 def test_update_configuration_revision_id(lam, name):
     created = create(lam, name)
-    old = created["RevisionId"]
+    # The create answer's id is the Pending function's: stale once it is Active.
+    expect_error(lam.update_function_configuration, "PreconditionFailedException", 412, REV_MSG,
+                 FunctionName=name, Description="zero", RevisionId=created["RevisionId"])
+    old = lam.get_function_configuration(FunctionName=name)["RevisionId"]
     resp = lam.update_function_configuration(FunctionName=name, Description="one", RevisionId=old)
     assert resp["RevisionId"] != old
     expect_error(lam.update_function_configuration, "PreconditionFailedException", 412, REV_MSG,
                  FunctionName=name, Description="two", RevisionId=old)
-    assert lam.get_function_configuration(FunctionName=name)["Description"] == "one"
-    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == resp["RevisionId"]
+    # ... and so is the update answer's once the update is Successful.
+    expect_error(lam.update_function_configuration, "PreconditionFailedException", 412, REV_MSG,
+                 FunctionName=name, Description="two", RevisionId=resp["RevisionId"])
+    got = lam.get_function_configuration(FunctionName=name)
+    assert got["Description"] == "one"
+    assert got["RevisionId"] not in (old, resp["RevisionId"])
+    lam.update_function_configuration(FunctionName=name, Description="three",
+                                      RevisionId=got["RevisionId"])
 
 
 def test_update_function_code(lam, name):
@@ -140,8 +151,12 @@ def test_publish_versions(lam, name):
     assert v1["FunctionArn"] == f"{arn}:1"
     assert v1["CodeSha256"] == sha256_b64(z1)
     assert v1["Description"] == "base"
-    # Facts §8: a new version starts Pending, then reads Active.
-    assert v1["State"] == "Pending"
+    # AWS's recordings (test_function_revisions_version_and_alias): PublishVersion
+    # answers with the version Active and Successful, under the id reads show.
+    assert v1["State"] == "Active" and v1["LastUpdateStatus"] == "Successful"
+    assert "StateReason" not in v1
+    assert (lam.get_function_configuration(FunctionName=name, Qualifier="1")["RevisionId"]
+            == v1["RevisionId"])
     assert lam.get_function_configuration(FunctionName=name, Qualifier="1")["State"] == "Active"
     # No-op publish returns the same version.
     again = lam.publish_version(FunctionName=name)

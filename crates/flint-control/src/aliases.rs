@@ -189,8 +189,13 @@ impl ControlPlane {
         }
         let mut tx = self.meta.begin()?;
         self.load_function(&mut *tx, fref)?;
-        let mut alias = load_alias(&mut *tx, &fref.name, name)?
-            .ok_or_else(|| self.alias_not_found(&fref.name, name))?;
+        // UpdateAlias words it differently from GetAlias/DeleteAlias.
+        let mut alias = load_alias(&mut *tx, &fref.name, name)?.ok_or_else(|| {
+            ApiError::ResourceNotFound(format!(
+                "Alias not found: {}",
+                self.alias_arn(&fref.name, name)
+            ))
+        })?;
         check_revision(req.revision_id.as_deref(), &alias.revision_id)?;
         if let Some(v) = req.function_version {
             self.require_version(&mut *tx, fref, &v)?;

@@ -16,6 +16,7 @@ const CREATING_REASON: &str = "The function is being created.";
 /// `Pending` → `Active` sequence, so the create response reports `Pending`
 /// and every later read reports the settled `Active`.
 pub(crate) fn as_just_created(mut c: FunctionConfiguration) -> FunctionConfiguration {
+    transient_revision(&mut c);
     c.state = Some("Pending".into());
     c.state_reason = Some(CREATING_REASON.into());
     c.state_reason_code = Some("Creating".into());
@@ -27,6 +28,7 @@ pub(crate) fn as_just_created(mut c: FunctionConfiguration) -> FunctionConfigura
 
 /// What an Update* response shows: `LastUpdateStatus: InProgress`, as on AWS.
 pub(crate) fn as_just_updated(mut c: FunctionConfiguration) -> FunctionConfiguration {
+    transient_revision(&mut c);
     c.last_update_status = Some("InProgress".into());
     c.last_update_status_reason = Some(CREATING_REASON.into());
     c.last_update_status_reason_code = Some("Creating".into());
@@ -34,6 +36,17 @@ pub(crate) fn as_just_updated(mut c: FunctionConfiguration) -> FunctionConfigura
 }
 
 /// List entries omit the state fields and the runtime version (as AWS does).
+/// AWS gives a function a new RevisionId when it goes Pending → Active and
+/// when an update goes InProgress → Successful. flint has settled before it
+/// answers, so the stored (settled) record already has the post-transition id
+/// and the answer of the create or update shows the id of the transient state:
+/// one no read ever sees again, so a `RevisionId` precondition with it fails
+/// as it does on AWS once the transition happened, and one read from
+/// GetFunction succeeds.
+fn transient_revision(c: &mut FunctionConfiguration) {
+    c.revision_id = crate::records::new_revision();
+}
+
 pub(crate) fn as_list_entry(mut c: FunctionConfiguration) -> FunctionConfiguration {
     c.state = None;
     c.state_reason = None;

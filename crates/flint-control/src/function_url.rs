@@ -86,6 +86,7 @@ impl ControlPlane {
         fref: &FunctionRef,
         r: &UrlRecord,
         with_modified: bool,
+        with_invoke_mode: bool,
     ) -> FunctionUrlConfig {
         FunctionUrlConfig {
             function_url: self.function_url(&r.url_id),
@@ -97,15 +98,12 @@ impl ControlPlane {
             cors: r.cors.clone(),
             creation_time: r.creation_time.clone(),
             last_modified_time: with_modified.then(|| r.last_modified_time.clone()),
-            invoke_mode: r.invoke_mode.clone(),
+            invoke_mode: with_invoke_mode.then(|| r.invoke_mode.clone()),
         }
     }
 
-    fn no_url(&self, fref: &FunctionRef) -> ApiError {
-        ApiError::ResourceNotFound(format!(
-            "The resource you requested does not exist. (Service: Lambda, Status Code: 404) for {}",
-            fref.arn(self.resources())
-        ))
+    fn no_url(&self, _fref: &FunctionRef) -> ApiError {
+        ApiError::ResourceNotFound(String::from("The resource you requested does not exist."))
     }
 
     /// A URL may belong to the function or to one of its aliases (not `$LATEST` by name, not
@@ -127,6 +125,7 @@ impl ControlPlane {
         req: FunctionUrlConfigRequest,
     ) -> Result<FunctionUrlConfig> {
         rules::check_request(&req, true)?;
+        let req_invoke_mode_given = req.invoke_mode.is_some();
         let mut tx = self.meta.begin()?;
         self.url_target(&mut *tx, fref)?;
         let ns = records::url_ns(&fref.name);
@@ -155,7 +154,8 @@ impl ControlPlane {
         };
         save(&mut *tx, records::URL_IDS, &record.url_id, &target)?;
         self.commit(tx)?;
-        Ok(self.render_url(fref, &record, false))
+        // AWS's answers show InvokeMode only when the request set it.
+        Ok(self.render_url(fref, &record, false, req_invoke_mode_given))
     }
 
     /// UpdateFunctionUrlConfig: the fields given replace the stored ones.
@@ -176,22 +176,27 @@ impl ControlPlane {
         if let Some(c) = req.cors {
             record.cors = Some(c);
         }
+        let invoke_mode_given = req.invoke_mode.is_some();
         if let Some(m) = req.invoke_mode {
             record.invoke_mode = m;
         }
         record.last_modified_time = now_rfc3339();
         save(&mut *tx, &ns, &key, &record)?;
         self.commit(tx)?;
-        Ok(self.render_url(fref, &record, true))
+        Ok(self.render_url(fref, &record, true, invoke_mode_given))
     }
 
     /// GetFunctionUrlConfig.
     pub fn get_function_url(&self, fref: &FunctionRef) -> Result<FunctionUrlConfig> {
         let mut tx = self.meta.begin()?;
-        self.url_target(&mut *tx, fref)?;
+        // A missing function reads as a missing URL here, as on AWS.
+        self.url_target(&mut *tx, fref).map_err(|e| match e {
+            crate::ControlError::Api(ApiError::ResourceNotFound(_)) => self.no_url(fref).into(),
+            other => other,
+        })?;
         let record: UrlRecord = load(&mut *tx, &records::url_ns(&fref.name), &url_key(fref))?
             .ok_or_else(|| self.no_url(fref))?;
-        Ok(self.render_url(fref, &record, true))
+        Ok(self.render_url(fref, &record, true, true))
     }
 
     /// DeleteFunctionUrlConfig.
@@ -236,7 +241,7 @@ impl ControlPlane {
                     Some(Qualifier::parse(k)?)
                 },
             };
-            configs.push(self.render_url(&owner, &r, true));
+            configs.push(self.render_url(&owner, &r, true, true));
         }
         Ok(UrlConfigList {
             configs,

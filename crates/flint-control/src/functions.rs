@@ -33,20 +33,38 @@ impl ControlPlane {
             .ok_or_else(|| ApiError::function_not_found(&self.function_arn(&fref.name)).into())
     }
 
+    /// The function of a read that names a qualifier: AWS's not-found message
+    /// then carries it (`...:function:f:$LATEST`).
+    pub(crate) fn load_function_as_named(
+        &self,
+        tx: &mut dyn Transaction,
+        fref: &FunctionRef,
+    ) -> Result<FunctionRecord> {
+        load::<FunctionRecord>(tx, FUNCTIONS, &fref.name)?
+            .ok_or_else(|| self.not_found(fref).into())
+    }
+
     /// CreateFunction.
     pub fn create_function(&self, req: CreateFunctionRequest) -> Result<FunctionConfiguration> {
         let name = req
             .function_name
             .clone()
             .ok_or_else(|| ApiError::InvalidParameterValue("FunctionName is required".into()))?;
-        // CreateFunction accepts a name or an ARN, but never a qualifier.
-        let fref = FunctionRef::parse(&name, 140, self.resources())?;
+        // CreateFunction accepts a name or an ARN, but never a qualifier; AWS
+        // quotes its own pattern (no `.`, no `$LATEST.PUBLISHED`) and refuses a
+        // name over 64 characters as InvalidParameterValue.
+        let bad = || ApiError::pattern(&name, "functionName", ident::CREATE_FUNCTION_NAME_PATTERN);
+        let fref = FunctionRef::parse(&name, 140, self.resources()).map_err(|e| match e {
+            ApiError::Validation(m) if m.contains("regular expression") => bad(),
+            other => other,
+        })?;
         if fref.qualifier.is_some() {
-            return Err(ApiError::pattern(
-                &name,
-                "functionName",
-                "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)",
-            )
+            return Err(bad().into());
+        }
+        if fref.name.len() > 64 {
+            return Err(ApiError::InvalidParameterValue(format!(
+                "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+            ))
             .into());
         }
         let role = req
@@ -167,7 +185,11 @@ impl ControlPlane {
             tags: req.tags.clone().unwrap_or_default(),
         };
         let shown = if req.publish {
-            self.publish_in(&mut *tx, &mut record, None)?
+            // AWS answers with version 1's configuration under the
+            // unqualified ARN.
+            let mut v1 = self.publish_in(&mut *tx, &mut record, None)?;
+            v1.function_arn = self.function_arn(&fref.name);
+            v1
         } else {
             record.latest.clone()
         };
@@ -195,8 +217,12 @@ impl ControlPlane {
                 location: self.signer.url(&resolved.code_blob, now_unix),
             },
             // Tags belong to the function, and AWS shows them for the
-            // unqualified function only.
-            tags: fref.qualifier.is_none().then_some(rec.tags),
+            // unqualified function only, and only when it has some.
+            tags: fref
+                .qualifier
+                .is_none()
+                .then_some(rec.tags)
+                .filter(|t| !t.is_empty()),
             concurrency: reserved.map(|n| Concurrency {
                 reserved_concurrent_executions: n,
             }),
@@ -280,6 +306,13 @@ impl ControlPlane {
     /// DeleteFunction: the whole function (versions, aliases, settings), or
     /// one published version when qualified.
     pub fn delete_function(&self, fref: &FunctionRef) -> Result<()> {
+        // AWS refuses `$LATEST` before it looks the function up.
+        if fref.qualifier == Some(Qualifier::Latest) {
+            return Err(ApiError::InvalidParameterValue(
+                "$LATEST version cannot be deleted without deleting the function.".into(),
+            )
+            .into());
+        }
         let mut tx = self.meta.begin()?;
         let rec = self.load_function(&mut *tx, fref)?;
         match &fref.qualifier {
@@ -317,7 +350,12 @@ impl ControlPlane {
                 .into());
             }
             Some(Qualifier::Version(n)) => {
-                let v = self.load_version(&mut *tx, fref, *n)?;
+                // Deleting a version that does not exist succeeds on AWS.
+                let Some(v) =
+                    load::<VersionRecord>(&mut *tx, &versions_ns(&fref.name), &version_key(*n))?
+                else {
+                    return Ok(());
+                };
                 let users = self.aliases_using(&mut *tx, &fref.name, *n)?;
                 if !users.is_empty() {
                     return Err(ApiError::ResourceConflict(format!(

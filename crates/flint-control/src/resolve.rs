@@ -18,7 +18,7 @@ impl ControlPlane {
         tx: &mut dyn Transaction,
         fref: &FunctionRef,
     ) -> Result<ResolvedFunction> {
-        let rec = self.load_function(tx, fref)?;
+        let rec = self.load_function_as_named(tx, fref)?;
         let invoked_arn = fref.arn(self.resources());
         let (mut config, code_blob) = match &fref.qualifier {
             None => (rec.latest, rec.code_blob),

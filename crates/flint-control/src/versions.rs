@@ -1,6 +1,6 @@
 //! PublishVersion and ListVersionsByFunction.
 
-use crate::configuration::{as_just_created, as_list_entry, fingerprint};
+use crate::configuration::{as_list_entry, fingerprint, settled};
 use crate::functions::check_revision;
 use crate::listing::{FunctionList, LIST_PAGE_MAX, decode_marker, encode_marker, page_size};
 use crate::records::{
@@ -83,8 +83,11 @@ impl ControlPlane {
         }
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
         self.commit(tx)?;
-        // A new version starts Pending on AWS; flint has already finished.
-        Ok(as_just_created(config))
+        // AWS answers PublishVersion with the version already Active and
+        // Successful, under the RevisionId later reads show.
+        let mut config = config;
+        settled(&mut config);
+        Ok(config)
     }
 
     /// ListVersionsByFunction: `$LATEST` first, then versions in order.

@@ -48,7 +48,8 @@ pub struct FunctionUrlConfig {
     pub creation_time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_modified_time: Option<String>,
-    pub invoke_mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoke_mode: Option<String>,
 }
 
 fn list_limits(

@@ -9,9 +9,13 @@ use crate::error::ApiError;
 use std::fmt;
 
 /// The model's pattern for function names in paths, quoted in validation errors.
-pub const FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
-/// The model's pattern for qualifiers.
-pub const QUALIFIER_PATTERN: &str = "(|[a-zA-Z0-9$_-]+)";
+/// (AWS's current one, as its recorded answers quote it: `eusc-` regions, `.` in
+/// names, `$LATEST.PUBLISHED`.)
+pub const FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+/// The pattern CreateFunction quotes for its `FunctionName`.
+pub const CREATE_FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+/// The pattern AWS quotes for a `Qualifier` parameter.
+pub const QUALIFIER_PATTERN: &str = "\\$(LATEST(\\.PUBLISHED)?)|[a-zA-Z0-9-_$]+";
 /// The model's pattern for alias names.
 pub const ALIAS_PATTERN: &str = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)";
 
@@ -131,7 +135,8 @@ pub fn is_valid_alias_name(name: &str) -> bool {
 }
 
 pub(crate) fn is_region(s: &str) -> bool {
-    // [a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d
+    // (eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d
+    let s = s.strip_prefix("eusc-").unwrap_or(s);
     let parts: Vec<&str> = s.split('-').collect();
     if parts.len() < 3 || parts.len() > 4 {
         return false;
@@ -189,28 +194,41 @@ impl FunctionRef {
         let (name, qualifier) = match rest {
             [name] => (*name, None),
             [name, q] => (*name, Some(*q)),
+            // `arn:aws:lambda:<region>:<account>:function`: AWS reads the last
+            // segment as the name (the `function:` prefix is optional).
+            [] if region.is_some() => ("function", None),
             _ => return Err(bad()),
         };
-        if !is_valid_function_name(name) {
-            return Err(
-                if name.len() > 64
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                {
-                    ApiError::too_long(raw, "functionName", 64)
-                } else {
-                    bad()
-                },
-            );
+        // A name longer than 64 characters matches AWS's pattern: it just names
+        // no function (CreateFunction checks the length itself).
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad());
         }
+        // Within the name only `$LATEST` may carry a `$` (the pattern's
+        // `(\$LATEST|[a-zA-Z0-9-_]+)`); `?Qualifier=` is laxer.
         let qualifier = match qualifier {
             None => None,
+            Some(q)
+                if q != "$LATEST"
+                    && !q
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                return Err(bad());
+            }
             Some(q) => Some(Qualifier::parse(q).map_err(|_| bad())?),
         };
-        let foreign =
-            region.is_some_and(|r| r != ctx.region) || account.is_some_and(|a| a != ctx.account);
-        if foreign {
+        if let Some(r) = region.filter(|r| *r != ctx.region) {
+            return Err(ApiError::ResourceNotFound(format!(
+                "Functions from '{r}' are not reachable in this region ('{}')",
+                ctx.region
+            )));
+        }
+        if account.is_some_and(|a| a != ctx.account) {
             let arn = match &qualifier {
                 Some(q) => ctx.qualified_arn(name, &q.to_string()),
                 None => ctx.function_arn(name),
@@ -292,11 +310,23 @@ mod tests {
             let e = FunctionRef::parse(bad, 140, &ctx()).unwrap_err();
             assert_eq!(e.code(), "ValidationException", "{bad}");
         }
+        // AWS's recorded answers: '$LATES' inside an ARN breaks the pattern.
+        let e = FunctionRef::parse(
+            "arn:aws:lambda:us-east-1:000000000000:function:f:$LATES",
+            140,
+            &ctx(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        // ... while a 65-character name and an ARN without a name are lookups.
         let long = "a".repeat(65);
-        assert_eq!(
-            FunctionRef::parse(&long, 140, &ctx()).unwrap_err().code(),
-            "ValidationException"
+        assert_eq!(FunctionRef::parse(&long, 140, &ctx()).unwrap().name, long);
+        let incomplete = FunctionRef::parse(
+            "arn:aws:lambda:us-east-1:000000000000:function",
+            140,
+            &ctx(),
         );
+        assert_eq!(incomplete.unwrap().name, "function");
         assert_eq!(
             FunctionRef::parse("", 140, &ctx()).unwrap_err().code(),
             "ValidationException"
@@ -312,6 +342,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code(), "ResourceNotFoundException");
+        assert_eq!(
+            e.to_string(),
+            "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+        );
         let e = FunctionRef::parse("111111111111:function:f", 140, &ctx()).unwrap_err();
         assert_eq!(e.code(), "ResourceNotFoundException");
     }
@@ -341,6 +375,7 @@ mod tests {
     fn regions_are_checked() {
         assert!(is_region("us-east-1"));
         assert!(is_region("us-gov-west-1"));
+        assert!(is_region("eusc-de-east-1"));
         assert!(!is_region("useast1"));
         assert!(!is_region("us-east-12"));
     }
