@@ -294,8 +294,9 @@ def test_account_settings_and_concurrency(fresh):
         "ReservedConcurrentExecutions") is None
     assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 1000
     # Missing function.
+    # Named as `:$LATEST`, as AWS does (its recorded test_function_concurrency_exceptions).
     expect_error(lam.put_function_concurrency, "ResourceNotFoundException", 404,
-                 f"Function not found: {function_arn('nope')}",
+                 f"Function not found: {function_arn('nope')}:$LATEST",
                  FunctionName="nope", ReservedConcurrentExecutions=1)
     # Deleting a function releases its reservation and its code size.
     lam.put_function_concurrency(FunctionName="acct-a", ReservedConcurrentExecutions=50)

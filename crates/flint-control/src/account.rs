@@ -76,12 +76,26 @@ impl ControlPlane {
     /// PutFunctionConcurrency: reserve executions for one function, keeping
     /// Lambda's unreserved minimum for everything else.
     pub fn put_function_concurrency(&self, fref: &FunctionRef, reserved: i64) -> Result<i64> {
-        self.require_unqualified(fref)?;
+        // AWS's order (its recorded test_function_concurrency_exceptions): a
+        // qualifier, then the function (named as `:$LATEST`), then the value.
+        if fref.qualifier.is_some() {
+            return Err(ApiError::InvalidParameterValue(
+                "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.".into(),
+            )
+            .into());
+        }
+        let mut tx = self.meta.begin()?;
+        if load::<crate::records::FunctionRecord>(&mut *tx, crate::records::FUNCTIONS, &fref.name)?
+            .is_none()
+        {
+            return Err(ApiError::function_not_found(
+                &self.resources().qualified_arn(&fref.name, "$LATEST"),
+            )
+            .into());
+        }
         if reserved < 0 {
             return Err(ApiError::too_small(reserved, "reservedConcurrentExecutions", 0).into());
         }
-        let mut tx = self.meta.begin()?;
-        self.load_function(&mut *tx, fref)?;
         let provisioned = self.provisioned_total(&mut *tx, &fref.name, None)?;
         if reserved < provisioned {
             return Err(ApiError::InvalidParameterValue(format!(

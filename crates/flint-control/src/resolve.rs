@@ -76,7 +76,17 @@ impl ControlPlane {
         if let Some(hit) = self.resolve_cached(fref, roll) {
             return Ok(hit);
         }
-        let resolution = self.resolution(fref)?;
+        let resolution = self.resolution(fref).map_err(|e| match e {
+            // Invoke names the unqualified function as `:$LATEST` (AWS's recordings).
+            crate::ControlError::Api(ApiError::ResourceNotFound(m))
+                if fref.qualifier.is_none()
+                    && m == format!("Function not found: {}", self.function_arn(&fref.name)) =>
+            {
+                ApiError::function_not_found(&self.resources().qualified_arn(&fref.name, "$LATEST"))
+                    .into()
+            }
+            other => other,
+        })?;
         let picked = resolution.pick(roll);
         let mut cache = self.resolutions.write();
         // A mutation may have committed while we read: only cache what was

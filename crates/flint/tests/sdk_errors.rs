@@ -93,7 +93,9 @@ async fn missing_function_is_resource_not_found_everywhere() {
             .await,
         code,
         st,
-        NOPE,
+        // AWS names the function as `:$LATEST` here (its recorded
+        // test_function_concurrency_exceptions).
+        &format!("{NOPE}:$LATEST"),
     );
     assert_err(
         c.get_function_concurrency()
@@ -237,7 +239,8 @@ async fn configuration_limits_and_runtimes() {
     let long = "x".repeat(65);
     assert_err_prefix(
         create_request(&c, &long, &zip).send().await,
-        "ValidationException",
+        // AWS's recorded code for a 65-character CreateFunction name.
+        "InvalidParameterValueException",
         400,
         &format!(
             "1 validation error detected: Value '{long}' at 'functionName' failed to satisfy constraint: "

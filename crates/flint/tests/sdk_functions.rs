@@ -557,7 +557,7 @@ async fn functions_are_addressable_by_name_arn_partial_arn_and_qualifier() {
             .await,
         "ResourceNotFoundException",
         404,
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:addr",
+        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')",
     );
     // Updates by ARN and partial ARN reach the same function.
     client
