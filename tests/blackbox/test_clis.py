@@ -150,3 +150,45 @@ def test_aws_cli(server, tmp_path):
     assert f"Function not found: {function_arn(n)}" in e.stderr
     assert n not in {f["FunctionName"] for p in lam.get_paginator("list_functions").paginate()
                      for f in p["Functions"]}
+
+
+def test_aws_cli_waiters_follow_the_state_machine(server, tmp_path):
+    """`aws lambda wait function-active-v2 / function-updated-v2 /
+    published-version-active` (AWS CLI v1's waiters) over the states and
+    RevisionIds of AWS's recordings (test_function_revisions_basic,
+    test_function_revisions_version_and_alias): a create answers Pending and an
+    update InProgress, each under an id that is stale once the waiter returns;
+    the id read after the wait is the one preconditions accept."""
+    ep = server.endpoint
+    n = unique("awswait")
+    zpath = tmp_path / "code.zip"
+    zpath.write_bytes(make_zip({"index.py": "def handler(e, c):\n    return 1\n"}))
+    created = run_aws(ep, "create-function", "--function-name", n, "--runtime", "python3.12",
+                      "--role", ROLE, "--handler", "index.handler",
+                      "--zip-file", f"fileb://{zpath}").json
+    assert created["State"] == "Pending" and created["StateReasonCode"] == "Creating"
+    run_aws(ep, "wait", "function-active-v2", "--function-name", n)
+    active = run_aws(ep, "get-function", "--function-name", n).json["Configuration"]
+    assert active["State"] == "Active" and active["LastUpdateStatus"] == "Successful"
+    assert active["RevisionId"] != created["RevisionId"]
+
+    stale = run_aws(ep, "update-function-configuration", "--function-name", n,
+                    "--timeout", "9", "--revision-id", created["RevisionId"], check=False)
+    assert stale.returncode != 0 and "PreconditionFailedException" in stale.stderr
+    upd = run_aws(ep, "update-function-configuration", "--function-name", n,
+                  "--timeout", "9", "--revision-id", active["RevisionId"]).json
+    assert upd["LastUpdateStatus"] == "InProgress"
+    assert upd["LastUpdateStatusReason"] == "The function is being created."
+    run_aws(ep, "wait", "function-updated-v2", "--function-name", n)
+    done = run_aws(ep, "get-function-configuration", "--function-name", n).json
+    assert done["LastUpdateStatus"] == "Successful" and done["Timeout"] == 9
+    assert done["RevisionId"] not in (active["RevisionId"], upd["RevisionId"])
+
+    v1 = run_aws(ep, "publish-version", "--function-name", n,
+                 "--revision-id", done["RevisionId"]).json
+    assert v1["State"] == "Active" and v1["LastUpdateStatus"] == "Successful"
+    run_aws(ep, "wait", "published-version-active", "--function-name", n, "--qualifier", "1")
+    got = run_aws(ep, "get-function-configuration", "--function-name", n,
+                  "--qualifier", "1").json
+    assert got["RevisionId"] == v1["RevisionId"] and got["State"] == "Active"
+    run_aws(ep, "delete-function", "--function-name", n)

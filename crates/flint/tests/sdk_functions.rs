@@ -231,12 +231,42 @@ async fn sdk_waiters_see_active_and_updated() {
         updated.last_update_status(),
         Some(&LastUpdateStatus::InProgress)
     );
-    client
+    let settled = client
         .wait_until_function_updated_v2()
         .function_name("waited")
         .wait(Duration::from_secs(20))
         .await
         .expect("function-updated-v2 waiter");
+    // As in AWS's recordings: the update answer's RevisionId is the InProgress
+    // one, stale once the waiter saw Successful; the waiter's is current.
+    let settled_rev = settled
+        .as_result()
+        .expect("final poll succeeded")
+        .configuration()
+        .and_then(|c| c.revision_id())
+        .expect("RevisionId")
+        .to_string();
+    assert_ne!(Some(settled_rev.as_str()), updated.revision_id());
+    let stale = client
+        .update_function_configuration()
+        .function_name("waited")
+        .revision_id(updated.revision_id().unwrap())
+        .memory_size(256)
+        .send()
+        .await
+        .expect_err("the InProgress RevisionId is stale");
+    assert_eq!(
+        stale.into_service_error().meta().code(),
+        Some("PreconditionFailedException")
+    );
+    client
+        .update_function_configuration()
+        .function_name("waited")
+        .revision_id(&settled_rev)
+        .memory_size(256)
+        .send()
+        .await
+        .expect("the settled RevisionId is current");
     client
         .wait_until_function_updated()
         .function_name("waited")
