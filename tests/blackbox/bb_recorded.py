@@ -128,7 +128,7 @@ class Recording:
             self._diff(path, f"expected {expected!r}, got {actual!r}")
 
     def _compare_text(self, expected, actual, path):
-        if expected == "date":
+        if expected in ("date", "datetime"):
             if not isinstance(actual, str) or not re.match(r"\d{4}-\d\d-\d\d", actual):
                 self._diff(path, f"expected a date, got {actual!r}")
             return

@@ -404,3 +404,78 @@ def test_url_config_lifecycle(lam):
     lam.delete_function_url_config(FunctionName=name)
     rec.step("failed_getter", call(lam.get_function_url_config, FunctionName=name))
     rec.done()
+
+
+def test_create_tag_on_fn_create(lam):
+    rec = Recording("TestLambdaTag::test_create_tag_on_fn_create")
+    name = unique()
+    create_fn(lam, name, files=HANDLER_CODE, handler="handler.handler", Timeout=30,
+              Environment={"Variables": {}}, Tags={"testtag": "custom"})
+    rec.step("get_function_result", lam.get_function(FunctionName=name))
+    rec.step("list_tags_result", lam.list_tags(Resource=arn(name)))
+    rec.done()
+
+
+def test_tag_lifecycle_lambda_function(lam):
+    rec = Recording("TestLambdaTag::test_tag_lifecycle[lambda_function]")
+    name = unique()
+    create_fn(lam, name)
+    res = arn(name)
+
+    def then_list(step, response):
+        rec.step(step, response)
+        rec.step(f"{step}_listtags", lam.list_tags(Resource=res))
+
+    then_list("tag_single_response", lam.tag_resource(Resource=res, Tags={"A": "tag-a"}))
+    then_list("tag_multiple_response",
+              lam.tag_resource(Resource=res, Tags={"B": "tag-b", "C": "tag-c"}))
+    then_list("tag_overlap_response",
+              lam.tag_resource(Resource=res, Tags={"C": "tag-c-newsuffix", "D": "tag-d"}))
+    then_list("untag_single_response", lam.untag_resource(Resource=res, TagKeys=["A"]))
+    then_list("untag_multiple_response", lam.untag_resource(Resource=res, TagKeys=["B", "C"]))
+    then_list("untag_nonexisting_response", lam.untag_resource(Resource=res, TagKeys=["F"]))
+    then_list("untag_existing_and_nonexisting_response",
+              lam.untag_resource(Resource=res, TagKeys=["D", "F"]))
+    rec.done()
+
+
+def test_function_concurrency(lam):
+    rec = Recording("TestLambdaReservedConcurrency::test_function_concurrency")
+    name = unique()
+    create_fn(lam, name)
+    rec.step("put_function_concurrency_with_reserved_0", lam.put_function_concurrency(
+        FunctionName=name, ReservedConcurrentExecutions=0))
+    rec.step("put_function_concurrency_with_reserved_1", lam.put_function_concurrency(
+        FunctionName=name, ReservedConcurrentExecutions=1))
+    rec.step("get_function_concurrency", lam.get_function_concurrency(FunctionName=name))
+    rec.step("delete_response", lam.delete_function_concurrency(FunctionName=name))
+    rec.step("get_function_concurrency_after_delete",
+             lam.get_function_concurrency(FunctionName=name))
+    rec.done()
+
+
+def test_url_config_deletion_without_qualifier(lam):
+    rec = Recording("TestLambdaUrl::test_url_config_deletion_without_qualifier")
+    name = unique()
+    create_fn(lam, name)
+    lam.create_alias(FunctionName=name, Name="test-alias", FunctionVersion="$LATEST")
+
+    def url(answer):
+        # "lambda-url" is how the recording stands for the URL itself.
+        assert answer["FunctionUrl"].startswith("http"), answer
+        answer["FunctionUrl"] = "lambda-url"
+        return answer
+
+    rec.step("url_creation", url(lam.create_function_url_config(FunctionName=name,
+                                                                AuthType="NONE")))
+    rec.step("url_with_alias_creation", url(lam.create_function_url_config(
+        FunctionName=name, Qualifier="test-alias", AuthType="NONE")))
+    rec.step("get_url_config", url(lam.get_function_url_config(FunctionName=name)))
+    rec.step("get_url_config_with_alias", url(lam.get_function_url_config(
+        FunctionName=name, Qualifier="test-alias")))
+    rec.step("delete_function_url_config", lam.delete_function_url_config(FunctionName=name))
+    rec.step("get_url_config_after_deletion", call(lam.get_function_url_config,
+                                                   FunctionName=name))
+    rec.step("get_url_config_with_alias_after_deletion", url(lam.get_function_url_config(
+        FunctionName=name, Qualifier="test-alias")))
+    rec.done()
