@@ -479,3 +479,48 @@ def test_url_config_deletion_without_qualifier(lam):
     rec.step("get_url_config_with_alias_after_deletion", url(lam.get_function_url_config(
         FunctionName=name, Qualifier="test-alias")))
     rec.done()
+
+
+def test_alias_lifecycle(lam):
+    rec = Recording("TestLambdaAlias::test_alias_lifecycle")
+    name = unique()
+    rec.step("create_response", create_fn(lam, name, wait=False,
+                                          Environment={"Variables": {"testenv": "staging"}}))
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    rec.step("publish_v1", lam.publish_version(FunctionName=name))
+    lam.update_function_configuration(FunctionName=name,
+                                      Environment={"Variables": {"testenv": "prod"}})
+    wait_updated(lam, name)
+    rec.step("publish_v2", lam.publish_version(FunctionName=name))
+    rec.step("create_alias_1_1", lam.create_alias(
+        FunctionName=name, Name="aliasname1_1", FunctionVersion="1", Description="custom-alias",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.2}}))
+    rec.step("get_alias_1_1", lam.get_alias(FunctionName=name, Name="aliasname1_1"))
+    rec.step("get_function_alias_1_1", lam.get_function(FunctionName=name,
+                                                        Qualifier="aliasname1_1"))
+    rec.step("get_function_byarn_alias_1_1", lam.get_function(
+        FunctionName=arn(name, "aliasname1_1")))
+    rec.step("get_function_alias_notfound_exc", call(
+        lam.get_function, FunctionName=name, Qualifier="aliasdoesnotexist"))
+    rec.step("get_function_alias_byarn_notfound_exc", call(
+        lam.get_function, FunctionName=arn(name, "aliasdoesnotexist")))
+    for alias, version, desc in (("aliasname1_2", "1", "custom-alias"), ("aliasname1_3", "1", None),
+                                 ("aliasname2", "2", "custom-alias")):
+        kw = {"Description": desc} if desc else {}
+        step = alias.replace("aliasname", "")
+        rec.step(f"create_alias_{step}", lam.create_alias(
+            FunctionName=name, Name=alias, FunctionVersion=version, **kw))
+        rec.step(f"get_alias_{step}", lam.get_alias(FunctionName=name, Name=alias))
+    rec.step("list_aliases_for_fnname", lam.list_aliases(FunctionName=name))
+    rec.step("update_alias_1_1", lam.update_alias(
+        FunctionName=name, Name="aliasname1_1", RoutingConfig={"AdditionalVersionWeights": {}}))
+    rec.step("get_alias_1_1_after_update", lam.get_alias(FunctionName=name, Name="aliasname1_1"))
+    rec.step("list_aliases_for_fnname_after_update", lam.list_aliases(FunctionName=name))
+    rec.step("update_alias_1_2", lam.update_alias(FunctionName=name, Name="aliasname1_2",
+                                                  FunctionVersion="1"))
+    rec.step("get_alias_1_2_after_update", lam.get_alias(FunctionName=name, Name="aliasname1_2"))
+    rec.step("list_aliases_for_fnname_after_update_2", lam.list_aliases(FunctionName=name))
+    rec.step("list_aliases_for_version", lam.list_aliases(FunctionName=name, FunctionVersion="1"))
+    rec.step("delete_alias_response", lam.delete_alias(FunctionName=name, Name="aliasname1_1"))
+    rec.step("list_aliases_for_fnname_afterdelete", lam.list_aliases(FunctionName=name))
+    rec.done()
