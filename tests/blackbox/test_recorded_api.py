@@ -524,3 +524,34 @@ def test_alias_lifecycle(lam):
     rec.step("delete_alias_response", lam.delete_alias(FunctionName=name, Name="aliasname1_1"))
     rec.step("list_aliases_for_fnname_afterdelete", lam.list_aliases(FunctionName=name))
     rec.done()
+
+
+def test_version_lifecycle(lam):
+    rec = Recording("TestLambdaVersions::test_version_lifecycle")
+    name = unique()
+    rec.step("create_response", create_fn(lam, name, wait=False, Description="No version :("))
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    rec.step("get_function_result", lam.get_function(FunctionName=name))
+    rec.step("list_versions_result", lam.list_versions_by_function(FunctionName=name))
+    rec.step("first_update_response", lam.update_function_configuration(
+        FunctionName=name, Description="First version :)"))
+    wait_updated(lam, name)
+    rec.step("first_update_get_function", lam.get_function(FunctionName=name))
+    rec.step("first_publish_response", lam.publish_version(
+        FunctionName=name, Description="First version description :)"))
+    rec.step("first_publish_get_function", lam.get_function(FunctionName=name, Qualifier="1"))
+    rec.step("first_publish_get_function_config",
+             lam.get_function_configuration(FunctionName=name, Qualifier="1"))
+    rec.step("second_update_response", lam.update_function_configuration(
+        FunctionName=name, Description="Second version :))"))
+    wait_updated(lam, name)
+    rec.step("first_publish_get_function_after_update",
+             lam.get_function(FunctionName=name, Qualifier="1"))
+    rec.step("second_publish_response", lam.publish_version(FunctionName=name))
+    rec.step("third_publish_response", lam.publish_version(FunctionName=name))
+    rec.step("list_versions_result_after_third_publish",
+             lam.list_versions_by_function(FunctionName=name))
+    lam.delete_function(FunctionName=name, Qualifier="1")
+    rec.step("list_versions_result_after_deletion_of_first_version",
+             lam.list_versions_by_function(FunctionName=name))
+    rec.done()
