@@ -21,6 +21,9 @@ OTHER_REGION = "us-west-2"
 # Differences from AWS not fixed yet: test node name -> why. Strict, so a fix
 # turns the run red until its entry goes (recorded-scenarios.md lists them).
 KNOWN = {
+    'test_function_arns':
+        "flint bug: CreateFunction with another account's ARN is ResourceNotFound "
+        "(AWS: 403 AccessDeniedException with no message)",
     'test_function_name_and_qualifier_validation[lowercase_latest_qualifier-invoke]':
         'flint bug: not-found message lacks the qualifier',
     'test_function_revisions_basic':
@@ -554,4 +557,30 @@ def test_version_lifecycle(lam):
     lam.delete_function(FunctionName=name, Qualifier="1")
     rec.step("list_versions_result_after_deletion_of_first_version",
              lam.list_versions_by_function(FunctionName=name))
+    rec.done()
+
+
+def test_function_arns(lam):
+    rec = Recording("TestLambdaFunction::test_function_arns")
+
+    def create_as(function_name):
+        # A package of its own per function (the recording's code hashes differ).
+        code = {"handler.py": f"def handler(e, c):\n    return {function_name!r}\n"}
+        return call(lam.create_function, FunctionName=function_name, Runtime="python3.12",
+                    Role=ROLE, Handler="handler.handler", Code={"ZipFile": make_zip(code)},
+                    Timeout=30, Environment={"Variables": {}})
+
+    for step, ident in (("create-function-arn-response", lambda n: arn(n)),
+                        ("create-function-partial-arn-response",
+                         lambda n: f"{ACCOUNT}:function:{n}")):
+        name = unique()
+        rec.step(step, {"CreateEventSourceMappingResponse": None,
+                        "CreateFunctionResponse": create_as(ident(name))})
+    rec.step("invalid_function_name_exc", create_as("invalid:function:name"))
+    rec.step("long_function_name_exc", create_as("a" * 65))
+    rec.step("long_function_arn_exc", create_as(arn("a" * 100)))
+    rec.step("function_arn_other_region_exc",
+             create_as(arn(unique(), region="ap-southeast-1")))
+    rec.step("function_arn_other_account_exc",
+             create_as(f"arn:aws:lambda:{REGION}:123456789012:function:{unique()}"))
     rec.done()
