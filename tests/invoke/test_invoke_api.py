@@ -118,7 +118,9 @@ def test_unknown_function_404(lam):
         lam.invoke(FunctionName="no-such-function-here", Payload=b"{}")
     status, code_, msg = error_of(e)
     assert (status, code_) == (404, "ResourceNotFoundException"), e.value.response
-    assert msg == f"Function not found: {function_arn('no-such-function-here')}"
+    # Invoke names an unqualified function as `:$LATEST` (AWS's recorded
+    # test_function_name_and_qualifier_validation[...-invoke]).
+    assert msg == f"Function not found: {function_arn('no-such-function-here', '$LATEST')}"
 
 
 def test_dry_run(lam, fn):
