@@ -24,8 +24,6 @@ KNOWN = {
     'test_function_arns':
         "flint bug: CreateFunction with another account's ARN is ResourceNotFound "
         "(AWS: 403 AccessDeniedException with no message)",
-    'test_function_name_and_qualifier_validation[lowercase_latest_qualifier-invoke]':
-        'flint bug: not-found message lacks the qualifier',
     'test_function_revisions_basic':
         "date-dependent: recorded 2025-11 while AWS still let functions update to python3.8; "
         "its update block date has passed, so flint refuses as AWS does today",

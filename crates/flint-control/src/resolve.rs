@@ -108,7 +108,7 @@ impl ControlPlane {
                 additional: None,
             });
         };
-        self.load_function(&mut *tx, fref)?;
+        self.load_function_as_named(&mut *tx, fref)?;
         let alias =
             records::load_alias(&mut *tx, &fref.name, a)?.ok_or_else(|| self.not_found(fref))?;
         let invoked_arn = fref.arn(self.resources());
