@@ -582,3 +582,34 @@ def test_function_arns(lam):
     rec.step("function_arn_other_account_exc",
              create_as(f"arn:aws:lambda:{REGION}:123456789012:function:{unique()}"))
     rec.done()
+
+
+def test_lambda_eventinvokeconfig_lifecycle(lam):
+    rec = Recording("TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_lifecycle")
+    name = unique()
+    create_fn(lam, name, files=HANDLER_CODE, handler="handler.handler", Timeout=30,
+              Environment={"Variables": {}})
+    rec.step("put_invokeconfig_retries_0", lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0))
+    rec.step("put_invokeconfig_eventage_60", lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumEventAgeInSeconds=60))
+    rec.step("update_invokeconfig_eventage_nochange", lam.update_function_event_invoke_config(
+        FunctionName=name, MaximumEventAgeInSeconds=60))
+    rec.step("update_invokeconfig_retries", lam.update_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=1))
+    rec.step("get_invokeconfig", lam.get_function_event_invoke_config(FunctionName=name))
+    rec.step("get_invokeconfig_latest", lam.get_function_event_invoke_config(
+        FunctionName=name, Qualifier="$LATEST"))
+    rec.step("list_single_invokeconfig",
+             lam.list_function_event_invoke_configs(FunctionName=name))
+    rec.step("publish_version_result", lam.publish_version(FunctionName=name))
+    rec.step("get_invokeconfig_postpublish", call(
+        lam.get_function_event_invoke_config, FunctionName=name, Qualifier="1"))
+    rec.step("put_published_invokeconfig", lam.put_function_event_invoke_config(
+        FunctionName=name, Qualifier="1", MaximumEventAgeInSeconds=120))
+    rec.step("get_published_invokeconfig", lam.get_function_event_invoke_config(
+        FunctionName=name, Qualifier="1"))
+    lam.delete_function_event_invoke_config(FunctionName=name)
+    rec.step("list_paging_nolimit_postdelete",
+             lam.list_function_event_invoke_configs(FunctionName=name))
+    rec.done()
