@@ -94,12 +94,15 @@ fn sh_alive(memory_mb: u64, tmp_mb: u64, script: &str) -> (Sandbox, String) {
     (sb, line)
 }
 
-fn loop_devices_backed_by_state() -> Vec<String> {
+/// The loop devices whose backing image is sandbox `id`'s (the other tests of this file run
+/// in parallel and have loop devices of their own).
+fn loop_devices_of(id: &str) -> Vec<String> {
+    let image = format!("{STATE}/ephemeral/{id}.img");
     std::fs::read_dir("/sys/block")
         .unwrap()
         .flatten()
         .filter_map(|e| std::fs::read_to_string(e.path().join("loop/backing_file")).ok())
-        .filter(|f| f.contains(STATE))
+        .filter(|f| f.starts_with(&image))
         .collect()
 }
 
@@ -161,10 +164,10 @@ fn tmp_is_an_empty_sticky_world_writable_disk_of_its_size_and_leaves_nothing_beh
     let id = sb.id().to_owned();
     sb.destroy().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !loop_devices_backed_by_state().is_empty() && Instant::now() < deadline {
+    while !loop_devices_of(&id).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(loop_devices_backed_by_state(), Vec::<String>::new());
+    assert_eq!(loop_devices_of(&id), Vec::<String>::new());
     let left: Vec<String> = std::fs::read_dir(format!("{STATE}/ephemeral"))
         .unwrap()
         .flatten()
