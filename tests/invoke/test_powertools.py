@@ -12,7 +12,9 @@ import pytest
 from .invoke_support import HERE, invoke, zip_dir
 
 CACHE = os.path.join(HERE, ".cache", "powertools")
-TRACE = re.compile(r"^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])$")
+# The lineage of recursive loop detection (flint-invoke's recursion.rs) rides at the end.
+TRACE = re.compile(r"^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])"
+                   r"(?:;Lineage=[0-9a-f]{8}:[0-9]+(?:\|[0-9a-f]{8}:[0-9]+)*)?$")
 
 APP = """
 import os

@@ -14,7 +14,9 @@ from .invoke_support import invoke, rust_bootstrap_zip
 from .test_custom_runtimes import awslambdaric_dir, ric_zip  # noqa: F401 (a fixture)
 from .test_function_urls import call, public_url
 
-TRACE = re.compile(r"^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])$")
+# The lineage of recursive loop detection (flint-invoke's recursion.rs) rides at the end.
+TRACE = re.compile(r"^Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])"
+                   r"(?:;Lineage=[0-9a-f]{8}:[0-9]+(?:\|[0-9a-f]{8}:[0-9]+)*)?$")
 CALLER_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 
 PY = """
