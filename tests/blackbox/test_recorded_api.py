@@ -613,3 +613,115 @@ def test_lambda_eventinvokeconfig_lifecycle(lam):
     rec.step("list_paging_nolimit_postdelete",
              lam.list_function_event_invoke_configs(FunctionName=name))
     rec.done()
+
+
+def test_lambda_eventinvokeconfig_exceptions(raw_lam):
+    rec = Recording("TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions")
+    lam = raw_lam
+    name, other = unique(), unique()
+    for n in (name, other):
+        create_fn(lam, n, files=HANDLER_CODE, handler="handler.handler", Timeout=30,
+                  Environment={"Variables": {}})
+    fn_arn, other_arn = arn(name), arn(other)
+    missing = arn("doesnotexist")
+    rec.step("fn_version_result", lam.publish_version(FunctionName=name))
+    alias = lam.create_alias(FunctionName=name, Name="eventinvokealias", FunctionVersion="1")
+    rec.step("fn_alias_result", alias)
+    put = lam.put_function_event_invoke_config
+
+    def attempt(step, **kw):
+        rec.step(step, call(put, **kw))
+
+    attempt("put_functionname_name_notfound", FunctionName="doesnotexist", MaximumRetryAttempts=1)
+    attempt("put_functionname_arn_notfound", FunctionName=missing, MaximumRetryAttempts=1)
+    attempt("put_functionname_nootherargs", FunctionName="doesnotexist")
+    attempt("put_destination_lambda_doesntexist", FunctionName=name,
+            DestinationConfig={"OnSuccess": {"Destination": missing}})
+    attempt("put_destination_recursive", FunctionName=name,
+            DestinationConfig={"OnSuccess": {"Destination": fn_arn}})
+    attempt("put_destination_other_lambda", FunctionName=name,
+            DestinationConfig={"OnSuccess": {"Destination": other_arn}})
+    attempt("put_destination_invalid_service_arn", FunctionName=name,
+            DestinationConfig={"OnSuccess": {"Destination": fn_arn.replace(":lambda:", ":iam:")}})
+    attempt("put_destination_success_no_destination_arn", FunctionName=name,
+            DestinationConfig={"OnSuccess": {}})
+    attempt("put_destination_failure_no_destination_arn", FunctionName=name,
+            DestinationConfig={"OnFailure": {}})
+    attempt("put_destination_invalid_arn_pattern", FunctionName=name,
+            DestinationConfig={"OnFailure": {
+                "Destination": fn_arn.replace(":lambda:", ":_-/!lambda:")}})
+    attempt("put_destination_latest", FunctionName=name, MaximumRetryAttempts=1)
+    attempt("put_destination_latest_explicit_qualifier", FunctionName=name,
+            Qualifier="$LATEST", MaximumRetryAttempts=1)
+    attempt("put_destination_version", FunctionName=name, Qualifier="1", MaximumRetryAttempts=1)
+    attempt("put_alias_functionname_qualifier", FunctionName=name,
+            Qualifier="eventinvokealias", MaximumRetryAttempts=1)
+    attempt("put_alias_doesnotexist", FunctionName=name,
+            Qualifier="eventinvokealiasdoesnotexist", MaximumRetryAttempts=1)
+    attempt("put_alias_qualifiedarn", FunctionName=alias["AliasArn"], MaximumRetryAttempts=1)
+    attempt("put_alias_qualifiedarn_qualifier", FunctionName=alias["AliasArn"],
+            Qualifier="eventinvokealias", MaximumRetryAttempts=1)
+    attempt("put_alias_qualifiedarn_qualifierconflict", FunctionName=alias["AliasArn"],
+            Qualifier="eventinvokealiasdoesnotexist", MaximumRetryAttempts=1)
+    attempt("put_alias_shorthand", FunctionName=f"{name}:eventinvokealias",
+            MaximumRetryAttempts=1)
+    attempt("put_alias_shorthand_qualifier", FunctionName=f"{name}:eventinvokealias",
+            Qualifier="eventinvokealias", MaximumRetryAttempts=1)
+    attempt("put_alias_shorthand_qualifierconflict", FunctionName=f"{name}:eventinvokealias",
+            Qualifier="eventinvokealiasdoesnotexist", MaximumRetryAttempts=1)
+    attempt("put_version_shorthand", FunctionName=f"{name}:1", MaximumRetryAttempts=1)
+    attempt("put_shorthand_qualifier_match", FunctionName=f"{name}:$LATEST",
+            Qualifier="$LATEST", MaximumRetryAttempts=1)
+    attempt("put_shorthand_qualifier_mismatch_1", FunctionName=f"{name}:1",
+            Qualifier="$LATEST", MaximumRetryAttempts=1)
+    attempt("put_shorthand_qualifier_mismatch_2", FunctionName=f"{name}:$LATEST",
+            Qualifier="1", MaximumRetryAttempts=1)
+    attempt("put_shorthand_qualifier_mismatch_3", FunctionName=f"{name}:1",
+            Qualifier="eventinvokealias", MaximumRetryAttempts=1)
+    # The range bounds (0-2 retries, 60-21600 s) are accepted at their ends...
+    attempt("put_maxevent_maxvalue_result", FunctionName=name, MaximumRetryAttempts=2,
+            MaximumEventAgeInSeconds=21600)
+    attempt("put_pre_overwrite", FunctionName=name, MaximumRetryAttempts=2,
+            MaximumEventAgeInSeconds=60)
+    attempt("put_post_overwrite", FunctionName=name, MaximumRetryAttempts=0)
+    attempt("second_overwrite_existing_response", FunctionName=name, MaximumRetryAttempts=0)
+    rec.step("get_post_overwrite", lam.get_function_event_invoke_config(FunctionName=name))
+    attempt("pre_update_response", FunctionName=name, MaximumRetryAttempts=2,
+            MaximumEventAgeInSeconds=60)
+    update = lam.update_function_event_invoke_config
+    rec.step("update_response", call(update, FunctionName=name, MaximumRetryAttempts=0))
+    rec.step("update_response_existing", call(update, FunctionName=name, MaximumRetryAttempts=0))
+    rec.step("list_configs", lam.list_function_event_invoke_configs(FunctionName=name))
+    paged = lam.list_function_event_invoke_configs(FunctionName=name, MaxItems=2)
+    assert len(paged["FunctionEventInvokeConfigs"]) == 2 and paged.get("NextMarker")
+    delete = lam.delete_function_event_invoke_config
+    rec.step("delete_latest", delete(FunctionName=name, Qualifier="$LATEST"))
+    rec.step("delete_version", delete(FunctionName=name, Qualifier="1"))
+    rec.step("delete_alias", delete(FunctionName=name, Qualifier="eventinvokealias"))
+    rec.step("list_configs_postdelete", lam.list_function_event_invoke_configs(FunctionName=name))
+    rec.step("delete_function_not_found", call(delete, FunctionName=name))
+    rec.step("delete_function_doesnotexist", call(delete, FunctionName="doesnotexist"))
+    rec.step("list_function_doesnotexist", call(
+        lam.list_function_event_invoke_configs, FunctionName="doesnotexist"))
+    get = lam.get_function_event_invoke_config
+    rec.step("get_function_doesnotexist", call(get, FunctionName="doesnotexist"))
+    rec.step("get_qualifier_doesnotexist", call(get, FunctionName=name, Qualifier="doesnotexist"))
+    rec.step("update_eventinvokeconfig_function_doesnotexist", call(
+        update, FunctionName="doesnotexist", MaximumRetryAttempts=0))
+    rec.step("get_eventinvokeconfig_doesnotexist", call(get, FunctionName=alias["AliasArn"]))
+    rec.step("update_eventinvokeconfig_config_doesnotexist_with_qualifier", call(
+        update, FunctionName=alias["AliasArn"], MaximumRetryAttempts=0))
+    rec.step("update_eventinvokeconfig_config_doesnotexist_without_qualifier", call(
+        update, FunctionName=name, MaximumRetryAttempts=0))
+    # ...and one past either end is the model's ValidationException, changing nothing
+    # (not a recorded step: the recording's client validates ranges before sending).
+    for kw, field in ((dict(MaximumRetryAttempts=3), "maximumRetryAttempts"),
+                      (dict(MaximumRetryAttempts=-1), "maximumRetryAttempts"),
+                      (dict(MaximumEventAgeInSeconds=59), "maximumEventAgeInSeconds"),
+                      (dict(MaximumEventAgeInSeconds=21601), "maximumEventAgeInSeconds")):
+        err = call(put, FunctionName=name, **kw)
+        summary = validation_summary(err)
+        assert summary.get("Code") == "ValidationException" and summary.get("Count") == 1, summary
+        assert f"at '{field}' failed to satisfy constraint" in summary["Errors"][0], summary
+    assert call(get, FunctionName=name).response["Error"]["Code"] == "ResourceNotFoundException"
+    rec.done()

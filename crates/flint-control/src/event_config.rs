@@ -67,6 +67,17 @@ fn non_empty(d: Option<&EventDestination>) -> Option<String> {
         .filter(|d| !d.is_empty())
 }
 
+/// Put, Update and List name a missing function (or version/alias) as AWS
+/// does for these operations: without the ARN.
+fn function_doesnt_exist(e: crate::ControlError) -> crate::ControlError {
+    match e {
+        crate::ControlError::Api(ApiError::ResourceNotFound(_)) => {
+            ApiError::ResourceNotFound("The function doesn't exist.".into()).into()
+        }
+        other => other,
+    }
+}
+
 impl ControlPlane {
     fn no_event_config(&self, fref: &FunctionRef) -> ApiError {
         ApiError::ResourceNotFound(format!(
@@ -117,10 +128,31 @@ impl ControlPlane {
         if let Some(d) = &req.destination_config {
             let own = self.function_arn(&fref.name);
             for (kind, arn) in rules::destinations(d) {
-                rules::destination_target(arn, kind, &own)?;
+                rules::destination_target(arn, kind, &own, d)?;
+                self.check_function_destination(arn)?;
             }
         }
         Ok(())
+    }
+
+    /// A Lambda destination in this account and region must exist (AWS
+    /// checks its own functions; other accounts' it cannot see).
+    fn check_function_destination(&self, arn: &str) -> Result<()> {
+        let Some(name) = rules::function_destination_name(arn) else {
+            return Ok(());
+        };
+        if !arn.starts_with(&self.function_arn("")) {
+            return Ok(());
+        }
+        let mut tx = self.meta.begin()?;
+        let exists: Option<serde_json::Value> = load(&mut *tx, records::FUNCTIONS, name)?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(ApiError::InvalidParameterValue(format!(
+                "The destination ARN {arn} is invalid."
+            ))
+            .into()),
+        }
     }
 
     /// PutFunctionEventInvokeConfig (replace) and UpdateFunctionEventInvokeConfig (merge).
@@ -133,7 +165,8 @@ impl ControlPlane {
         self.check_event_request(fref, &req)?;
         let mut tx = self.meta.begin()?;
         // The function, and the version or alias named, must exist.
-        self.resolve_in(&mut *tx, fref)?;
+        self.resolve_in(&mut *tx, fref)
+            .map_err(function_doesnt_exist)?;
         let ns = event_config_ns(&fref.name);
         let key = qualifier_key(fref);
         let existing: Option<EventInvokeRecord> = load(&mut *tx, &ns, &key)?;
@@ -205,7 +238,8 @@ impl ControlPlane {
         let limit = records::config_page_size(max_items)?;
         self.require_unqualified(fref)?;
         let mut tx = self.meta.begin()?;
-        self.load_function(&mut *tx, fref)?;
+        self.load_function(&mut *tx, fref)
+            .map_err(function_doesnt_exist)?;
         let ns = event_config_ns(&fref.name);
         let page = tx.scan(&ns, marker, limit + 1)?;
         let mut configs = Vec::new();

@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::ident::is_region;
-use crate::model::{DestinationConfig, EventInvokeConfigRequest};
+use crate::model::{DestinationConfig, EventDestination, EventInvokeConfigRequest};
 
 pub const MAX_RETRY_ATTEMPTS: i64 = 2;
 pub const MIN_EVENT_AGE_SECS: i64 = 60;
@@ -128,13 +128,41 @@ pub fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
         .then_some((service, region, account, resource))
 }
 
+/// `DestinationConfig(onSuccess=OnSuccess(destination=...), onFailure=null)`:
+/// how AWS quotes a whole config it rejects (a Java `toString`).
+pub fn describe_config(d: &DestinationConfig) -> String {
+    let one = |label: &str, e: Option<&EventDestination>| match e {
+        None => "null".to_string(),
+        Some(e) => format!(
+            "{label}(destination={})",
+            e.destination.as_deref().unwrap_or("null")
+        ),
+    };
+    format!(
+        "DestinationConfig(onSuccess={}, onFailure={})",
+        one("OnSuccess", d.on_success.as_ref()),
+        one("OnFailure", d.on_failure.as_ref())
+    )
+}
+
+/// The function name of a Lambda function destination ARN.
+pub fn function_destination_name(arn: &str) -> Option<&str> {
+    let (service, _, _, resource) = arn_parts(arn)?;
+    if service != "lambda" {
+        return None;
+    }
+    resource.strip_prefix("function:")?.split(':').next()
+}
+
 /// Lambda's semantic check of a destination (after the constraints held):
 /// SQS queues, SNS topics, Lambda functions, EventBridge buses, and S3
-/// buckets for failures only; a function is not its own destination.
+/// buckets for failures only; a function is not its own destination. A
+/// service that is no destination at all rejects the whole `config`, quoted.
 pub fn destination_target(
     arn: &str,
     kind: DestinationKind,
     own_function_arn: &str,
+    config: &DestinationConfig,
 ) -> Result<(), ApiError> {
     let invalid =
         || ApiError::InvalidParameterValue(format!("The destination ARN {arn} is invalid."));
@@ -166,14 +194,33 @@ pub fn destination_target(
             }
             Ok(())
         }
-        _ => Err(invalid()),
+        "s3" => Err(invalid()),
+        _ => Err(ApiError::InvalidParameterValue(format!(
+            "The provided destination config {} is invalid.",
+            describe_config(config)
+        ))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EventDestination;
+
+    fn on(kind: DestinationKind, arn: &str) -> DestinationConfig {
+        let d = Some(EventDestination {
+            destination: Some(arn.into()),
+        });
+        match kind {
+            DestinationKind::OnSuccess => DestinationConfig {
+                on_success: d,
+                on_failure: None,
+            },
+            DestinationKind::OnFailure => DestinationConfig {
+                on_success: None,
+                on_failure: d,
+            },
+        }
+    }
 
     fn req(retries: Option<i64>, age: Option<i64>, dest: Option<&str>) -> EventInvokeConfigRequest {
         EventInvokeConfigRequest {
@@ -229,7 +276,8 @@ mod tests {
     #[test]
     fn destination_targets_are_checked_like_lambda() {
         let me = "arn:aws:lambda:us-east-1:000000000000:function:me";
-        let ok = |arn: &str, kind| destination_target(arn, kind, me).is_ok();
+        let check = |arn: &str, kind| destination_target(arn, kind, me, &on(kind, arn));
+        let ok = |arn: &str, kind| check(arn, kind).is_ok();
         use DestinationKind::*;
         assert!(ok("arn:aws:sqs:us-east-1:000000000000:q", OnSuccess));
         assert!(ok("arn:aws:sns:us-east-1:000000000000:t", OnFailure));
@@ -247,22 +295,35 @@ mod tests {
             "arn:aws:lambda:us-east-1:000000000000:function:other:live",
             OnSuccess
         ));
-        let e = destination_target(
-            "arn:aws:dynamodb:us-east-1:000000000000:table/t",
-            OnFailure,
-            me,
-        )
-        .unwrap_err();
+        let e = check("arn:aws:s3:::bucket", OnSuccess).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "The destination ARN arn:aws:dynamodb:us-east-1:000000000000:table/t is invalid."
+            "The destination ARN arn:aws:s3:::bucket is invalid."
+        );
+        // A service that is no destination: AWS quotes the whole config
+        // (test_lambda_eventinvokeconfig_exceptions, put_destination_invalid_service_arn).
+        let iam = "arn:aws:iam:us-east-1:000000000000:function:me";
+        let e = check(iam, OnSuccess).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "The provided destination config DestinationConfig(onSuccess=OnSuccess(destination={iam}), onFailure=null) is invalid."
+            )
         );
         assert_eq!(e.code(), "InvalidParameterValueException");
-        let e = destination_target(me, OnFailure, me).unwrap_err();
+        let e = check(me, OnFailure).unwrap_err();
         assert_eq!(
             e.to_string(),
             "You can't specify the function as a destination for itself."
         );
-        assert!(destination_target(&format!("{me}:1"), OnFailure, me).is_err());
+        assert!(check(&format!("{me}:1"), OnFailure).is_err());
+        assert_eq!(
+            function_destination_name("arn:aws:lambda:us-east-1:000000000000:function:f:live"),
+            Some("f")
+        );
+        assert_eq!(
+            function_destination_name("arn:aws:sqs:us-east-1:000000000000:q"),
+            None
+        );
     }
 }
