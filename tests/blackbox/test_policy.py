@@ -44,7 +44,7 @@ def test_add_get_remove_with_lambdas_shapes(lam, name):
 
     # A duplicate statement id conflicts; nothing changes.
     expect_error(lam.add_permission, "ResourceConflictException", 409,
-                 "The statement id (account) provided already exists. Please choose a new "
+                 "The statement id (account) provided already exists. Please provide a new "
                  "statement id, or remove the existing statement.",
                  FunctionName=name, StatementId="account", Action="lambda:*", Principal="*")
     assert lam.get_policy(FunctionName=name)["RevisionId"] == p["RevisionId"]

@@ -8,6 +8,7 @@ scenarios and their state is `recorded-scenarios.md`.
 """
 
 import pytest
+from botocore.exceptions import ClientError
 
 import bb_recorded
 from bb_recorded import Recording, call, validation_summary
@@ -724,4 +725,51 @@ def test_lambda_eventinvokeconfig_exceptions(raw_lam):
         assert summary.get("Code") == "ValidationException" and summary.get("Count") == 1, summary
         assert f"at '{field}' failed to satisfy constraint" in summary["Errors"][0], summary
     assert call(get, FunctionName=name).response["Error"]["Code"] == "ResourceNotFoundException"
+    rec.done()
+
+
+def test_permission_exceptions(raw_lam):
+    rec = Recording("TestLambdaPermissions::test_permission_exceptions")
+    lam = raw_lam
+    name = unique()
+    create_fn(lam, name)
+    bucket = "arn:aws:s3:::test-bucket"
+    s3 = dict(Action="lambda:InvokeFunction", StatementId="s3", Principal="s3.amazonaws.com",
+              SourceArn=bucket)
+    add = lam.add_permission
+    rec.step("add_permission_invalid_statement_id", call(
+        add, FunctionName=name, **{**s3, "StatementId": "example.com"}))
+    rec.step("add_permission_fn_qualifier_mismatch", call(
+        add, FunctionName=f"{name}:alias-not-42", Qualifier="42", **s3))
+    rec.step("add_permission_fn_qualifier_latest", call(
+        add, FunctionName=f"{name}:$LATEST", Qualifier="$LATEST", **s3))
+    rec.step("add_permission_principal_invalid", call(
+        add, FunctionName=name, Action="lambda:InvokeFunction", StatementId="lambda",
+        Principal="invalid.nonaws.com", SourceAccount=ACCOUNT))
+    rec.step("get_policy_fn_doesnotexist", call(lam.get_policy, FunctionName="doesnotexist"))
+    rec.step("get_policy_fn_version_doesnotexist", call(
+        lam.get_policy, FunctionName=name, Qualifier="77"))
+    rec.step("add_permission_fn_doesnotexist", call(add, FunctionName="doesnotexist", **s3))
+    rec.step("remove_permission_policy_doesnotexist", call(
+        lam.remove_permission, FunctionName=name, StatementId="s3"))
+    rec.step("add_permission_fn_alias_doesnotexist", call(
+        add, FunctionName=f"{name}:alias-doesnotexist", **s3))
+    rec.step("add_permission_fn_version_doesnotexist", call(
+        add, FunctionName=name, Qualifier="42", **s3))
+    rec.step("add_permission_fn_qualifier_invalid", call(
+        add, FunctionName=name, Qualifier="invalid-qualifier-with-?-char", **s3))
+    rec.step("add_permission_fn_qualifier_valid_doesnotexist", call(
+        add, FunctionName=name, Qualifier="valid-with-$-but-doesnotexist", **s3))
+    # Every refusal above changed nothing: the function still has no policy.
+    unchanged = call(lam.get_policy, FunctionName=name)
+    if not isinstance(unchanged, ClientError):
+        rec.differences.append(f"a refused AddPermission left a policy: {unchanged['Policy']}")
+        rec.done()
+    add(FunctionName=name, **s3)
+    rec.step("add_permission_conflicting_statement_id", call(add, FunctionName=name, **s3))
+    rec.step("remove_permission_fn_doesnotexist", call(
+        lam.remove_permission, FunctionName="doesnotexist", StatementId="s3"))
+    rec.step("remove_permission_fn_alias_doesnotexist", call(
+        lam.remove_permission, FunctionName=name, StatementId="s3",
+        Qualifier="alias-doesnotexist"))
     rec.done()

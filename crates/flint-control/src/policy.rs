@@ -36,7 +36,34 @@ fn no_policy() -> ApiError {
     ApiError::ResourceNotFound("No policy is associated with the given resource.".into())
 }
 
+/// A qualifier AWS reads as an alias name (its `[a-zA-Z0-9-_]+` pattern);
+/// anything else that names nothing is a version that does not exist.
+fn is_alias_name(q: Option<&Qualifier>) -> bool {
+    matches!(q, Some(Qualifier::Alias(a))
+        if a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
 impl ControlPlane {
+    /// Add/RemovePermission on a missing alias of an existing function say so
+    /// (`Cannot find alias arn: ...`, as AWS's test_permission_exceptions
+    /// records); other misses keep the lookup's error.
+    fn missing_permission_target(
+        &self,
+        tx: &mut dyn flint_store::Transaction,
+        fref: &FunctionRef,
+        e: crate::ControlError,
+    ) -> crate::ControlError {
+        let function_exists = self.load_function(tx, fref).is_ok();
+        if function_exists && is_alias_name(fref.qualifier.as_ref()) {
+            return ApiError::ResourceNotFound(format!(
+                "Cannot find alias arn: {}",
+                self.policy_resource(fref)
+            ))
+            .into();
+        }
+        e
+    }
+
     fn policy_resource(&self, fref: &FunctionRef) -> String {
         match &fref.qualifier {
             Some(q) => self.resources().qualified_arn(&fref.name, &q.to_string()),
@@ -55,7 +82,9 @@ impl ControlPlane {
         }
         let mut tx = self.meta.begin()?;
         // The function, and the version or alias named, must exist.
-        self.resolve_in(&mut *tx, fref)?;
+        if let Err(e) = self.resolve_in(&mut *tx, fref) {
+            return Err(self.missing_permission_target(&mut *tx, fref, e));
+        }
         let ns = policy_ns(&fref.name);
         let key = policy_key(fref);
         let existing: Option<PolicyRecord> = load(&mut *tx, &ns, &key)?;
@@ -75,7 +104,7 @@ impl ControlPlane {
             .any(|s| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str()))
         {
             return Err(ApiError::ResourceConflict(format!(
-                "The statement id ({sid}) provided already exists. Please choose a new statement id, or remove the existing statement."
+                "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
             ))
             .into());
         }
@@ -106,7 +135,16 @@ impl ControlPlane {
     ) -> Result<()> {
         rules::check_remove_statement_id(statement_id)?;
         let mut tx = self.meta.begin()?;
-        self.resolve_in(&mut *tx, fref)?;
+        if self.load_function(&mut *tx, fref).is_err() {
+            return Err(ApiError::ResourceNotFound(format!(
+                "No policy found for: {}",
+                self.function_arn(&fref.name)
+            ))
+            .into());
+        }
+        if let Err(e) = self.resolve_in(&mut *tx, fref) {
+            return Err(self.missing_permission_target(&mut *tx, fref, e));
+        }
         let ns = policy_ns(&fref.name);
         let key = policy_key(fref);
         let existing: Option<PolicyRecord> = load(&mut *tx, &ns, &key)?;
@@ -115,7 +153,7 @@ impl ControlPlane {
                 "Statement {statement_id} is not found in resource policy."
             ))
         };
-        let mut record = existing.ok_or_else(not_found)?;
+        let mut record = existing.ok_or_else(no_policy)?;
         if let Some(wanted) = revision_id
             && record.revision_id != wanted
         {
@@ -141,7 +179,17 @@ impl ControlPlane {
     /// GetPolicy: the policy document (JSON text) and its revision id.
     pub fn get_policy(&self, fref: &FunctionRef) -> Result<(String, String)> {
         let mut tx = self.meta.begin()?;
-        self.resolve_in(&mut *tx, fref)?;
+        // A missing function, version or alias: AWS's wording names none of them.
+        match self.resolve_in(&mut *tx, fref) {
+            Err(crate::ControlError::Api(ApiError::ResourceNotFound(_))) => {
+                return Err(ApiError::ResourceNotFound(
+                    "The resource you requested does not exist.".into(),
+                )
+                .into());
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         let record: Option<PolicyRecord> =
             load(&mut *tx, &policy_ns(&fref.name), &policy_key(fref))?;
         let record = record

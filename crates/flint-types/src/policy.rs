@@ -163,7 +163,32 @@ pub fn check_add_permission(req: &AddPermissionRequest) -> Result<(), ApiError> 
             ));
         }
     }
+    if !is_known_principal_form(principal) {
+        return Err(ApiError::InvalidParameterValue(
+            "The provided principal was invalid. Please check the principal and try again.".into(),
+        ));
+    }
     Ok(())
+}
+
+/// Lambda's semantic check of a principal (after the model's pattern held):
+/// `*`, an account id, an ARN, or an AWS service principal. A name outside
+/// AWS's service domains (`invalid.nonaws.com`) is refused, as recorded in
+/// `test_permission_exceptions` (add_permission_principal_invalid).
+pub fn is_known_principal_form(principal: &str) -> bool {
+    const SERVICE_DOMAINS: [&str; 3] = [".amazonaws.com", ".amazonaws.com.cn", ".amazon.com"];
+    let service = SERVICE_DOMAINS.iter().any(|d| {
+        principal.strip_suffix(d).is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        })
+    });
+    principal == "*"
+        || (principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()))
+        || principal.starts_with("arn:")
+        || service
 }
 
 /// RemovePermission's statement id (the path member allows `.` too).
@@ -361,6 +386,34 @@ mod tests {
             action: Some(action.into()),
             principal: Some(principal.into()),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn principals_outside_aws_are_invalid_parameters() {
+        let check = |p: &str| check_add_permission(&req("s", "lambda:InvokeFunction", p));
+        for ok in [
+            "*",
+            "123456789012",
+            "arn:aws:iam::123456789012:user/u",
+            "s3.amazonaws.com",
+            "alexa-appkit.amazon.com",
+            "events.amazonaws.com.cn",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "invalid.nonaws.com",
+            ".amazonaws.com",
+            "amazonaws.com",
+            "12345",
+        ] {
+            let e = check(bad).unwrap_err();
+            assert_eq!(e.code(), "InvalidParameterValueException", "{bad}");
+            assert_eq!(
+                e.to_string(),
+                "The provided principal was invalid. Please check the principal and try again."
+            );
         }
     }
 
