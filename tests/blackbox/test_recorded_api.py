@@ -28,6 +28,11 @@ KNOWN = {
     'test_function_revisions_basic':
         "date-dependent: recorded 2025-11 while AWS still let functions update to python3.8; "
         "its update block date has passed, so flint refuses as AWS does today",
+    'test_create_lambda_exceptions':
+        "date-dependent: recorded 2026-01, the refused-runtime message lists what AWS let "
+        "functions be created with then (python3.8, nodejs16.x, dotnet6 included; ruby4.0, "
+        "provided not); flint lists what its runtime table allows today, in AWS's order. "
+        "Every other step matches",
 }
 
 
@@ -772,4 +777,31 @@ def test_permission_exceptions(raw_lam):
     rec.step("remove_permission_fn_alias_doesnotexist", call(
         lam.remove_permission, FunctionName=name, StatementId="s3",
         Qualifier="alias-doesnotexist"))
+    rec.done()
+
+
+def test_create_lambda_exceptions(lam, raw_lam):
+    # Recorded 2026-01: the runtime list in the message is the set AWS let
+    # functions be created with on that date (flint's list follows the block
+    # dates in lambda-facts.md, so it can drift from the recording over time).
+    rec = Recording("TestLambdaFunction::test_create_lambda_exceptions")
+    name = unique()
+    base = dict(FunctionName=name, Role=ROLE, Handler="index.handler",
+                Code={"ZipFile": make_zip(CODE)}, Runtime="python3.12")
+    create = raw_lam.create_function
+    rec.step("invalid_role_arn_exc", call(create, **{**base, "Role": "r1"}))
+    rec.step("invalid_runtime_exc", call(create, **{**base, "Runtime": "non-existent-runtime"}))
+    rec.step("uppercase_runtime_exc", call(create, **{**base, "Runtime": "PYTHON3.9"}))
+    try:
+        lam.create_function(**base, Architectures=[])
+        empty = "created"
+    except Exception as e:  # botocore refuses before sending, as in the recording
+        empty = str(e)
+    rec.step("empty_architectures", empty)
+    rec.step("multiple_architectures", call(create, **base, Architectures=["x86_64", "arm64"]))
+    rec.step("uppercase_architecture", call(create, **base, Architectures=["X86_64"]))
+    rec.step("invalid_zip_exc", call(create, **{**base, "Code": {"ZipFile": b"not a zip"}}))
+    # None of the refusals created the function.
+    gone = call(lam.get_function, FunctionName=name)
+    assert isinstance(gone, ClientError), gone
     rec.done()

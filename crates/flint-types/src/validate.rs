@@ -96,13 +96,50 @@ pub const RESERVED_ENV_KEYS: &[&str] = &[
     "TZ",
 ];
 
-fn all_runtimes() -> Vec<&'static str> {
-    let mut v: Vec<&str> = DEPRECATED_RUNTIMES
+/// The order AWS lists creatable runtimes in when it refuses an unknown one
+/// (test_create_lambda_exceptions, recorded 2026-01).
+const AWS_RUNTIME_ORDER: &[&str] = &[
+    "nodejs20.x",
+    "python3.14",
+    "provided.al2023",
+    "python3.12",
+    "python3.13",
+    "nodejs24.x",
+    "nodejs22.x",
+    "java25",
+    "python3.10",
+    "python3.11",
+    "java21",
+    "ruby3.3",
+    "ruby3.4",
+    "ruby3.2",
+    "python3.8",
+    "python3.9",
+    "java17",
+    "nodejs16.x",
+    "dotnet10",
+    "dotnet8",
+    "java11",
+    "dotnet6",
+    "nodejs18.x",
+    "provided.al2",
+    "java8.al2",
+];
+
+/// The runtimes a function can be created with today, in AWS's order
+/// (ids AWS added after the recording go last).
+fn creatable_runtimes() -> Vec<&'static str> {
+    let mut v: Vec<&str> = AWS_RUNTIME_ORDER
         .iter()
-        .chain(SUPPORTED_RUNTIMES)
         .copied()
+        .filter(|r| SUPPORTED_RUNTIMES.contains(r))
         .collect();
-    v.sort_unstable();
+    v.extend(
+        SUPPORTED_RUNTIMES
+            .iter()
+            .copied()
+            .filter(|r| !AWS_RUNTIME_ORDER.contains(r)),
+    );
     v
 }
 
@@ -117,7 +154,12 @@ pub fn runtime(value: &str) -> Result<(), ApiError> {
             "The runtime parameter of {value} is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions."
         )));
     }
-    Err(ApiError::enum_value(value, "runtime", &all_runtimes()))
+    // Not a runtime id at all: Lambda's own check (not the model's enum)
+    // answers, listing what can be created today.
+    Err(ApiError::InvalidParameterValue(format!(
+        "Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+        creatable_runtimes().join(", ")
+    )))
 }
 
 /// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`
@@ -316,7 +358,17 @@ pub fn architectures(values: &[String]) -> Result<(), ApiError> {
             ApiError::too_long(shown, "architectures", 1)
         });
     }
-    one_of(&values[0], "architectures", &["x86_64", "arm64"])
+    let allowed = ["x86_64", "arm64"];
+    if allowed.contains(&values[0].as_str()) {
+        return Ok(());
+    }
+    // A list member's enum: AWS quotes the list and the member's constraints
+    // (recorded in test_create_lambda_exceptions, uppercase_architecture).
+    Err(ApiError::constraint(
+        format!("[{}]", values.join(", ")),
+        "architectures",
+        "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]",
+    ))
 }
 
 /// Tags: at most 50, key 1–128 and value ≤256 characters, `aws:` reserved.
@@ -499,7 +551,22 @@ mod tests {
             runtime("python2.7").unwrap_err().code(),
             "InvalidParameterValueException"
         );
-        assert_eq!(runtime("cobol").unwrap_err().code(), "ValidationException");
+        let e = runtime("cobol").unwrap_err();
+        assert_eq!(e.code(), "InvalidParameterValueException");
+        let msg = e.to_string();
+        assert!(msg.starts_with("Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, python3.14, "), "{msg}");
+        assert!(msg.ends_with("] or be a valid ARN"), "{msg}");
+        // Only runtimes that can be created are listed.
+        assert!(
+            !msg.contains("python2.7") && msg.contains("python3.12"),
+            "{msg}"
+        );
+        let e = architectures(&["X86_64".into()]).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert!(
+            e.to_string()
+                .contains("Value '[X86_64]' at 'architectures'")
+        );
     }
 
     #[test]
