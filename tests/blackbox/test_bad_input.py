@@ -81,6 +81,11 @@ CREATE_VALIDATION = [
     # Not a runtime id: Lambda's own InvalidParameterValueException, as recorded
     # (test_recorded_api.py::test_create_lambda_exceptions).
     (dict(Runtime="cobol42"), "runtime", ("InvalidParameterValueException",)),
+    # Id formats, as recorded in test_invalid_vpc_config_subnet / _security_group.
+    (dict(VpcConfig={"SubnetIds": ["subnet-!x"], "SecurityGroupIds": []}),
+     "vpcConfig.subnetIds", V),
+    (dict(VpcConfig={"SubnetIds": [], "SecurityGroupIds": ["sg-#1"]}),
+     "vpcConfig.securityGroupIds", V),
     (dict(Role="not-a-role"), "role", V),
     (dict(Role="arn:aws:iam::123:role/x"), "role", V),
     (dict(Architectures=["x86_64", "arm64"]), "architectures", V),

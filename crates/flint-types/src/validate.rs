@@ -349,6 +349,34 @@ fn one_of(value: &str, field: &str, allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
+/// Subnet / security-group ids: each member must match its pattern (0-1024
+/// characters); AWS quotes the whole list and the member's constraints, as
+/// recorded in test_invalid_vpc_config_subnet / _security_group.
+fn vpc_ids(
+    ids: &[String],
+    field: &str,
+    prefix: &str,
+    pattern: &str,
+    allowed: fn(u8) -> bool,
+) -> Result<(), ApiError> {
+    let ok = |id: &String| {
+        id.len() <= 1024
+            && id
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.bytes().all(allowed))
+    };
+    if ids.iter().all(ok) {
+        return Ok(());
+    }
+    Err(ApiError::constraint(
+        format!("[{}]", ids.join(", ")),
+        field,
+        &format!(
+            "Member must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 0, Member must satisfy regular expression pattern: {pattern}]"
+        ),
+    ))
+}
+
 pub fn architectures(values: &[String]) -> Result<(), ApiError> {
     if values.len() != 1 {
         let shown = format!("[{}]", values.join(", "));
@@ -495,6 +523,24 @@ pub fn config_fields(c: &ConfigFields) -> Result<(), ApiError> {
                 5,
             ));
         }
+        if let Some(subnets) = &v.subnet_ids {
+            vpc_ids(
+                subnets,
+                "vpcConfig.subnetIds",
+                "subnet-",
+                "subnet-[0-9a-z]*",
+                |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+            )?;
+        }
+        if let Some(groups) = &v.security_group_ids {
+            vpc_ids(
+                groups,
+                "vpcConfig.securityGroupIds",
+                "sg-",
+                "sg-[0-9a-zA-Z]*",
+                |b| b.is_ascii_alphanumeric(),
+            )?;
+        }
     }
     if let Some(layers) = &c.layers {
         for l in layers {
@@ -567,6 +613,27 @@ mod tests {
             e.to_string()
                 .contains("Value '[X86_64]' at 'architectures'")
         );
+    }
+
+    #[test]
+    fn vpc_ids_follow_their_patterns() {
+        let subnet = |ids: &[&str]| {
+            vpc_ids(
+                &ids.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "vpcConfig.subnetIds",
+                "subnet-",
+                "subnet-[0-9a-z]*",
+                |b| b.is_ascii_lowercase() || b.is_ascii_digit(),
+            )
+        };
+        assert!(subnet(&["subnet-0123abcd", "subnet-"]).is_ok());
+        let e = subnet(&["subnet-0123abcd", "subnet-ABC"]).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert_eq!(
+            e.to_string(),
+            "1 validation error detected: Value '[subnet-0123abcd, subnet-ABC]' at 'vpcConfig.subnetIds' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 0, Member must satisfy regular expression pattern: subnet-[0-9a-z]*]"
+        );
+        assert!(subnet(&["sg-123"]).is_err());
     }
 
     #[test]
