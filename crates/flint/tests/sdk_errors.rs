@@ -223,9 +223,10 @@ async fn configuration_limits_and_runtimes() {
             .runtime(Runtime::from("python9.9"))
             .send()
             .await,
-        "ValidationException",
+        "InvalidParameterValueException",
         400,
-        "1 validation error detected: Value 'python9.9' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [",
+        // As recorded (test_create_lambda_exceptions): the runtimes creatable today, or an ARN.
+        "Value python9.9 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [",
     );
     assert_err_prefix(
         create_request(&c, "f", &zip)
