@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Result, SandboxError};
 use crate::host::CgroupFlavor;
+use crate::memory_files::{HeldFiles, vm_hwm_bytes};
 use crate::sys::seam::HostSys;
 
 /// CFS period used for the CPU quota (the kernel default).
@@ -343,12 +344,44 @@ impl CgroupHandle {
             .map_err(|_| SandboxError::io("parse", p, io::Error::from(ErrorKind::InvalidData)))
     }
 
+    /// What the cgroup is charged now and at its peak (v1 `memory.usage_in_bytes` and
+    /// `memory.max_usage_in_bytes`, v2 `memory.current` and `memory.peak`): two reads of a
+    /// number each, a fraction of [`CgroupHandle::memory_in_use`]'s cost (see
+    /// `Sandbox::memory_peak_bytes` for what an unchanged pair tells).
+    pub(crate) fn charge_marks(
+        &self,
+        sys: &dyn HostSys,
+        files: &mut HeldFiles,
+    ) -> Result<[u64; 2]> {
+        let [now, peak] = match self {
+            CgroupHandle::V1 { memory, .. } => [
+                memory.join("memory.usage_in_bytes"),
+                memory.join("memory.max_usage_in_bytes"),
+            ],
+            CgroupHandle::V2 { dir } => [dir.join("memory.current"), dir.join("memory.peak")],
+        };
+        let mut read = |p: &Path| -> Result<u64> {
+            let text = files
+                .read(sys, p)
+                .map_err(|e| SandboxError::io("read", p, e))?;
+            text.trim()
+                .parse()
+                .map_err(|_| SandboxError::io("parse", p, io::Error::from(ErrorKind::InvalidData)))
+        };
+        Ok([read(&now)?, read(&peak)?])
+    }
+
     /// Memory the environment uses now, as Lambda's Max Memory Used counts it, from one read
-    /// of `memory.stat` (this runs on every invocation): anonymous memory, mapped file pages
-    /// (libraries, `mmap`), shared memory (`/dev/shm`) and, on v2, the kernel's own. Page
-    /// cache no process maps is left out: above all `/tmp`'s files (a disk on Lambda, see
-    /// `ephemeral.rs`) and files that were read, reclaimable and not the function's memory.
-    pub(crate) fn memory_in_use(&self, sys: &dyn HostSys) -> Result<MemoryNow> {
+    /// of `memory.stat` (this runs on every invocation, through `files`, which keeps it
+    /// open): anonymous memory, mapped file pages (libraries, `mmap`), shared memory
+    /// (`/dev/shm`) and, on v2, the kernel's own. Page cache no process maps is left out:
+    /// above all `/tmp`'s files (a disk on Lambda, see `ephemeral.rs`) and files that were
+    /// read, reclaimable and not the function's memory.
+    pub(crate) fn memory_in_use(
+        &self,
+        sys: &dyn HostSys,
+        files: &mut HeldFiles,
+    ) -> Result<MemoryNow> {
         let (stat, keys): (PathBuf, &[&str]) = match self {
             CgroupHandle::V1 { memory, .. } => {
                 (memory.join("memory.stat"), &["rss", "mapped_file", "shmem"])
@@ -358,7 +391,9 @@ impl CgroupHandle {
                 &["anon", "file_mapped", "shmem", "kernel"],
             ),
         };
-        let stat = read_file(sys, &stat)?;
+        let stat = files
+            .read(sys, &stat)
+            .map_err(|e| SandboxError::io("read", &stat, e))?;
         let get = |k| keyed_value(&stat, k).unwrap_or(0);
         let mapped = match self {
             CgroupHandle::V1 { .. } => get("mapped_file"),
@@ -373,23 +408,32 @@ impl CgroupHandle {
     /// The sum of the peak resident sizes (`VmHWM`) of the processes now in the cgroup
     /// except `skip` (the sandbox's init, whose own few hundred KB are not the function's):
     /// catches a process's peak between two [`CgroupHandle::memory_in_use`] samples. Every
-    /// controller holds the same processes, so one `cgroup.procs` is read.
-    pub(crate) fn processes_peak_rss(&self, sys: &dyn HostSys, skip: i32) -> u64 {
-        let procs = self.dirs()[0].join("cgroup.procs");
-        sys.read_file(&procs)
+    /// controller holds the same processes, so one `cgroup.procs` is read. The files stay
+    /// open in `files` between calls; those of processes that left are closed.
+    pub(crate) fn processes_peak_rss(
+        &self,
+        sys: &dyn HostSys,
+        files: &mut HeldFiles,
+        skip: i32,
+    ) -> u64 {
+        let procs_file = self.dirs()[0].join("cgroup.procs");
+        let pids: Vec<i32> = files
+            .read(sys, &procs_file)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse::<i32>().ok())
             .filter(|pid| *pid != skip)
-            .filter_map(|pid| {
-                let status = sys
-                    .read_file(Path::new(&format!("/proc/{pid}/status")))
-                    .ok()?;
-                let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-                let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kb * 1024)
-            })
-            .sum()
+            .collect();
+        let status_files: Vec<PathBuf> = pids
+            .iter()
+            .map(|pid| PathBuf::from(format!("/proc/{pid}/status")))
+            .collect();
+        let total = status_files
+            .iter()
+            .filter_map(|status| vm_hwm_bytes(&files.read(sys, status).ok()?))
+            .sum();
+        files.retain(|p| !p.starts_with("/proc") || status_files.iter().any(|s| s == p));
+        total
     }
 
     /// Number of OOM kills in this cgroup (v1 `memory.oom_control`, v2 `memory.events`).

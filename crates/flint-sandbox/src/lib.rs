@@ -237,6 +237,7 @@ mod error;
 mod helper;
 mod host;
 mod launch;
+mod memory_files;
 mod netns;
 mod plain;
 mod plan;

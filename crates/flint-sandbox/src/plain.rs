@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Result, SandboxError};
+use crate::memory_files::vm_hwm_bytes;
 use crate::spec::SandboxSpec;
 use crate::sys::linux_host;
 use crate::sys::seam::{HostSys, LINUX};
@@ -93,18 +94,7 @@ pub(crate) fn rewrite_paths(value: &str, map: &[(&str, &Path)]) -> String {
 pub(crate) fn peak_rss_bytes(pid: i32) -> Result<u64> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).map_err(|e| SandboxError::io("read", &path, e))?;
-    parse_vm_hwm(&status).ok_or_else(|| SandboxError::Unsupported(format!("no VmHWM in {path}")))
-}
-
-fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line["VmHWM:".len()..]
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    vm_hwm_bytes(&status).ok_or_else(|| SandboxError::Unsupported(format!("no VmHWM in {path}")))
 }
 
 /// A spawned plain process and what the [`crate::Sandbox`] wrapping it needs.
@@ -221,9 +211,9 @@ mod tests {
     #[test]
     fn peak_rss_is_read_from_vm_hwm() {
         let status = "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 1 kB\n";
-        assert_eq!(parse_vm_hwm(status), Some(12345 * 1024));
-        assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
-        assert_eq!(parse_vm_hwm("VmHWM:\t12 MB\n"), None);
+        assert_eq!(vm_hwm_bytes(status), Some(12345 * 1024));
+        assert_eq!(vm_hwm_bytes("Name:\tx\n"), None);
+        assert_eq!(vm_hwm_bytes("VmHWM:\t12 MB\n"), None);
         // Our own process has one.
         assert!(peak_rss_bytes(std::process::id() as i32).unwrap() > 0);
     }

@@ -7,8 +7,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use crate::cgroup::{CgroupGuard, CgroupHandle, Limits};
 use crate::error::{Result, SandboxError};
+use crate::memory_files::HeldFiles;
 use crate::plain;
 use crate::protocol::{WAIT_STATUS_LEN, decode_wait_status};
 use crate::sys::seam::HostSys;
@@ -62,7 +65,18 @@ pub struct Sandbox {
     exit: Option<ExitStatus>,
     /// The largest memory sample so far (see [`Sandbox::memory_peak_bytes`]).
     memory_peak: AtomicU64,
+    /// The files each sample reads, kept open between invocations, and the cgroup's
+    /// charge marks at the last full sample.
+    memory_probe: Mutex<MemoryProbe>,
     torn_down: bool,
+}
+
+/// What [`Sandbox::memory_peak_bytes`] keeps between its samples.
+#[derive(Debug, Default)]
+struct MemoryProbe {
+    files: HeldFiles,
+    /// The cgroup's charge marks (now, peak) when the last full sample was taken.
+    marks: Option<[u64; 2]>,
 }
 
 impl Sandbox {
@@ -86,6 +100,7 @@ impl Sandbox {
             plain: None,
             exit: None,
             memory_peak: AtomicU64::new(0),
+            memory_probe: Mutex::default(),
             torn_down: false,
         }
     }
@@ -271,6 +286,14 @@ impl Sandbox {
     /// processes' own peak resident sizes (a peak between two samples). A process that
     /// peaked and exited between two calls is missed. Once the environment has exited (an
     /// OOM kill, a crash), the cgroup's charged peak.
+    ///
+    /// The full sample costs ~20 µs of kernel time (`memory.stat`, `/proc/<pid>/status`)
+    /// on every warm invocation, so it is skipped when the cgroup's charge now and its
+    /// charged peak are both, to the byte, what they were at the last one: nothing rose
+    /// above the old peak, and what is charged now is what was. What that cannot see is a
+    /// new process peak that stayed under the old charged peak *and* came back down to the
+    /// same byte count after page cache was freed (deleted `/tmp` files, reclaim): a
+    /// transient spike no larger than the cache that left, reported one full sample late.
     pub fn memory_peak_bytes(&self) -> Result<u64> {
         if self.plain.is_some() {
             return plain::peak_rss_bytes(self.pid);
@@ -279,8 +302,19 @@ impl Sandbox {
         if self.exit.is_some() {
             return cg.memory_peak(self.sys);
         }
-        let sample = cg.memory_in_use(self.sys)?;
-        let now = sample.in_use.max(cg.processes_peak_rss(self.sys, self.pid));
+        let mut probe = self.memory_probe.lock();
+        let probe = &mut *probe;
+        // Read first, so that a change during the sample below makes the next one full.
+        let marks = cg.charge_marks(self.sys, &mut probe.files)?;
+        if probe.marks == Some(marks) {
+            // Charged as at the last full sample, peak unchanged: that sample holds.
+            return Ok(self.memory_peak.load(Ordering::Relaxed));
+        }
+        let sample = cg.memory_in_use(self.sys, &mut probe.files)?;
+        let now = sample
+            .in_use
+            .max(cg.processes_peak_rss(self.sys, &mut probe.files, self.pid));
+        probe.marks = Some(marks);
         Ok(self.memory_peak.fetch_max(now, Ordering::Relaxed).max(now))
     }
 
@@ -304,6 +338,8 @@ impl Sandbox {
         self.listener = None;
         let kill = self.kill();
         let wait = self.wait().map(|_| ());
+        // Closed before the cgroups go, so nothing holds their files.
+        *self.memory_probe.get_mut() = MemoryProbe::default();
         let rm = self.cgroup.take().map_or(Ok(()), CgroupGuard::remove);
         let tmp = self
             .plain
@@ -331,5 +367,51 @@ mod tests {
             ExitStatus::Signaled(9)
         );
         assert!(ExitStatus::Exited(0).success());
+    }
+
+    /// The full sample (`memory.stat`, the processes' `VmHWM`) runs only when the cgroup's
+    /// charge or charged peak moved since the last one; otherwise the last sample stands.
+    #[test]
+    fn memory_is_sampled_in_full_only_when_the_charge_moved() {
+        use crate::host::CgroupFlavor;
+        use crate::sys::fake::{Call, Recorder};
+        const MB: u64 = 1024 * 1024;
+        let fake = Recorder::leaked();
+        let flavor = CgroupFlavor::V2 {
+            root: "/cg".into(),
+            controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
+        };
+        let limits = Limits::new(1024, 1000, 1024);
+        let cg = CgroupHandle::create(fake, &flavor, "flint", "e", &limits).unwrap();
+        // The write end closed: teardown's wait reads EOF, as after the init's exit.
+        let (status_r, status_w) = fake.pipe().unwrap();
+        drop(status_w);
+        let pidfd: OwnedFd = File::open("/dev/null").unwrap().into();
+        let sb = Sandbox::started(fake, "e".into(), (7, pidfd), status_r, Some(cg));
+        let charge = |now: u64, peak: u64, anon: u64, hwm_kb: u64| {
+            fake.set_file("/cg/flint/e/memory.current", &format!("{now}\n"));
+            fake.set_file("/cg/flint/e/memory.peak", &format!("{peak}\n"));
+            fake.set_file("/cg/flint/e/memory.stat", &format!("anon {anon}\n"));
+            fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n");
+            fake.set_file("/proc/9/status", &format!("VmHWM:\t{hwm_kb} kB\n"));
+        };
+        let stat_reads = || {
+            fake.calls_where(|c| matches!(c, Call::ReadFile(p) if p.ends_with("memory.stat")))
+                .len()
+        };
+        charge(60 * MB, 90 * MB, 20 * MB, 30 * 1024);
+        assert_eq!(sb.memory_peak_bytes().unwrap(), 30 * MB);
+        assert_eq!(stat_reads(), 1);
+        // Nothing moved (a warm no-op invocation): no full sample, the same answer.
+        assert_eq!(sb.memory_peak_bytes().unwrap(), 30 * MB);
+        assert_eq!(stat_reads(), 1);
+        // The charge moved: a full sample, which finds the new process peak.
+        charge(61 * MB, 90 * MB, 21 * MB, 50 * 1024);
+        assert_eq!(sb.memory_peak_bytes().unwrap(), 50 * MB);
+        assert_eq!(stat_reads(), 2);
+        // Only the charged peak moved (a spike that came back down): a full sample too.
+        charge(61 * MB, 95 * MB, 21 * MB, 55 * 1024);
+        assert_eq!(sb.memory_peak_bytes().unwrap(), 55 * MB);
+        assert_eq!(stat_reads(), 3);
     }
 }

@@ -418,8 +418,9 @@ fn memory_in_use_leaves_out_unmapped_page_cache_on_v1_and_v2() {
         in_use,
         unmapped_file: 500 * MB,
     };
-    assert_eq!(v1.memory_in_use(fake).unwrap(), now(36 * MB));
-    assert_eq!(v2.memory_in_use(fake).unwrap(), now(34 * MB));
+    let (mut files1, mut files2) = (HeldFiles::default(), HeldFiles::default());
+    assert_eq!(v1.memory_in_use(fake, &mut files1).unwrap(), now(36 * MB));
+    assert_eq!(v2.memory_in_use(fake, &mut files2).unwrap(), now(34 * MB));
     let reads = fake.calls_where(|c| matches!(c, Call::ReadFile(_)));
     assert_eq!(
         reads,
@@ -435,8 +436,44 @@ fn memory_in_use_leaves_out_unmapped_page_cache_on_v1_and_v2() {
     fake.set_file("/proc/7/status", "Name:\tinit\nVmHWM:\t    1024 kB\n");
     fake.set_file("/proc/9/status", "Name:\tpython3\nVmHWM:\t   40960 kB\n");
     fake.set_file("/proc/11/status", "Name:\tffmpeg\nVmHWM:\t    2048 kB\n");
-    assert_eq!(v2.processes_peak_rss(fake, 7), 42 * MB);
+    assert_eq!(v2.processes_peak_rss(fake, &mut files2, 7), 42 * MB);
     drop((v1, v2));
+}
+
+/// The files of a sample are opened once and read again on every later sample, which sees
+/// what they hold then; a process that left has its file closed.
+#[test]
+fn memory_samples_keep_their_files_open_between_invocations() {
+    const MB: u64 = 1024 * 1024;
+    let fake = Recorder::leaked();
+    let v2 = CgroupHandle::create(fake, &v2(), "flint", "e", &limits(1024)).unwrap();
+    let mut files = HeldFiles::default();
+    fake.set_file("/cg/flint/e/memory.stat", &format!("anon {}\n", 10 * MB));
+    fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n11\n");
+    fake.set_file("/proc/9/status", "VmHWM:\t   10240 kB\n");
+    fake.set_file("/proc/11/status", "VmHWM:\t    1024 kB\n");
+    assert_eq!(v2.memory_in_use(fake, &mut files).unwrap().in_use, 10 * MB);
+    assert_eq!(v2.processes_peak_rss(fake, &mut files, 7), 11 * MB);
+    assert_eq!(
+        files.len(),
+        4,
+        "memory.stat, cgroup.procs and two status files"
+    );
+
+    // The next invocation: more memory, and process 11 has exited.
+    fake.set_file("/cg/flint/e/memory.stat", &format!("anon {}\n", 20 * MB));
+    fake.set_file("/cg/flint/e/cgroup.procs", "7\n9\n");
+    fake.set_file("/proc/9/status", "VmHWM:\t   30720 kB\n");
+    assert_eq!(v2.memory_in_use(fake, &mut files).unwrap().in_use, 20 * MB);
+    assert_eq!(v2.processes_peak_rss(fake, &mut files, 7), 30 * MB);
+    assert_eq!(
+        files.len(),
+        3,
+        "the status file of the process that left is closed"
+    );
+    let opens = fake.calls_where(|c| matches!(c, Call::OpenForReading(_)));
+    assert_eq!(opens.len(), 4, "each file opened once: {opens:?}");
+    drop(v2);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, OsString};
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -80,6 +80,7 @@ pub(crate) enum Call {
     Rmdir(PathBuf),
     WriteFile(PathBuf, String),
     ReadFile(PathBuf),
+    OpenForReading(PathBuf),
     Subdirectories(PathBuf),
     HostSend(Vec<u8>, usize),
     PidfdSignal(c_int),
@@ -134,6 +135,8 @@ pub(crate) struct Recorder {
     available: Mutex<VecDeque<u64>>,
     next_fd: Mutex<RawFd>,
     next_pid: Mutex<pid_t>,
+    /// The file each descriptor of `open_for_reading` stands for (a real `/dev/null`).
+    opened: Mutex<HashMap<RawFd, PathBuf>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -532,6 +535,29 @@ impl HostSys for Recorder {
         self.record_io(Call::ReadFile(file.into()))?;
         self.file(file)
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn open_for_reading(&self, file: &Path) -> io::Result<OwnedFd> {
+        self.record_io(Call::OpenForReading(file.into()))?;
+        if self.file(file).is_none() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        let fd: OwnedFd = std::fs::File::open("/dev/null")?.into();
+        self.opened.lock().insert(fd.as_raw_fd(), file.into());
+        Ok(fd)
+    }
+
+    /// What the file holds now: a test changes it between two reads as the kernel would.
+    fn read_from_start(&self, fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+        let path = self.opened.lock().get(&fd.as_raw_fd()).cloned();
+        let path = path.ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        self.record_io(Call::ReadFile(path.clone()))?;
+        let text = self
+            .file(&path)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        buf.clear();
+        buf.extend_from_slice(text.as_bytes());
+        Ok(())
     }
 
     fn subdirectories(&self, dir: &Path) -> io::Result<Vec<OsString>> {

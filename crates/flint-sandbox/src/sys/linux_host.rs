@@ -222,6 +222,43 @@ impl HostSys for Linux {
         fs::read_to_string(file)
     }
 
+    fn open_for_reading(&self, file: &Path) -> io::Result<OwnedFd> {
+        // std opens with O_CLOEXEC.
+        Ok(fs::File::open(file)?.into())
+    }
+
+    fn read_from_start(&self, fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        loop {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(4096);
+            }
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: pread(2) writes at most `spare.len()` bytes into the vector's spare
+            // capacity, which `spare` borrows; `fd` is open for the call (borrowed).
+            let n = unsafe {
+                libc::pread(
+                    fd.as_raw_fd(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    buf.len() as libc::off_t,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            // SAFETY: the kernel initialised the `n` bytes after `len`.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+        }
+    }
+
     fn subdirectories(&self, dir: &Path) -> io::Result<Vec<OsString>> {
         Ok(fs::read_dir(dir)?
             .flatten()

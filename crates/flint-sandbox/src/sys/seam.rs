@@ -217,6 +217,12 @@ pub(crate) trait HostSys: Send + Sync + Debug {
     fn write_file(&self, file: &Path, value: &str) -> io::Result<()>;
     /// Reads a whole (kernel) file.
     fn read_file(&self, file: &Path) -> io::Result<String>;
+    /// Opens a (kernel) file to be read again and again with [`HostSys::read_from_start`]:
+    /// a file read on every invocation costs its `open` once.
+    fn open_for_reading(&self, file: &Path) -> io::Result<OwnedFd>;
+    /// The whole of an open file read from offset 0 (`pread`: a kernel file is generated
+    /// afresh by each read that starts at 0) into `buf`, which is cleared first.
+    fn read_from_start(&self, fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()>;
     /// Names of the directories in `dir`.
     fn subdirectories(&self, dir: &Path) -> io::Result<Vec<OsString>>;
     /// Whether this process may write in `dir` (`access(W_OK)`).
