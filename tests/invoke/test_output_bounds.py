@@ -133,3 +133,23 @@ def test_lines_longer_than_lambdas_limit_are_cut_into_events(lam, fn, server):
     messages = [json.loads(line)["message"] for line in out.stdout.splitlines()]
     pieces = [m for m in messages if m and set(m) == {"y"}]
     assert [len(p) for p in pieces] == [MAX_LINE, MAX_LINE, 1000], [len(p) for p in pieces]
+
+
+def test_the_log_retention_is_the_operators_choice(make_server):
+    """`flint serve --log-retention-mb 2`: a function printing 24 MB keeps at most 2 MB plus
+    one segment (a quarter of the retention) of log on disk, and the newest lines survive."""
+    retention = 2 * 1024 * 1024
+    server = make_server(extra_args=["--log-retention-mb", "2"])
+    lam = server.client()
+    name = unique("retained")
+    create_function(lam, name, {"index.py": PRINTER}, MemorySize=512, Timeout=120)
+    for _ in range(3):
+        r = invoke(lam, name, {"mb": 8})
+        assert r.status == 200 and r.function_error is None, r
+    requests.get(f"{server.endpoint}/_flint/logs/{name}", timeout=60).raise_for_status()
+    log_dir = os.path.join(server.data_dir, "invoke", "logs", name)
+    kept = dir_bytes(log_dir)
+    assert retention // 2 < kept <= retention + retention // 4, kept
+    out = subprocess.run([flint_bin(), "logs", name, "--endpoint", server.endpoint],
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1].startswith("REPORT RequestId: "), out.stdout[-300:]

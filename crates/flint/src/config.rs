@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// spawn; 0 disables them [default: 2]
     #[arg(long, env = "FLINT_PREWARM_ENVIRONMENTS")]
     pub prewarm_environments: Option<usize>,
+    /// Megabytes of log kept on disk per function (`flint logs`,
+    /// `/_flint/logs/<fn>`); older lines are dropped a segment at a time,
+    /// never more than this plus one segment [default: 16]
+    #[arg(long, env = "FLINT_LOG_RETENTION_MB")]
+    pub log_retention_mb: Option<u64>,
     /// Where `flint runtime-sdk install` put the AWS SDKs of the managed
     /// runtimes (boto3, the AWS SDK for JavaScript v3)
     /// [default: <data dir>/runtime-sdk]
@@ -105,6 +110,7 @@ struct FileSettings {
     scaling_rate: Option<u32>,
     idle_timeout: Option<u64>,
     prewarm_environments: Option<usize>,
+    log_retention_mb: Option<u64>,
     runtime_sdk_dir: Option<PathBuf>,
     allow_unlimited: Option<bool>,
     unisolated: Option<bool>,
@@ -129,6 +135,7 @@ pub struct Settings {
     pub scaling_rate: u32,
     pub idle_timeout_secs: u64,
     pub prewarm_environments: usize,
+    pub log_retention_mb: u64,
     pub runtime_sdk_dir: PathBuf,
     pub allow_unlimited: bool,
     pub unisolated: bool,
@@ -202,6 +209,10 @@ impl Settings {
                 .prewarm_environments
                 .or(file.prewarm_environments)
                 .unwrap_or(2),
+            log_retention_mb: args
+                .log_retention_mb
+                .or(file.log_retention_mb)
+                .unwrap_or(16),
             // Set below: its default is inside the data dir.
             runtime_sdk_dir: PathBuf::new(),
             allow_unlimited: args
@@ -261,6 +272,9 @@ impl Settings {
         }
         if self.prewarm_environments > 64 {
             bail!("prewarm environments must be at most 64 per runtime kind");
+        }
+        if !(1..=1_048_576).contains(&self.log_retention_mb) {
+            bail!("log retention must be between 1 and 1048576 MB per function");
         }
         if self.account_concurrency < 100 {
             bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");
@@ -330,7 +344,7 @@ mod tests {
         let file = dir.path().join("flint.toml");
         std::fs::write(
             &file,
-            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\n",
+            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\nlog_retention_mb = 4\n",
         )
         .unwrap();
         let s = Settings::resolve(ServeArgs {
@@ -341,6 +355,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.port(), 9200);
         assert_eq!(s.region, "eu-west-1");
+        assert_eq!(s.log_retention_mb, 4);
         assert_eq!(s.account_id, "000000000000");
         assert!(s.data_dir.is_absolute(), "{}", s.data_dir.display());
         assert!(s.data_dir.ends_with("flint-data"));
@@ -390,6 +405,11 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(bad_region).is_err());
+        let no_log_kept = ServeArgs {
+            log_retention_mb: Some(0),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(no_log_kept).is_err());
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("flint.toml");
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
@@ -408,6 +428,7 @@ mod tests {
         let s = Settings::resolve_in(ServeArgs::default(), cwd).unwrap();
         assert_eq!(s.data_dir, Path::new("/srv/work/flint-data"));
         assert_eq!(s.auth_key_file, None);
+        assert_eq!(s.log_retention_mb, 16);
 
         let s = Settings::resolve_in(
             ServeArgs {

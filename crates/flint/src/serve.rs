@@ -381,6 +381,7 @@ fn start_invoker(settings: &Settings) -> Result<Arc<flint_invoke::Invoker>, Host
         per: std::time::Duration::from_secs(10),
     };
     invoke_settings.prewarm_environments = settings.prewarm_environments;
+    invoke_settings.log_retention_bytes = settings.log_retention_mb * 1024 * 1024;
     invoke_settings.runtime_sdk_dir = settings.runtime_sdk_dir.clone();
     match flint_invoke::Invoker::start(Arc::new(sandboxer), invoke_settings) {
         Ok(invoker) => {
