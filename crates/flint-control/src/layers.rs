@@ -224,8 +224,14 @@ impl ControlPlane {
         arn: &str,
         now_unix: i64,
     ) -> Result<GetLayerVersionResponse> {
-        let parsed = LayerVersionArn::parse(arn)
-            .ok_or_else(|| ApiError::pattern(arn, "arn", rules::LAYER_VERSION_ARN_PATTERN))?;
+        let Some(parsed) = LayerVersionArn::parse(arn) else {
+            // AWS's own layers (`arn:aws:lambda:::awslayer:<name>`) fit the pattern; flint
+            // has none.
+            if rules::is_aws_layer_arn(arn) {
+                return Err(does_not_exist().into());
+            }
+            return Err(ApiError::pattern(arn, "arn", rules::LAYER_VERSION_ARN_PATTERN).into());
+        };
         let layer = LayerName {
             name: parsed.name,
             region: Some(parsed.region),

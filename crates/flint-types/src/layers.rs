@@ -294,6 +294,21 @@ impl LayerVersionArn {
     }
 }
 
+/// `arn:<partition>:lambda:::awslayer:<name>`: one of AWS's own layers (the second form of
+/// the model's `LayerVersionArn` pattern).
+pub fn is_aws_layer_arn(raw: &str) -> bool {
+    match raw.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", partition, "lambda", "", "", "awslayer", name] => {
+            !partition.is_empty()
+                && partition
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && is_name(name)
+        }
+        _ => false,
+    }
+}
+
 /// `arn:aws:lambda:<region>:<account>:layer:<name>`.
 pub fn layer_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:layer:{name}")
@@ -545,6 +560,10 @@ mod tests {
         assert_eq!((a.name.as_str(), a.version), ("x", 12));
         assert!(LayerVersionArn::parse("arn:aws:lambda:eu-west-1:123456789012:layer:x").is_none());
         assert!(LayerVersionArn::parse("arn:aws:lambda:eu-west-1:1234:layer:x:1").is_none());
+        assert!(is_aws_layer_arn(
+            "arn:aws:lambda:::awslayer:AWSLambda-Python"
+        ));
+        assert!(!is_aws_layer_arn("arn:aws:lambda:us-east-1::awslayer:x"));
         let e =
             function_layers(&["arn:aws:lambda:us-east-1:123456789012:layer:x".into()]).unwrap_err();
         assert!(e.to_string().starts_with("1 validation error detected: Value '[arn:aws:lambda:us-east-1:123456789012:layer:x]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 2048"), "{e}");
