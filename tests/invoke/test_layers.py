@@ -228,6 +228,35 @@ def test_pre_started_runtimes_get_the_layers_at_their_claim(make_server):
     assert r.json == {"value": "claimed", "prestarted": True}, r
 
 
+NODE_PROBE = """
+const fs = require('fs');
+exports.handler = async () => ({
+    hello: require('layered-pkg').hello(),
+    prestarted: fs.readFileSync('/proc/self/environ').subarray(-2).equals(Buffer.from([0, 0])),
+});
+"""
+
+
+def test_pre_started_node_runtimes_get_the_layers_at_their_claim(make_server):
+    from .test_prestart import await_prespawned
+    from .invoke_support import create_function
+    s = make_server()
+    c = s.client()
+    teacher = unique("teacher")
+    create_function(c, teacher, {"index.js": "exports.handler = async (e) => e;\n"},
+                    runtime="nodejs20.x")
+    assert invoke(c, teacher, {"a": 1}).json == {"a": 1}
+    await_prespawned(s)
+    arn = c.publish_layer_version(LayerName=unique("layer"), Content={"ZipFile": make_zip({
+        "nodejs/node_modules/layered-pkg/index.js": "exports.hello = () => 'claimed';\n",
+    })})["LayerVersionArn"]
+    name = unique("prestarted-node-layer")
+    create_function(c, name, {"index.js": NODE_PROBE}, runtime="nodejs20.x", Layers=[arn])
+    r = invoke(c, name, {})
+    assert r.function_error is None, r
+    assert r.json == {"hello": "claimed", "prestarted": True}, r
+
+
 def test_one_merged_opt_per_layer_set_shared_by_every_function(make_server):
     import os
     s = make_server()
