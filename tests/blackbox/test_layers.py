@@ -259,3 +259,13 @@ def test_the_aws_cli_publishes_and_lists_layers(server, tmp_path):
                       "--version-number", "1", check=False)
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
 
+
+
+def test_aws_owned_layer_arns_fit_the_pattern_but_flint_has_none(lam):
+    aws_layer = "arn:aws:lambda:::awslayer:AWSLambda-Python-AWS-SDK"
+    expect_error(lam.get_layer_version_by_arn, "ResourceNotFoundException", 404,
+                 message="The resource you requested does not exist.", Arn=aws_layer)
+    expect_error(lam.create_function, "InvalidParameterValueException", 400,
+                 message=f"Layer version {aws_layer} does not exist.",
+                 FunctionName=unique(), Runtime="python3.12", Role=ROLE,
+                 Handler="index.handler", Code={"ZipFile": make_zip()}, Layers=[aws_layer])

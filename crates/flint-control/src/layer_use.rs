@@ -45,17 +45,18 @@ impl ControlPlane {
     ) -> Result<Vec<LayerUse>> {
         let parsed = function_layers(arns)?;
         let region = &self.resources().region;
-        if parsed.iter().any(|p| &p.region != region) {
+        if parsed.iter().flatten().any(|p| &p.region != region) {
             return Err(ApiError::InvalidParameterValue(format!(
                 "Layers are not in the same region as the function. Layers are expected to be in region {region}."
             ))
             .into());
         }
         for (i, a) in parsed.iter().enumerate() {
-            if let Some(j) = parsed[..i]
-                .iter()
-                .position(|b| b.name == a.name && b.account == a.account)
-            {
+            let Some(a) = a else { continue };
+            if let Some(j) = parsed[..i].iter().position(|b| {
+                b.as_ref()
+                    .is_some_and(|b| b.name == a.name && b.account == a.account)
+            }) {
                 return Err(ApiError::InvalidParameterValue(format!(
                     "Two different versions of the same layer are not allowed to be referenced in the same function. {} and {} are versions of the same layer.",
                     arns[j], arns[i]
@@ -64,7 +65,13 @@ impl ControlPlane {
             }
         }
         let mut out = Vec::with_capacity(parsed.len());
+        let missing = |arn: &String| {
+            ApiError::InvalidParameterValue(format!("Layer version {arn} does not exist."))
+        };
         for (arn, p) in arns.iter().zip(parsed) {
+            let Some(p) = p else {
+                return Err(missing(arn).into());
+            };
             let layer = LayerName {
                 name: p.name,
                 region: Some(p.region),
@@ -72,9 +79,7 @@ impl ControlPlane {
             };
             let rec: LayerVersionRecord = self
                 .load_layer_version(tx, &layer, p.version)?
-                .ok_or_else(|| {
-                    ApiError::InvalidParameterValue(format!("Layer version {arn} does not exist."))
-                })?;
+                .ok_or_else(|| missing(arn))?;
             out.push(LayerUse {
                 arn: rec.item.layer_version_arn,
                 blob: rec.blob,

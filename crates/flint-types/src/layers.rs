@@ -516,12 +516,14 @@ pub fn permission_statement(
     s
 }
 
-/// A function's `Layers`: at most five layer version ARNs, each of the model's pattern.
-pub fn function_layers(layers: &[String]) -> Result<Vec<LayerVersionArn>, ApiError> {
+/// A function's `Layers`: layer version ARNs of the model's pattern, parsed (`None`: one of
+/// AWS's own `awslayer` ARNs, which flint never has).
+pub fn function_layers(layers: &[String]) -> Result<Vec<Option<LayerVersionArn>>, ApiError> {
     let mut parsed = Vec::with_capacity(layers.len());
     for l in layers {
         match LayerVersionArn::parse(l) {
-            Some(arn) => parsed.push(arn),
+            Some(arn) => parsed.push(Some(arn)),
+            None if is_aws_layer_arn(l) => parsed.push(None),
             None => {
                 return Err(ApiError::constraint(
                     format!("[{}]", layers.join(", ")),
