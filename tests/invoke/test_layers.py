@@ -282,3 +282,29 @@ def test_one_merged_opt_per_layer_set_shared_by_every_function(make_server):
     # One tree for the set, built at the first cold start and used by both functions.
     merged = os.listdir(os.path.join(s.data_dir, "invoke", "layers"))
     assert len(merged) == 1 and not merged[0].startswith("."), merged
+
+
+def test_the_unisolated_mode_gives_functions_their_layers_too(make_server):
+    s = make_server(extra_args=["--unisolated"], extra_env={"FLINT_TEST_NO_ISOLATION": "1"})
+    c = s.client()
+    arn = c.publish_layer_version(LayerName=unique("layer"), Content={"ZipFile": make_zip({
+        "python/layer_module.py": "VALUE = 'host layer'\n",
+        "nodejs/node_modules/layered-pkg/index.js": "exports.hello = () => 'host layer';\n",
+    })})["LayerVersionArn"]
+    from .invoke_support import create_function
+    py = unique("plain-py-layer")
+    code = PY_LAYER_USER + "\nimport os\nFLINT_VAR = os.environ.get('_FLINT_OPT_DIR')\n"
+    code = code.replace('"file": layer_module.__file__}',
+                        '"file": layer_module.__file__, "var": FLINT_VAR}')
+    create_function(c, py, {"index.py": code}, Layers=[arn])
+    r = invoke(c, py, {})
+    assert r.function_error is None, r
+    out = r.json
+    assert out["value"] == "host layer", out
+    # The layers' host directory, and the variable that said so is not the function's.
+    assert out["file"].startswith(s.data_dir) and out["var"] is None, out
+    node = unique("plain-node-layer")
+    create_function(c, node, {"index.js": "exports.handler = async () => "
+                                          "require('layered-pkg').hello();\n"},
+                    runtime="nodejs20.x", Layers=[arn])
+    assert invoke(c, node, {}).json == "host layer"
