@@ -161,7 +161,7 @@ MODEL_PATTERN_CASES = {
                        "deadLetterConfig.targetArn"),
     "vpc-17-subnets": (dict(VpcConfig={"SubnetIds": [f"subnet-{i}" for i in range(17)],
                                        "SecurityGroupIds": []}), "vpcConfig.subnetIds"),
-    # LayerVersionArn pattern: checked before flint says it has no layers.
+    # LayerVersionArn pattern: checked before any layer is looked up.
     "layer-arn-pattern": (dict(Layers=["not-a-layer-arn"]), "layers"),
     "vpc-6-security-groups": (dict(VpcConfig={"SubnetIds": ["subnet-1"],
                                               "SecurityGroupIds": [f"sg-{i}" for i in range(6)]}),

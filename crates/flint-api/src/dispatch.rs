@@ -21,7 +21,7 @@ use crate::blocking::on_blocking_pool;
 use crate::recursion_guard::continue_lineage;
 use bytes::Bytes;
 use flint_control::{ControlError, ControlPlane, ResolvedFunction};
-use flint_invoke::{InvokeError, InvokeOutput, InvokeRequest, Invoker, StreamPart};
+use flint_invoke::{InvokeError, InvokeOutput, InvokeRequest, Invoker, LayerCode, StreamPart};
 use flint_types::FunctionRef;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -159,10 +159,13 @@ impl Dispatcher {
             .control
             .code_path(&resolved.code_blob)
             .ok_or(DispatchError::CodeMissing)?;
+        let layers =
+            layer_code(&self.control, &resolved.layer_blobs).ok_or(DispatchError::CodeMissing)?;
         let request = InvokeRequest {
             config: resolved.config,
             code_blob: resolved.code_blob,
             code_path,
+            layers,
             invoked_arn: resolved.invoked_arn,
             payload: call.payload,
             client_context: call.client_context,
@@ -173,6 +176,19 @@ impl Dispatcher {
         };
         Ok(Prepared { invoker, request })
     }
+}
+
+/// The layers' zips, in order (`None` when one is not on local disk).
+pub(crate) fn layer_code(control: &ControlPlane, blobs: &[String]) -> Option<Vec<LayerCode>> {
+    blobs
+        .iter()
+        .map(|b| {
+            Some(LayerCode {
+                blob: b.clone(),
+                zip_path: control.code_path(b)?,
+            })
+        })
+        .collect()
 }
 
 /// The invoker held by a server: the one place its absence is turned into the refusal.

@@ -99,6 +99,8 @@ operations! {
     PutFunctionRecursionConfig: MAX_CONTROL_REQUEST => PutFunctionRecursionConfigRequest;
     PutRuntimeManagementConfig: MAX_CONTROL_REQUEST => PutRuntimeManagementConfigRequest;
     PutFunctionScalingConfig: MAX_CONTROL_REQUEST => PutFunctionScalingConfigRequest;
+    PublishLayerVersion: MAX_CODE_REQUEST => flint_types::layers::PublishLayerVersionRequest;
+    AddLayerVersionPermission: MAX_CONTROL_REQUEST => flint_types::layers::AddLayerVersionPermissionRequest;
     // flint's own `POST /_flint/clock`.
     AdvanceClock: 4096 => serde_json::Value;
     InvokeFunction: MAX_INVOKE_REQUEST;

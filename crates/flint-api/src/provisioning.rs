@@ -19,10 +19,13 @@ pub(crate) fn spec_for(
     let code_path = control
         .code_path(&resolved.code_blob)
         .ok_or_else(|| ApiError::Service("the function's code is not on local disk".into()))?;
+    let layers = crate::dispatch::layer_code(control, &resolved.layer_blobs)
+        .ok_or_else(|| ApiError::Service("a layer's code is not on local disk".into()))?;
     Ok(ProvisionSpec {
         config: resolved.config,
         code_blob: resolved.code_blob,
         code_path,
+        layers,
         arn: entry.arn.clone(),
         requested: entry.requested,
     })

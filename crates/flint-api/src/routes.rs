@@ -2,8 +2,8 @@
 
 use crate::handlers::{
     account, aliases, code_download, concurrency, environments, event_invoke_config, events,
-    fallback, function_url_config, functions, invoke, invoke_stream, logs, policy, provisioned,
-    recursion_config, runtime_management, scaling_config, tags, test_clock, versions,
+    fallback, function_url_config, functions, invoke, invoke_stream, layers, logs, policy,
+    provisioned, recursion_config, runtime_management, scaling_config, tags, test_clock, versions,
 };
 use crate::request_id::request_id;
 use crate::state::AppState;
@@ -135,6 +135,7 @@ pub fn router(state: AppState) -> Router {
             "/2025-11-30/functions/{function}/function-scaling-config",
             get(scaling_config::get_config).put(scaling_config::put_config),
         )
+        .merge(layers::routes())
         .route("/_flint/events", get(events::stats))
         .route("/_flint/events/undelivered", get(events::undelivered))
         .route("/_flint/clock", post(test_clock::advance_clock))

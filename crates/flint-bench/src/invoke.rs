@@ -116,7 +116,7 @@ async fn ensure_functions(conn: &mut Conn) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn invoke_op(name: &str) -> Op {
+pub(crate) fn invoke_op(name: &str) -> Op {
     Op::post(
         format!("/2015-03-31/functions/{name}/invocations"),
         Bytes::from_static(b"{}"),
@@ -222,6 +222,8 @@ pub async fn run_cold(ctx: &mut Ctx) -> anyhow::Result<()> {
             Some(row.floor),
         );
     }
+    // The same cold starts with 0 and with 5 layers (`layers.rs`).
+    crate::layers::run_cold_layers(ctx, addr, iterations).await?;
     // And with none ready: the whole sandbox spawn and runtime start are in
     // the cold start (the first cold start of a runtime, or a burst larger
     // than the pre-spawned environments).
@@ -327,7 +329,7 @@ async fn cold_starts(
 
 /// Waits (up to 10 s) until `GET /_flint/environments` shows no pre-spawn
 /// under way.
-async fn await_prespawns(conn: &mut Conn) -> anyhow::Result<()> {
+pub(crate) async fn await_prespawns(conn: &mut Conn) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (status, body) = conn.send(&Op::get("/_flint/environments")).await?;

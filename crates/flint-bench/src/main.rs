@@ -12,6 +12,7 @@ mod control_plane;
 mod floors;
 mod http;
 mod invoke;
+mod layers;
 mod report;
 mod sections;
 mod server;

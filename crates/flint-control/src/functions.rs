@@ -6,7 +6,7 @@ use crate::records::{
     self, CONCURRENCY, FUNCTIONS, FunctionRecord, VersionRecord, aliases_ns, load, save,
     version_key, versions_ns,
 };
-use crate::{ControlPlane, Result};
+use crate::{ControlPlane, Result, layer_use};
 use flint_store::{Pages, Transaction};
 use flint_types::model::{
     Concurrency, CreateFunctionRequest, EphemeralStorage, FunctionCodeLocation,
@@ -160,15 +160,15 @@ impl ControlPlane {
             },
         };
         self.apply_config(&mut config, &req.config);
-        if req.config.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-            return Err(ApiError::InvalidParameterValue(
-                "flint does not support layers yet".into(),
-            )
-            .into());
-        }
         settled(&mut config);
 
         let mut tx = self.meta.begin()?;
+        let layers = match &req.config.layers {
+            Some(arns) => self.layers_for_function(&mut *tx, arns)?,
+            None => Vec::new(),
+        };
+        self.check_unzipped_total(incoming.inspected.unzipped_size, &layers)?;
+        config.layers = layer_use::references(&layers);
         if tx.get(FUNCTIONS, &fref.name)?.is_some() {
             return Err(ApiError::ResourceConflict(format!(
                 "Function already exist: {}",
@@ -177,12 +177,15 @@ impl ControlPlane {
             .into());
         }
         let blob = self.add_code_ref(&mut *tx, &incoming)?;
+        self.add_layer_refs(&mut *tx, &layers)?;
         let mut record = FunctionRecord {
             latest: config,
             code_blob: blob,
             last_version: 0,
             last_published_fingerprint: None,
             tags: req.tags.clone().unwrap_or_default(),
+            layers,
+            code_unzipped: incoming.inspected.unzipped_size,
         };
         let shown = if req.publish {
             // AWS answers with version 1's configuration under the
@@ -237,20 +240,27 @@ impl ControlPlane {
     ) -> Result<FunctionConfiguration> {
         self.require_unqualified(fref)?;
         validate::config_fields(&req.config)?;
-        if req.config.layers.as_ref().is_some_and(|l| !l.is_empty()) {
-            return Err(ApiError::InvalidParameterValue(
-                "flint does not support layers yet".into(),
-            )
-            .into());
-        }
         let mut tx = self.meta.begin()?;
         let mut rec = self.load_function(&mut *tx, fref)?;
         check_revision(req.revision_id.as_deref(), &rec.latest.revision_id)?;
+        // `Layers` replaces the list wholesale (an empty list removes them all).
+        if let Some(arns) = &req.config.layers {
+            let layers = self.layers_for_function(&mut *tx, arns)?;
+            self.check_unzipped_total(rec.code_unzipped, &layers)?;
+            self.add_layer_refs(&mut *tx, &layers)?;
+            self.drop_layer_refs(&mut *tx, &rec.layers)?;
+            rec.latest.layers = layer_use::references(&layers);
+            rec.layers = layers;
+        }
         self.apply_config(&mut rec.latest, &req.config);
         rec.latest.last_modified = timefmt::now();
         rec.latest.revision_id = records::new_revision();
         save(&mut *tx, FUNCTIONS, &fref.name, &rec)?;
         self.commit(tx)?;
+        if req.config.layers.is_some() {
+            // A replaced layer version that was deleted may have lost its last user.
+            self.collect_garbage()?;
+        }
         Ok(as_just_updated(rec.latest))
     }
 
@@ -276,6 +286,7 @@ impl ControlPlane {
         let mut tx = self.meta.begin()?;
         let mut rec = self.load_function(&mut *tx, fref)?;
         check_revision(req.revision_id.as_deref(), &rec.latest.revision_id)?;
+        self.check_unzipped_total(incoming.inspected.unzipped_size, &rec.layers)?;
         let mut next = rec.latest.clone();
         next.code_sha256 = incoming.inspected.code_sha256.clone();
         next.code_size = incoming.inspected.code_size;
@@ -291,6 +302,7 @@ impl ControlPlane {
         let blob = self.add_code_ref(&mut *tx, &incoming)?;
         self.drop_blob_ref(&mut *tx, &rec.code_blob)?;
         rec.code_blob = blob;
+        rec.code_unzipped = incoming.inspected.unzipped_size;
         rec.latest = next;
         let shown = if req.publish {
             self.publish_in(&mut *tx, &mut rec, None)?
@@ -323,6 +335,7 @@ impl ControlPlane {
                     for (k, bytes) in page {
                         let v: VersionRecord = records::decode(&vns, &k, &bytes)?;
                         self.drop_blob_ref(&mut *tx, &v.code_blob)?;
+                        self.drop_layer_refs(&mut *tx, &v.layers)?;
                     }
                 }
                 tx.delete_namespace(&vns)?;
@@ -334,6 +347,7 @@ impl ControlPlane {
                 tx.delete_namespace(&records::provisioned_ns(&fref.name))?;
                 self.delete_function_settings(&mut *tx, &fref.name)?;
                 self.drop_blob_ref(&mut *tx, &rec.code_blob)?;
+                self.drop_layer_refs(&mut *tx, &rec.layers)?;
                 tx.delete(FUNCTIONS, &fref.name)?;
             }
             Some(Qualifier::Latest) => {
@@ -369,6 +383,7 @@ impl ControlPlane {
                 tx.delete(&records::policy_ns(&fref.name), &n.to_string())?;
                 tx.delete(&records::provisioned_ns(&fref.name), &n.to_string())?;
                 self.drop_blob_ref(&mut *tx, &v.code_blob)?;
+                self.drop_layer_refs(&mut *tx, &v.layers)?;
             }
         }
         self.commit(tx)?;
@@ -391,7 +406,10 @@ impl ControlPlane {
 }
 
 /// The inline `ZipFile` of a request: flint has no S3 to fetch code from.
-fn inline_zip<'a>(zip_file: &'a Option<String>, s3_bucket: &Option<String>) -> Result<&'a str> {
+pub(crate) fn inline_zip<'a>(
+    zip_file: &'a Option<String>,
+    s3_bucket: &Option<String>,
+) -> Result<&'a str> {
     match (zip_file, s3_bucket) {
         (Some(z), _) => Ok(z),
         (None, Some(_)) => Err(ApiError::InvalidParameterValue(

@@ -13,6 +13,7 @@
 //! | `url:<name>` | alias, or `$function` | `UrlRecord` |
 //! | `urlid` | url id | the function and alias it routes to (a deleted alias's: retired, with the URL it had) |
 //! | `recursion` | function name | `Allow` (absent: `Terminate`); `recursion_config.rs` |
+//! | `layer` / `layerversion:<name>` | layer name / version | `layers.rs` |
 //! | `runtime:<name>` | `$LATEST` or version | `RuntimeManagement` (absent: `Auto`); `runtime_management.rs` |
 
 use crate::{ControlError, Result};
@@ -92,6 +93,12 @@ pub struct FunctionRecord {
     /// publish with nothing changed returns that version instead of a new one.
     pub last_published_fingerprint: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// `$LATEST`'s layers, in order (each holds a reference to its zip).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<crate::LayerUse>,
+    /// `$LATEST`'s package unzipped (0 in records written before layers existed).
+    #[serde(default)]
+    pub code_unzipped: u64,
 }
 
 /// One published, immutable version.
@@ -99,6 +106,9 @@ pub struct FunctionRecord {
 pub struct VersionRecord {
     pub config: FunctionConfiguration,
     pub code_blob: String,
+    /// The layers the version was published with (pinned: each holds a reference).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<crate::LayerUse>,
 }
 
 /// A qualifier resolved to the configuration and code that would run.
@@ -107,6 +117,8 @@ pub struct ResolvedFunction {
     /// The configuration of the version that runs (`$LATEST` or a number).
     pub config: FunctionConfiguration,
     pub code_blob: String,
+    /// Blob ids of the layers' zips, in the function's `Layers` order.
+    pub layer_blobs: Vec<String>,
     /// The ARN the caller named (qualified by alias, version, or not at all).
     pub invoked_arn: String,
 }
@@ -190,6 +202,7 @@ mod tests {
         ResolvedFunction {
             config,
             code_blob: String::new(),
+            layer_blobs: Vec::new(),
             invoked_arn: "arn:alias".into(),
         }
     }

@@ -20,16 +20,18 @@ impl ControlPlane {
     ) -> Result<ResolvedFunction> {
         let rec = self.load_function_as_named(tx, fref)?;
         let invoked_arn = fref.arn(self.resources());
-        let (mut config, code_blob) = match &fref.qualifier {
-            None => (rec.latest, rec.code_blob),
+        let blobs = |l: &[crate::LayerUse]| l.iter().map(|l| l.blob.clone()).collect::<Vec<_>>();
+        let latest_layers = blobs(&rec.layers);
+        let (mut config, code_blob, layer_blobs) = match &fref.qualifier {
+            None => (rec.latest, rec.code_blob, latest_layers),
             Some(Qualifier::Latest) => {
                 let mut c = rec.latest;
                 c.function_arn = invoked_arn.clone();
-                (c, rec.code_blob)
+                (c, rec.code_blob, latest_layers)
             }
             Some(Qualifier::Version(n)) => {
                 let v = self.load_version(tx, fref, *n)?;
-                (v.config, v.code_blob)
+                (v.config, v.code_blob, blobs(&v.layers))
             }
             Some(Qualifier::Alias(a)) => {
                 let alias =
@@ -37,9 +39,9 @@ impl ControlPlane {
                 match Qualifier::parse(&alias.function_version)? {
                     Qualifier::Version(n) => {
                         let v = self.load_version(tx, fref, n)?;
-                        (v.config, v.code_blob)
+                        (v.config, v.code_blob, blobs(&v.layers))
                     }
-                    _ => (rec.latest, rec.code_blob),
+                    _ => (rec.latest, rec.code_blob, latest_layers),
                 }
             }
         };
@@ -49,6 +51,7 @@ impl ControlPlane {
         Ok(ResolvedFunction {
             config,
             code_blob,
+            layer_blobs,
             invoked_arn,
         })
     }

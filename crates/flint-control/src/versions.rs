@@ -38,6 +38,7 @@ impl ControlPlane {
             config.description = d.to_string();
         }
         self.add_blob_ref(tx, &rec.code_blob)?;
+        self.add_layer_refs(tx, &rec.layers)?;
         save(
             tx,
             &versions_ns(&name),
@@ -45,6 +46,7 @@ impl ControlPlane {
             &VersionRecord {
                 config: config.clone(),
                 code_blob: rec.code_blob.clone(),
+                layers: rec.layers.clone(),
             },
         )?;
         rec.last_version = n;

@@ -17,6 +17,7 @@ pub(crate) use variables::InitType;
 use crate::code::CodeCache;
 use crate::environment::{Environment, Execution, InitState};
 use crate::error::InvokeError;
+use crate::layers::LayerCache;
 use crate::logs::{self, LogStore};
 use crate::output::LogSink;
 use crate::prewarm::Prewarm;
@@ -41,6 +42,8 @@ pub(crate) struct LaunchTarget<'a> {
     /// Content address of the package, and where its zip is.
     pub code_blob: &'a str,
     pub code_path: &'a Path,
+    /// The version's layers, in order (merged into `/opt`).
+    pub layers: &'a [crate::LayerCode],
 }
 
 /// Why a function's init failed. The invocation that needed the environment fails with
@@ -121,6 +124,8 @@ pub(crate) struct Launcher {
     host: HostRuntimes,
     sdks: SdkVersions,
     code: Arc<CodeCache>,
+    /// The merged `/opt` trees (`layers.rs`).
+    layers: Arc<LayerCache>,
     runtime_dir: PathBuf,
     prewarm: Arc<Prewarm>,
     env_seq: AtomicU64,
@@ -151,6 +156,9 @@ impl Launcher {
             });
         let code = CodeCache::new(settings.data_dir.join("code"))?;
         code.sweep_partial()?;
+        let code = Arc::new(code);
+        let layers = LayerCache::new(settings.data_dir.join("layers"), code.clone())?;
+        layers.sweep_partial()?;
         let host = flint_runtimes::detect_host();
         // The Python client's bytecode, compiled in the background: until it
         // exists (or if compiling fails) Python compiles the client itself.
@@ -165,7 +173,8 @@ impl Launcher {
             sandboxer,
             host,
             sdks,
-            code: Arc::new(code),
+            code,
+            layers: Arc::new(layers),
             runtime_dir,
             prewarm,
             env_seq: AtomicU64::new(0),
@@ -191,20 +200,27 @@ impl Launcher {
         &self.prewarm
     }
 
-    /// The extracted package of `target`. Extraction blocks: it runs on a blocking thread.
-    async fn prepare_code(&self, target: LaunchTarget<'_>) -> Result<PathBuf, InvokeError> {
-        let code = self.code.clone();
+    /// The extracted package of `target` (`/var/task`) and its merged layers (`/opt`, `None`
+    /// without layers). Extraction blocks: it runs on a blocking thread.
+    async fn prepare_code(
+        &self,
+        target: LaunchTarget<'_>,
+    ) -> Result<(PathBuf, Option<PathBuf>), InvokeError> {
+        let (code, layers) = (self.code.clone(), self.layers.clone());
         let (blob, zip) = (target.code_blob.to_string(), target.code_path.to_path_buf());
-        tokio::task::spawn_blocking(move || code.prepare(&blob, &zip))
-            .await
-            .map_err(|e| InvokeError::Unavailable(e.to_string()))?
+        let layer_set = target.layers.to_vec();
+        tokio::task::spawn_blocking(move || {
+            Ok((code.prepare(&blob, &zip)?, layers.prepare(&layer_set)?))
+        })
+        .await
+        .map_err(|e| InvokeError::Unavailable(e.to_string()))?
     }
 
     /// The sandbox of one environment of `config`, running `command`.
     fn sandbox_spec(
         &self,
         config: &FunctionConfiguration,
-        task_dir: PathBuf,
+        (task_dir, opt_dir): (PathBuf, Option<PathBuf>),
         command: Command,
         platform: &Platform<'_>,
         log_write: std::io::PipeWriter,
@@ -219,6 +235,8 @@ impl Launcher {
             log_write.into(),
         );
         spec.runtime_dir = Some(self.runtime_dir.clone());
+        // The merged layers, shared read-only by every environment of this layer set.
+        spec.opt_dir = opt_dir;
         // flint-runtimes only asks for binds outside the sandbox's system
         // directories (those are already in its read-only root), and its `/var/lang`.
         spec.extra_ro_binds = command.read_only_mounts;
@@ -299,8 +317,12 @@ impl Launch for Launcher {
         let config = target.config;
         let runtime_id = config.runtime.as_deref().unwrap_or_default();
         let runtime = ManagedRuntime::parse(runtime_id).map_err(|e| unsupported(runtime_id, e))?;
-        let task_dir = self.prepare_code(target).await?;
-        let command = match command::resolve(&runtime, config, &self.host, &task_dir) {
+        let (task_dir, opt_dir) = self.prepare_code(target).await?;
+        let dirs = command::Dirs {
+            task: &task_dir,
+            opt: opt_dir.as_deref(),
+        };
+        let command = match command::resolve(&runtime, config, &self.host, dirs) {
             Ok(command) => command,
             Err(CommandError::Runtime(e)) => return Err(unsupported(runtime_id, e).into()),
             Err(CommandError::InvalidEntrypoint(e)) => {
@@ -314,7 +336,7 @@ impl Launch for Launcher {
             stream: &stream,
             init_type,
         };
-        let spec = self.sandbox_spec(config, task_dir, command, &platform, log_write)?;
+        let spec = self.sandbox_spec(config, (task_dir, opt_dir), command, &platform, log_write)?;
         let limit = init_limit(init_type, self.init_timeout, config.timeout);
 
         let program = spec.argv.first().cloned().unwrap_or_default();

@@ -21,6 +21,7 @@
 //! | `launch` | the cold start: command, variables, the sandbox (claimed or spawned), init |
 //! | `prewarm` | pre-spawned sandboxes per shape |
 //! | `code` | packages extracted once per content hash |
+//! | `layers` | `/opt`: a function's layers merged once per ordered layer set, shared read-only |
 //! | `environment` | one running environment, and the traits the pools and the router drive |
 //! | `output` | the function's output pipe: lines with Lambda's limit, a bounded buffer spilled to the log |
 //! | `streaming` | reading a streamed response within the deadline |
@@ -36,6 +37,7 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod launch;
+mod layers;
 mod logs;
 mod output;
 mod pool;
@@ -50,6 +52,7 @@ mod verdict;
 mod xray;
 
 pub use error::InvokeError;
+pub use layers::LayerCode;
 pub use logs::{LogPage, LogRecord, LogStore, PAGE_BYTES};
 pub use provisioned::{ProvisionSpec, ProvisionedStatus};
 pub use request::{InvokeOutput, InvokeRequest, StreamPart};

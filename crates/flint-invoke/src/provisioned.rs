@@ -33,6 +33,8 @@ pub struct ProvisionSpec {
     pub config: FunctionConfiguration,
     pub code_blob: String,
     pub code_path: PathBuf,
+    /// The version's layers, in order.
+    pub layers: Vec<crate::LayerCode>,
     /// Qualified ARN of the version or alias (`Lambda-Runtime-Invoked-Function-Arn`
     /// is the caller's; this one names the configuration).
     pub arn: String,
@@ -600,6 +602,7 @@ impl<L: Launch> Provisioner<L> {
             config: &spec.config,
             code_blob: &spec.code_blob,
             code_path: &spec.code_path,
+            layers: &spec.layers,
         };
         let mut log = Vec::new();
         let started = self

@@ -12,6 +12,8 @@ pub struct InvokeRequest {
     /// Content address of the version's package, and where its zip is.
     pub code_blob: String,
     pub code_path: PathBuf,
+    /// The version's layers, in order (merged into `/opt`).
+    pub layers: Vec<crate::LayerCode>,
     /// The ARN the caller used (`Lambda-Runtime-Invoked-Function-Arn`).
     pub invoked_arn: String,
     pub payload: Bytes,

@@ -175,6 +175,7 @@ impl<L: Launch> Router<L> {
             config,
             code_blob: &req.code_blob,
             code_path: &req.code_path,
+            layers: &req.layers,
         };
         match self
             .launcher

@@ -159,6 +159,10 @@ pub(crate) fn spawn(spec: SandboxSpec, tmp_root: &Path) -> Result<Spawned> {
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), addr.to_string()));
     }
     env.push(("TMPDIR".into(), tmp_dir.to_string_lossy().into_owned()));
+    // flint's Python client puts the layers' `/opt/python` on `sys.path` itself: it learns the
+    // host directory from this variable (and removes it from the function's environment), so
+    // the host's own `/opt` is never on a function's path.
+    env.push(("_FLINT_OPT_DIR".into(), opt.to_string_lossy().into_owned()));
     let argv: Vec<String> = spec.argv.iter().map(|a| rewrite_paths(a, &map)).collect();
     let cwd = rewrite_paths(&spec.cwd, &map);
 

@@ -11,6 +11,7 @@ pub mod event_config;
 pub mod function_settings;
 pub mod function_url;
 pub mod ident;
+pub mod layers;
 pub mod model;
 pub mod policy;
 pub mod timefmt;

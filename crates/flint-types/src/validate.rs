@@ -205,25 +205,6 @@ pub fn optional_arn(value: &str, field: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+`, ≤ 140.
-pub fn layer_version_arn(value: &str) -> Result<(), ApiError> {
-    const PATTERN: &str =
-        "arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+";
-    let word = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    let parts: Vec<&str> = value.split(':').collect();
-    let ok = value.len() <= 140
-        && matches!(parts.as_slice(), ["arn", partition, "lambda", region, account, "layer", name, version]
-            if word(partition) && word(region)
-                && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-                && !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                && !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::pattern(format!("[{value}]"), "layers", PATTERN))
-    }
-}
-
 fn one_of(value: &str, field: &str, allowed: &[&str]) -> Result<(), ApiError> {
     if allowed.contains(&value) {
         Ok(())
@@ -426,9 +407,7 @@ pub fn config_fields(c: &ConfigFields) -> Result<(), ApiError> {
         }
     }
     if let Some(layers) = &c.layers {
-        for l in layers {
-            layer_version_arn(l)?;
-        }
+        crate::layers::function_layers(layers)?;
     }
     if let Some(layers) = &c.layers
         && layers.len() > 5
@@ -598,8 +577,13 @@ mod tests {
             optional_arn("not an arn", "kMSKeyArn").unwrap_err().code(),
             "ValidationException"
         );
-        assert!(layer_version_arn("arn:aws:lambda:us-east-1:000000000000:layer:deps:3").is_ok());
-        assert!(layer_version_arn("not-a-layer-arn").is_err());
+        assert!(
+            crate::layers::function_layers(&[
+                "arn:aws:lambda:us-east-1:000000000000:layer:deps:3".into()
+            ])
+            .is_ok()
+        );
+        assert!(crate::layers::function_layers(&["not-a-layer-arn".into()]).is_err());
         assert!(handler(&"é".repeat(128)).is_ok());
         assert!(handler(&"é".repeat(129)).is_err());
     }

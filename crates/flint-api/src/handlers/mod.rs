@@ -15,6 +15,7 @@ pub(crate) mod function_url_config;
 pub(crate) mod functions;
 pub(crate) mod invoke;
 pub(crate) mod invoke_stream;
+pub(crate) mod layers;
 pub(crate) mod logs;
 pub(crate) mod policy;
 pub(crate) mod provisioned;

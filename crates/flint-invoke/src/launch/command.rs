@@ -29,6 +29,42 @@ pub(crate) enum InvalidEntrypoint {
     CannotExec { path: String, why: &'static str },
 }
 
+/// The host directories of the sandbox's `/var/task` and `/opt` (`None`: no layers, an empty
+/// `/opt`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dirs<'a> {
+    pub task: &'a Path,
+    pub opt: Option<&'a Path>,
+}
+
+impl Dirs<'_> {
+    /// Where a sandbox path of the function's code or layers is on the host (`None`: not in
+    /// them).
+    fn host_path(&self, sandbox_path: &Path) -> Option<std::path::PathBuf> {
+        if let Ok(rel) = sandbox_path.strip_prefix("/var/task") {
+            return Some(self.task.join(rel));
+        }
+        let rel = sandbox_path.strip_prefix("/opt").ok()?;
+        Some(match self.opt {
+            Some(opt) => opt.join(rel),
+            // Nothing is there: a path that cannot exist.
+            None => Path::new("/nonexistent/flint-empty-opt").join(rel),
+        })
+    }
+
+    /// Whether a sandbox path of the bootstrap lookup is a file of the code or layers.
+    fn exists(&self, sandbox_path: &Path) -> bool {
+        self.host_path(sandbox_path).is_some_and(|p| p.is_file())
+    }
+
+    /// Whether the file at a sandbox path has an execute bit.
+    fn executable(&self, sandbox_path: &Path) -> bool {
+        self.host_path(sandbox_path)
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+}
+
 /// Why no command could be found.
 #[derive(Debug)]
 pub(crate) enum CommandError {
@@ -43,10 +79,10 @@ pub(crate) fn resolve(
     runtime: &ManagedRuntime,
     config: &FunctionConfiguration,
     host: &HostRuntimes,
-    task_dir: &Path,
+    dirs: Dirs<'_>,
 ) -> Result<Command, CommandError> {
     if matches!(runtime, ManagedRuntime::Provided { .. }) {
-        let mut command = custom_bootstrap(task_dir).map_err(CommandError::InvalidEntrypoint)?;
+        let mut command = custom_bootstrap(dirs).map_err(CommandError::InvalidEntrypoint)?;
         // provided.al2023's PATH and LD_LIBRARY_PATH (flint-runtimes).
         command.runtime_env = runtime
             .launch_command(host)
@@ -62,15 +98,15 @@ pub(crate) fn resolve(
         .as_ref()
         .and_then(|e| e.variables.get("AWS_LAMBDA_EXEC_WRAPPER"))
         .map(String::as_str);
-    managed(launch, wrapper, task_dir).map_err(CommandError::InvalidEntrypoint)
+    managed(launch, wrapper, dirs).map_err(CommandError::InvalidEntrypoint)
 }
 
-/// A custom runtime runs the package's `bootstrap` (the first of Lambda's lookup paths that
-/// exists), which must be executable.
-fn custom_bootstrap(task_dir: &Path) -> Result<Command, InvalidEntrypoint> {
-    let path = flint_runtimes::find_custom_bootstrap(|p| sandbox_path_exists(p, task_dir))
+/// A custom runtime runs the package's `bootstrap`, else a layer's `/opt/bootstrap` (the
+/// first of Lambda's lookup paths that exists), which must be executable.
+fn custom_bootstrap(dirs: Dirs<'_>) -> Result<Command, InvalidEntrypoint> {
+    let path = flint_runtimes::find_custom_bootstrap(|p| dirs.exists(p))
         .ok_or(InvalidEntrypoint::NoBootstrap)?;
-    if !sandbox_path_executable(&path, task_dir) {
+    if !dirs.executable(&path) {
         return Err(InvalidEntrypoint::CannotExec {
             path: path.display().to_string(),
             why: "permission denied",
@@ -90,11 +126,11 @@ fn custom_bootstrap(task_dir: &Path) -> Result<Command, InvalidEntrypoint> {
 fn managed(
     launch: LaunchSpec,
     wrapper: Option<&str>,
-    task_dir: &Path,
+    dirs: Dirs<'_>,
 ) -> Result<Command, InvalidEntrypoint> {
     let mut launch = launch;
     if let Some(wrapper) = wrapper.filter(|w| !w.is_empty()) {
-        if let Some(why) = wrapper_problem(Path::new(wrapper), task_dir) {
+        if let Some(why) = wrapper_problem(Path::new(wrapper), dirs) {
             return Err(InvalidEntrypoint::CannotExec {
                 path: wrapper.to_string(),
                 why,
@@ -112,20 +148,15 @@ fn managed(
 }
 
 /// Why `AWS_LAMBDA_EXEC_WRAPPER` cannot be executed, when it names a file of the function's
-/// code that is missing or not executable, or anything under `/opt` (layers are not attached
-/// yet, so it is empty). Other paths are the sandbox's system files or a `PATH` lookup:
-/// exec decides.
-fn wrapper_problem(wrapper: &Path, task_dir: &Path) -> Option<&'static str> {
-    if wrapper.starts_with("/opt") {
+/// code or layers (`/var/task`, `/opt`) that is missing or not executable. Other paths are
+/// the sandbox's system files or a `PATH` lookup: exec decides.
+fn wrapper_problem(wrapper: &Path, dirs: Dirs<'_>) -> Option<&'static str> {
+    dirs.host_path(wrapper)?;
+    if !dirs.exists(wrapper) {
         return Some("no such file or directory");
     }
-    if wrapper.starts_with("/var/task") {
-        if !sandbox_path_exists(wrapper, task_dir) {
-            return Some("no such file or directory");
-        }
-        if !sandbox_path_executable(wrapper, task_dir) {
-            return Some("permission denied");
-        }
+    if !dirs.executable(wrapper) {
+        return Some("permission denied");
     }
     None
 }
@@ -163,24 +194,6 @@ pub(crate) fn exec_failure(
         path: program.to_string(),
         why,
     })
-}
-
-/// Whether a sandbox path of the bootstrap lookup exists in this package.
-/// Only `/var/task` is populated today (layers and `/opt` come later).
-fn sandbox_path_exists(sandbox_path: &Path, task_dir: &Path) -> bool {
-    match sandbox_path.strip_prefix("/var/task") {
-        Ok(rel) => task_dir.join(rel).is_file(),
-        Err(_) => false,
-    }
-}
-
-/// Whether the file at a sandbox path has an execute bit.
-fn sandbox_path_executable(sandbox_path: &Path, task_dir: &Path) -> bool {
-    sandbox_path
-        .strip_prefix("/var/task")
-        .ok()
-        .and_then(|rel| std::fs::metadata(task_dir.join(rel)).ok())
-        .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ fn spec(version: &str, revision: &str, requested: u32) -> ProvisionSpec {
         config: config("f", version, revision),
         code_blob: "blob".into(),
         code_path: "/nowhere/code.zip".into(),
+        layers: Vec::new(),
         arn: format!("{ARN}:{version}"),
         requested,
     }

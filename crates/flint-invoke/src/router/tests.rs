@@ -37,6 +37,7 @@ fn request(config: FunctionConfiguration, invoked_arn: &str) -> InvokeRequest {
         config,
         code_blob: "blob".into(),
         code_path: "/nowhere/code.zip".into(),
+        layers: Vec::new(),
         invoked_arn: invoked_arn.into(),
         payload: Bytes::from_static(b"{\"n\":1}"),
         client_context: None,
@@ -239,6 +240,7 @@ fn provision_spec(version: &str, requested: u32) -> ProvisionSpec {
         config: config("f", version, "r1"),
         code_blob: "blob".into(),
         code_path: "/nowhere/code.zip".into(),
+        layers: Vec::new(),
         arn: format!("{ARN}:{version}"),
         requested,
     }

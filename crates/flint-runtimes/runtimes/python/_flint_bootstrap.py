@@ -978,8 +978,11 @@ def _setup_sys_path():
     # (boto3, when flint has it), then everything else (the runtime dir and the
     # interpreter's own paths), as on Lambda: a function's own boto3 wins.
     task_root = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+    # /opt, except in flint's unisolated development mode, which says where the layers are
+    # on the host (and only there: the function does not see the variable).
+    opt = os.environ.pop("_FLINT_OPT_DIR", "/opt")
     version = "python%d.%d" % sys.version_info[:2]
-    front = [task_root, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    front = [task_root, "%s/python/lib/%s/site-packages" % (opt, version), "%s/python" % opt]
     sdk = os.path.join(os.environ.get("LAMBDA_RUNTIME_DIR", "/var/runtime"), "sdk", "python")
     if os.path.isdir(sdk):
         front.append(sdk)

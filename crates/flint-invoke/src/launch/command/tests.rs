@@ -15,6 +15,14 @@ fn package(files: &[(&str, u32)]) -> tempfile::TempDir {
     dir
 }
 
+/// A package and no layers.
+fn task(dir: &Path) -> Dirs<'_> {
+    Dirs {
+        task: dir,
+        opt: None,
+    }
+}
+
 /// What flint-runtimes gives for a managed runtime (pre-startable, with its variables).
 fn python_launch() -> LaunchSpec {
     LaunchSpec {
@@ -48,7 +56,7 @@ fn with_wrapper(wrapper: &str) -> FunctionConfiguration {
 fn a_custom_runtime_runs_the_packages_executable_bootstrap() {
     let pkg = package(&[("bootstrap", 0o755)]);
     let c = config("f", "$LATEST", "r");
-    let command = resolve(&provided(), &c, &HostRuntimes::default(), pkg.path()).unwrap();
+    let command = resolve(&provided(), &c, &HostRuntimes::default(), task(pkg.path())).unwrap();
     assert_eq!(
         command,
         Command {
@@ -76,7 +84,7 @@ fn a_custom_runtime_runs_the_packages_executable_bootstrap() {
 fn a_bootstrap_without_an_execute_bit_is_an_invalid_entrypoint() {
     let pkg = package(&[("bootstrap", 0o644)]);
     assert_eq!(
-        custom_bootstrap(pkg.path()),
+        custom_bootstrap(task(pkg.path())),
         Err(InvalidEntrypoint::CannotExec {
             path: "/var/task/bootstrap".into(),
             why: "permission denied",
@@ -88,7 +96,7 @@ fn a_bootstrap_without_an_execute_bit_is_an_invalid_entrypoint() {
 fn a_package_without_a_bootstrap_file_is_an_invalid_entrypoint() {
     let pkg = package(&[("bootstrap/inner", 0o755), ("handler.sh", 0o755)]);
     assert_eq!(
-        custom_bootstrap(pkg.path()),
+        custom_bootstrap(task(pkg.path())),
         Err(InvalidEntrypoint::NoBootstrap)
     );
 }
@@ -96,20 +104,23 @@ fn a_package_without_a_bootstrap_file_is_an_invalid_entrypoint() {
 #[test]
 fn a_managed_runtime_without_a_wrapper_runs_its_client_prestarted() {
     let pkg = package(&[]);
-    let command = managed(python_launch(), None, pkg.path()).unwrap();
+    let command = managed(python_launch(), None, task(pkg.path())).unwrap();
     let launch = python_launch();
     assert_eq!(command.argv, launch.argv);
     assert_eq!(command.runtime_env, launch.env);
     assert_eq!(command.read_only_mounts, launch.read_only_mounts);
     assert!(command.prestart);
     // An empty AWS_LAMBDA_EXEC_WRAPPER is no wrapper.
-    assert_eq!(managed(python_launch(), Some(""), pkg.path()), Ok(command));
+    assert_eq!(
+        managed(python_launch(), Some(""), task(pkg.path())),
+        Ok(command)
+    );
 }
 
 #[test]
 fn the_exec_wrapper_runs_first_with_the_runtimes_command_and_nothing_prestarts() {
     let pkg = package(&[("wrap.sh", 0o755)]);
-    let command = managed(python_launch(), Some("/var/task/wrap.sh"), pkg.path()).unwrap();
+    let command = managed(python_launch(), Some("/var/task/wrap.sh"), task(pkg.path())).unwrap();
     let mut argv = vec!["/var/task/wrap.sh".to_string()];
     argv.extend(python_launch().argv);
     assert_eq!(command.argv, argv);
@@ -117,7 +128,7 @@ fn the_exec_wrapper_runs_first_with_the_runtimes_command_and_nothing_prestarts()
     // Paths outside the package and /opt are the sandbox's files or a PATH lookup: exec
     // decides.
     for elsewhere in ["/usr/bin/env", "wrapper-on-path"] {
-        let command = managed(python_launch(), Some(elsewhere), pkg.path()).unwrap();
+        let command = managed(python_launch(), Some(elsewhere), task(pkg.path())).unwrap();
         assert_eq!(command.argv[0], elsewhere);
     }
 }
@@ -128,12 +139,12 @@ fn a_wrapper_that_cannot_be_executed_is_an_invalid_entrypoint_in_gos_words() {
     let cases = [
         ("/var/task/wrap.sh", "permission denied"),
         ("/var/task/missing.sh", "no such file or directory"),
-        // Layers are not attached yet: /opt is empty.
+        // Without layers /opt is empty.
         ("/opt/wrapper", "no such file or directory"),
     ];
     for (wrapper, why) in cases {
         assert_eq!(
-            managed(python_launch(), Some(wrapper), pkg.path()),
+            managed(python_launch(), Some(wrapper), task(pkg.path())),
             Err(InvalidEntrypoint::CannotExec {
                 path: wrapper.into(),
                 why,
@@ -149,11 +160,11 @@ fn the_wrapper_comes_from_the_functions_variables() {
     // The host has no Python: the managed runtime cannot run, wrapper or not.
     let python = ManagedRuntime::parse("python3.12").unwrap();
     let c = with_wrapper("/opt/wrapper");
-    let err = resolve(&python, &c, &HostRuntimes::default(), pkg.path()).unwrap_err();
+    let err = resolve(&python, &c, &HostRuntimes::default(), task(pkg.path())).unwrap_err();
     assert!(matches!(err, CommandError::Runtime(_)), "{err:?}");
     // A custom runtime's bootstrap runs as it is: the wrapper is for managed runtimes.
     let pkg = package(&[("bootstrap", 0o755)]);
-    let command = resolve(&provided(), &c, &HostRuntimes::default(), pkg.path()).unwrap();
+    let command = resolve(&provided(), &c, &HostRuntimes::default(), task(pkg.path())).unwrap();
     assert_eq!(command.argv, ["/var/task/bootstrap"]);
 }
 
@@ -184,4 +195,52 @@ fn a_failed_exec_in_the_sandbox_is_an_invalid_entrypoint_and_nothing_else_is() {
     assert_eq!(exec_failure(&child("mount", libc::ENOENT), "/w"), None);
     let other = flint_sandbox::SandboxError::InvalidSpec("x".into());
     assert_eq!(exec_failure(&other, "/w"), None);
+}
+
+#[test]
+fn a_custom_runtime_without_its_own_bootstrap_runs_the_layers() {
+    let pkg = package(&[("handler.sh", 0o755)]);
+    let opt = package(&[("bootstrap", 0o755)]);
+    let dirs = Dirs {
+        task: pkg.path(),
+        opt: Some(opt.path()),
+    };
+    assert_eq!(custom_bootstrap(dirs).unwrap().argv, ["/opt/bootstrap"]);
+    // The package's own bootstrap comes first.
+    let own = package(&[("bootstrap", 0o755)]);
+    let dirs = Dirs {
+        task: own.path(),
+        opt: Some(opt.path()),
+    };
+    assert_eq!(
+        custom_bootstrap(dirs).unwrap().argv,
+        ["/var/task/bootstrap"]
+    );
+}
+
+#[test]
+fn an_exec_wrapper_may_live_in_a_layer() {
+    let pkg = package(&[]);
+    let opt = package(&[("wrapper", 0o755), ("plain", 0o644)]);
+    let dirs = Dirs {
+        task: pkg.path(),
+        opt: Some(opt.path()),
+    };
+    let command = managed(python_launch(), Some("/opt/wrapper"), dirs).unwrap();
+    assert_eq!(command.argv[0], "/opt/wrapper");
+    assert!(!command.prestart, "nothing is pre-started behind a wrapper");
+    assert_eq!(
+        managed(python_launch(), Some("/opt/plain"), dirs),
+        Err(InvalidEntrypoint::CannotExec {
+            path: "/opt/plain".into(),
+            why: "permission denied",
+        })
+    );
+    assert_eq!(
+        managed(python_launch(), Some("/opt/missing"), dirs),
+        Err(InvalidEntrypoint::CannotExec {
+            path: "/opt/missing".into(),
+            why: "no such file or directory",
+        })
+    );
 }
