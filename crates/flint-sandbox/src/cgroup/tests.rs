@@ -1,4 +1,5 @@
 use super::*;
+use crate::memory_files::HeldFiles;
 use crate::spec::cpu_millis_for_memory;
 use crate::sys::fake::{Call, Recorder};
 use crate::sys::seam::LINUX;
