@@ -19,10 +19,12 @@
 
 mod blob;
 mod pages;
+mod postgres;
 mod sqlite;
 
 pub use blob::FsBlobStore;
 pub use pages::Pages;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong underneath the domain.
@@ -30,6 +32,14 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("metadata database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("metadata database (PostgreSQL): {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("the metadata database's connection is gone")]
+    Disconnected,
+    #[error(
+        "the metadata database has schema version {current}; this flint knows up to {known}: upgrade flint"
+    )]
+    SchemaTooNew { current: i32, known: i32 },
     #[error("blob store I/O at {path}: {source}")]
     Io {
         path: String,
