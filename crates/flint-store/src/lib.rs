@@ -20,11 +20,13 @@
 mod blob;
 mod pages;
 mod postgres;
+mod s3;
 mod sqlite;
 
 pub use blob::FsBlobStore;
 pub use pages::Pages;
 pub use postgres::PostgresStore;
+pub use s3::{S3BlobStore, S3Settings};
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong underneath the domain.
@@ -34,6 +36,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("metadata database (PostgreSQL): {0}")]
     Postgres(#[from] ::postgres::Error),
+    #[error("blob store (S3): {0}")]
+    ObjectStore(Box<object_store::Error>),
     #[error("the metadata database's connection is gone")]
     Disconnected,
     #[error(

@@ -9,7 +9,8 @@
 //! is a failure, never a pass.
 
 use flint_store::{
-    BlobStore, FsBlobStore, MetadataStore, Pages, PostgresStore, SqliteStore, StoreError,
+    BlobStore, FsBlobStore, MetadataStore, Pages, PostgresStore, S3BlobStore, S3Settings,
+    SqliteStore, StoreError,
 };
 use std::sync::Arc;
 
@@ -297,4 +298,60 @@ fn postgres_reconnects_after_the_connection_is_killed() {
         .unwrap();
     let mut tx = store.begin().unwrap();
     assert_eq!(tx.get("function", "f").unwrap(), Some(b"1".to_vec()));
+}
+
+// ---- S3 (Garage) -------------------------------------------------------
+
+const NEEDS_S3: &str = "needs an S3 server: set FLINT_TEST_S3_URL, AWS_ACCESS_KEY_ID and \
+                        AWS_SECRET_ACCESS_KEY (eval \"$(scripts/services/garage)\" sets them)";
+
+/// The test server's bucket under a prefix of this test's own.
+fn s3_settings() -> S3Settings {
+    let url = std::env::var("FLINT_TEST_S3_URL").expect(NEEDS_S3);
+    let mut s = S3Settings::parse_url(&url).unwrap().with_env_credentials();
+    assert!(s.access_key_id.is_some(), "{NEEDS_S3}");
+    s.prefix = format!(
+        "test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    s
+}
+
+#[test]
+#[ignore = "needs S3: FLINT_TEST_S3_URL (scripts/test starts Garage)"]
+fn s3_blobs() {
+    let cache = tempfile::tempdir().unwrap();
+    contract::blobs(&S3BlobStore::open(&s3_settings(), cache.path()).unwrap());
+}
+
+#[test]
+#[ignore = "needs S3: FLINT_TEST_S3_URL (scripts/test starts Garage)"]
+fn s3_second_node_downloads_once_into_its_cache() {
+    let settings = s3_settings();
+    let (cache_a, cache_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = S3BlobStore::open(&settings, cache_a.path()).unwrap();
+    let b = S3BlobStore::open(&settings, cache_b.path()).unwrap();
+    let id = a.put(b"package bytes").unwrap();
+    let path = b.local_path(&id).expect("node b fetches the blob");
+    assert!(path.starts_with(cache_b.path()));
+    assert_eq!(std::fs::read(&path).unwrap(), b"package bytes");
+    // Node a deletes it from the bucket: b still has its cached copy, and
+    // a no longer lists it.
+    a.delete(&id).unwrap();
+    assert!(a.ids().unwrap().is_empty());
+    assert_eq!(b.get(&id).unwrap(), b"package bytes");
+    assert!(!b.contains(&id).unwrap(), "contains asks the bucket");
+}
+
+#[test]
+#[ignore = "needs S3: FLINT_TEST_S3_URL (scripts/test starts Garage)"]
+fn s3_wrong_credentials_fail_at_open() {
+    let mut settings = s3_settings();
+    settings.secret_access_key = Some("not-the-secret".into());
+    let cache = tempfile::tempdir().unwrap();
+    assert!(S3BlobStore::open(&settings, cache.path()).is_err());
 }
