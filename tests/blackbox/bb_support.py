@@ -82,6 +82,35 @@ def _kill_leftover_servers():
             pass
 
 
+def cluster_backend_args():
+    """`flint serve` flags for the storage backends of this run.
+
+    By default none: SQLite and files in the server's data dir. With
+    FLINT_BB_CLUSTER=1 every server (a fresh, empty one for each FlintServer,
+    the same one across its restarts) keeps its metadata in a database of its
+    own on the PostgreSQL at FLINT_TEST_POSTGRES_URL (an admin URL, as
+    scripts/services/postgres prints) and its code under a prefix of its own
+    in the bucket of FLINT_TEST_S3_URL (credentials from AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY, as scripts/services/garage exports). FLINT_SERVE_ARGS
+    adds further flags (split like a shell would) to every server.
+    """
+    import shlex
+    args = shlex.split(os.environ.get("FLINT_SERVE_ARGS", ""))
+    if os.environ.get("FLINT_BB_CLUSTER") != "1":
+        return args
+    admin = os.environ.get("FLINT_TEST_POSTGRES_URL")
+    s3 = os.environ.get("FLINT_TEST_S3_URL")
+    if not admin or not s3:
+        raise RuntimeError("FLINT_BB_CLUSTER=1 needs FLINT_TEST_POSTGRES_URL and FLINT_TEST_S3_URL")
+    name = "flint_bb_" + uuid.uuid4().hex[:16]
+    subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True, timeout=30)
+    base, _ = admin.rsplit("/", 1)
+    bucket, _, query = s3[len("s3://"):].partition("?")
+    return [*args, "--metadata-url", f"{base}/{name}",
+            "--blob-url", f"s3://{bucket.rstrip('/')}/{name}?{query}"]
+
+
 class FlintServer:
     """One `flint serve` process on a free port with its own data dir."""
 
@@ -92,6 +121,8 @@ class FlintServer:
         self.endpoint = None
         # More `flint serve` flags (e.g. ["--auth", "sigv4"]).
         self.extra_args = []
+        # Flags every server of this run gets: the cluster backends.
+        self.backend_args = cluster_backend_args()
 
     def start(self, timeout=20):
         assert self.proc is None or self.proc.poll() is not None
@@ -103,7 +134,7 @@ class FlintServer:
             env.pop(k)
         self.proc = subprocess.Popen(
             [flint_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-             *self.extra_args],
+             *self.backend_args, *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,
@@ -334,6 +365,35 @@ def blob_files(data_dir):
         for f in files:
             out.add(os.path.relpath(os.path.join(r, f), root))
     return out
+
+
+def stored_blob_ids(server):
+    """Ids of the packages a server stores: files under <data dir>/blobs, or
+    the objects under its prefix in the bucket when it runs on S3."""
+    args = server.backend_args
+    if "--blob-url" not in args:
+        return {os.path.basename(p) for p in blob_files(server.data_dir)}
+    import boto3
+    from botocore.config import Config
+    url = args[args.index("--blob-url") + 1]
+    path, _, query = url[len("s3://"):].partition("?")
+    bucket, _, prefix = path.partition("/")
+    params = dict(kv.split("=", 1) for kv in query.split("&") if kv)
+    s3 = boto3.client("s3", endpoint_url=params["endpoint"], region_name=params.get("region"),
+                      config=Config(s3={"addressing_style": "path"}))
+    out = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        out.update(o["Key"].rsplit("/", 1)[1] for o in page.get("Contents", []))
+    return out
+
+
+# Tests of the embedded backend's files (SQLite's metadata.db, blobs/ in the
+# data dir): skipped, with this reason in the summary, when the servers keep
+# metadata in PostgreSQL and code in S3 (FLINT_BB_CLUSTER=1), where the
+# contract tests of crates/flint-store cover those backends.
+embedded_only = pytest.mark.skipif(
+    os.environ.get("FLINT_BB_CLUSTER") == "1",
+    reason="inspects the embedded backend's files (metadata.db, blobs/); this run is on PostgreSQL + S3")
 
 
 def download(url):

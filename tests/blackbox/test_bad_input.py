@@ -13,7 +13,7 @@ import zipfile
 import pytest
 import requests
 
-from bb_support import (ROLE, blob_files, create, dir_size, error_of, expect_error,
+from bb_support import (ROLE, stored_blob_ids, create, dir_size, error_of, expect_error,
                       make_zip, unique)
 
 ENV_RESERVED = ("Lambda was unable to configure your environment variables because the "
@@ -34,7 +34,7 @@ def snapshot(server):
             fns = []
             for p in self.lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
                 fns.extend((f["FunctionArn"], f["RevisionId"]) for f in p["Functions"])
-            return sorted(fns), blob_files(server.data_dir)
+            return sorted(fns), stored_blob_ids(server)
 
         def take(self):
             self.before = self.state()

@@ -14,7 +14,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from bb_support import (ROLE, FlintServer, blob_files, create, function_arn, make_zip,
+from bb_support import (ROLE, FlintServer, blob_files, create, embedded_only, function_arn,
+                        make_zip, stored_blob_ids,
                         sha256_b64)
 
 
@@ -152,8 +153,7 @@ def test_kill_mid_burst_leaves_whole_functions(make_server):
         referenced.add(hashlib.sha256(body).hexdigest())
     # After the start-up sweep only referenced packages remain on disk (no
     # temp file of a write cut short either).
-    files = blob_files(srv.data_dir)
-    on_disk = {os.path.basename(p) for p in files}
+    on_disk = stored_blob_ids(srv)
     assert on_disk == referenced, {
         "orphans": sorted(on_disk - referenced), "missing": sorted(referenced - on_disk)}
     # And the server still works normally.
@@ -167,6 +167,7 @@ def _plant(path, data):
         f.write(data)
 
 
+@embedded_only
 def test_startup_sweep_removes_unreferenced_packages(make_server):
     """A package written by a request that died before its metadata
     committed is a file nobody references: the start-up sweep removes it."""
@@ -185,6 +186,7 @@ def test_startup_sweep_removes_unreferenced_packages(make_server):
     assert requests.get(got["Code"]["Location"], timeout=30).content == z
 
 
+@embedded_only
 def test_startup_sweep_removes_torn_temp_files(make_server):
     """A kill -9 between a package's temp write and its rename leaves
     blobs/<aa>/.tmpXXXXXX behind; the start-up sweep removes it."""

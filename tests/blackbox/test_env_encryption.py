@@ -8,7 +8,7 @@ import os
 import sqlite3
 import uuid
 
-from bb_support import ROLE, create, expect_error, make_zip, unique
+from bb_support import ROLE, create, embedded_only, expect_error, make_zip, unique
 
 
 def _secret():
@@ -32,6 +32,7 @@ def _plaintext_in_store(data_dir, needle):
     return [p for p, b in _data_files(data_dir).items() if needle.encode() in b]
 
 
+@embedded_only
 def test_values_are_never_stored_in_plaintext_and_every_read_decrypts(fresh):
     lam = fresh.client()
     name = unique("enc")
@@ -94,6 +95,7 @@ def test_an_invalid_kms_key_arn_is_refused_and_changes_nothing(server, lam):
     expect_error(lam.get_function, "ResourceNotFoundException", 404, FunctionName=name)
 
 
+@embedded_only
 def test_plaintext_from_an_older_flint_is_read_and_sealed_at_start(fresh):
     lam = fresh.client()
     name = unique("legacy")

@@ -8,7 +8,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from bb_support import (blob_files, create, error_of, expect_error, function_arn, make_zip,
+from bb_support import (create, stored_blob_ids, error_of, expect_error, function_arn, make_zip,
                       sha256_b64, unique)
 
 
@@ -87,7 +87,7 @@ def test_shared_packages_survive_deletes(server):
     a, b = unique("share-a"), unique("share-b")
     create(lam, a, shared)
     create(lam, b, shared)
-    assert any(p.endswith(hexname) for p in blob_files(server.data_dir))
+    assert any(p.endswith(hexname) for p in stored_blob_ids(server))
     lam.publish_version(FunctionName=a)                           # a:1 -> shared
     lam.update_function_code(FunctionName=a, ZipFile=make_zip({"other.py": unique()}))
     lam.delete_function(FunctionName=b)                           # b gone
@@ -100,11 +100,11 @@ def test_shared_packages_survive_deletes(server):
     latest = lam.get_function(FunctionName=a)
     assert latest["Configuration"]["CodeSha256"] == sha
     assert requests.get(latest["Code"]["Location"], timeout=30).content == shared
-    assert any(p.endswith(hexname) for p in blob_files(server.data_dir))
+    assert any(p.endswith(hexname) for p in stored_blob_ids(server))
     # Last reference gone: the package leaves the disk, and its old URL 404s.
     url = latest["Code"]["Location"]
     lam.delete_function(FunctionName=a)
-    assert not any(p.endswith(hexname) for p in blob_files(server.data_dir))
+    assert not any(p.endswith(hexname) for p in stored_blob_ids(server))
     assert requests.get(url, timeout=30).status_code == 404
 
 

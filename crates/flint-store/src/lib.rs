@@ -19,10 +19,14 @@
 
 mod blob;
 mod pages;
+mod postgres;
+mod s3;
 mod sqlite;
 
 pub use blob::FsBlobStore;
 pub use pages::Pages;
+pub use postgres::PostgresStore;
+pub use s3::{S3BlobStore, S3Settings};
 pub use sqlite::SqliteStore;
 
 /// Everything that can go wrong underneath the domain.
@@ -30,6 +34,16 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("metadata database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("metadata database (PostgreSQL): {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("blob store (S3): {0}")]
+    ObjectStore(Box<object_store::Error>),
+    #[error("the metadata database's connection is gone")]
+    Disconnected,
+    #[error(
+        "the metadata database has schema version {current}; this flint knows up to {known}: upgrade flint"
+    )]
+    SchemaTooNew { current: i32, known: i32 },
     #[error("blob store I/O at {path}: {source}")]
     Io {
         path: String,

@@ -85,6 +85,16 @@ pub struct ServeArgs {
     /// [default: <data dir>/auth.key, created 0600 on first use]
     #[arg(long, env = "FLINT_AUTH_KEY_FILE")]
     pub auth_key_file: Option<PathBuf>,
+    /// Cluster: keep metadata in PostgreSQL, `postgres://user[:password]@host:port/db`
+    /// (shared by every node) [default: SQLite in the data directory]
+    #[arg(long, env = "FLINT_METADATA_URL")]
+    pub metadata_url: Option<String>,
+    /// Cluster: keep code packages in an S3-compatible bucket,
+    /// `s3://bucket[/prefix]?endpoint=http://host:port&region=r`; credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; each node caches what it
+    /// runs under <data dir>/blob-cache [default: files in the data directory]
+    #[arg(long, env = "FLINT_BLOB_URL")]
+    pub blob_url: Option<String>,
 }
 
 /// How `flint serve` authenticates requests.
@@ -120,6 +130,8 @@ struct FileSettings {
     test_clock: Option<bool>,
     auth: Option<AuthMode>,
     auth_key_file: Option<PathBuf>,
+    metadata_url: Option<String>,
+    blob_url: Option<String>,
 }
 
 /// Resolved settings of `flint serve`.
@@ -147,6 +159,10 @@ pub struct Settings {
     pub auth: AuthMode,
     /// `None`: the data directory's `auth.key`.
     pub auth_key_file: Option<PathBuf>,
+    /// `None`: SQLite in the data directory.
+    pub metadata_url: Option<String>,
+    /// `None`: files in the data directory.
+    pub blob_url: Option<String>,
 }
 
 impl Settings {
@@ -229,6 +245,8 @@ impl Settings {
             test_clock: args.test_clock.or(file.test_clock).unwrap_or(false),
             auth: AuthMode::Open,
             auth_key_file: args.auth_key_file.or(file.auth_key_file),
+            metadata_url: args.metadata_url.or(file.metadata_url),
+            blob_url: args.blob_url.or(file.blob_url),
         };
         settings.runtime_sdk_dir = args
             .runtime_sdk_dir
@@ -275,6 +293,14 @@ impl Settings {
         }
         if !(1..=1_048_576).contains(&self.log_retention_mb) {
             bail!("log retention must be between 1 and 1048576 MB per function");
+        }
+        if let Some(url) = &self.metadata_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("metadata URL must be postgres://user@host:port/db, got {url:?}");
+        }
+        if let Some(url) = &self.blob_url {
+            flint_store::S3Settings::parse_url(url).map_err(|e| anyhow::anyhow!("blob URL {e}"))?;
         }
         if self.account_concurrency < 100 {
             bail!("account concurrency must be at least 100 (Lambda's unreserved minimum)");
@@ -344,7 +370,8 @@ mod tests {
         let file = dir.path().join("flint.toml");
         std::fs::write(
             &file,
-            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\nlog_retention_mb = 4\n",
+            "region = \"eu-west-1\"\nlisten = \"127.0.0.1:9100\"\nlog_retention_mb = 4\n\
+             metadata_url = \"postgres://flint@db:5432/flint\"\n",
         )
         .unwrap();
         let s = Settings::resolve(ServeArgs {
@@ -356,6 +383,11 @@ mod tests {
         assert_eq!(s.listen.port(), 9200);
         assert_eq!(s.region, "eu-west-1");
         assert_eq!(s.log_retention_mb, 4);
+        assert_eq!(
+            s.metadata_url.as_deref(),
+            Some("postgres://flint@db:5432/flint")
+        );
+        assert_eq!(s.blob_url, None, "files by default");
         assert_eq!(s.account_id, "000000000000");
         assert!(s.data_dir.is_absolute(), "{}", s.data_dir.display());
         assert!(s.data_dir.ends_with("flint-data"));
@@ -410,6 +442,21 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(no_log_kept).is_err());
+        for (metadata_url, blob_url) in [
+            (Some("mysql://db/flint"), None),
+            (None, Some("http://bucket")),
+            (None, Some("s3://bucket?endpoint=127.0.0.1:3900")),
+        ] {
+            let args = ServeArgs {
+                metadata_url: metadata_url.map(str::to_string),
+                blob_url: blob_url.map(str::to_string),
+                ..Default::default()
+            };
+            assert!(
+                Settings::resolve(args).is_err(),
+                "{metadata_url:?} {blob_url:?}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("flint.toml");
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();

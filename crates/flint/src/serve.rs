@@ -5,7 +5,9 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use flint_api::{AppState, HostCannotRun, router};
 use flint_control::{CodeUrlSigner, ControlPlane, ControlSettings};
-use flint_store::{FsBlobStore, SqliteStore};
+use flint_store::{
+    BlobStore, FsBlobStore, MetadataStore, PostgresStore, S3BlobStore, S3Settings, SqliteStore,
+};
 use rand::RngCore;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 /// The metadata store with functions' environment variables sealed under flint's master key
 /// (the access keys' `auth.key`), after sealing what an older flint stored in plaintext.
 fn sealed_metadata(
-    meta: SqliteStore,
+    meta: Arc<dyn MetadataStore>,
     settings: &Settings,
 ) -> anyhow::Result<flint_control::SealedEnvironments> {
     let key_file = settings
@@ -54,7 +56,7 @@ fn sealed_metadata(
     let master = flint_seal::load_or_create_master_key(&key_file)
         .context("opening the master key that encrypts secrets at rest")?;
     let sealed = flint_control::SealedEnvironments::new(
-        Arc::new(meta),
+        meta,
         flint_control::SealedEnvironments::sealer_from_master(&master),
     );
     let migrated = sealed
@@ -67,6 +69,39 @@ fn sealed_metadata(
         );
     }
     Ok(sealed)
+}
+
+/// The metadata store the settings choose: embedded SQLite, or the cluster's PostgreSQL.
+fn open_metadata(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataStore>> {
+    Ok(match &settings.metadata_url {
+        Some(url) => {
+            Arc::new(PostgresStore::open(url).context("opening the PostgreSQL metadata database")?)
+        }
+        None => Arc::new(
+            SqliteStore::open(&settings.data_dir.join("metadata.db"))
+                .context("opening the metadata database")?,
+        ),
+    })
+}
+
+/// The blob store the settings choose: files in the data directory, or an S3 bucket with
+/// a read cache in the data directory.
+fn open_blobs(settings: &Settings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match &settings.blob_url {
+        Some(url) => {
+            let s3 = S3Settings::parse_url(url)
+                .map_err(|e| anyhow::anyhow!("blob URL {e}"))?
+                .with_env_credentials();
+            Arc::new(
+                S3BlobStore::open(&s3, &settings.data_dir.join("blob-cache"))
+                    .context("opening the S3 blob store")?,
+            )
+        }
+        None => Arc::new(
+            FsBlobStore::open(&settings.data_dir.join("blobs"))
+                .context("opening the blob store")?,
+        ),
+    })
 }
 
 /// Hidden first argument that turns the binary into the sandbox spawn helper.
@@ -109,11 +144,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let _lock = lock_data_dir(&settings.data_dir)?;
-    let meta = SqliteStore::open(&settings.data_dir.join("metadata.db"))
-        .context("opening the metadata database")?;
-    let meta = sealed_metadata(meta, &settings)?;
-    let blobs =
-        FsBlobStore::open(&settings.data_dir.join("blobs")).context("opening the blob store")?;
+    let meta = sealed_metadata(open_metadata(&settings)?, &settings)?;
+    let blobs = open_blobs(&settings)?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -140,7 +172,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let control = ControlPlane::new(
         Arc::new(meta),
-        Arc::new(blobs),
+        blobs,
         ControlSettings {
             resources: flint_types::ResourceContext {
                 region: settings.region.clone(),
