@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 
-from bb_support import (ACCOUNT, REGION, ROLE, blob_files, download, expect_error, make_zip,
+from bb_support import (ACCOUNT, REGION, ROLE, stored_blob_ids, download, expect_error, make_zip,
                         run_aws, sha256_b64, unique)
 
 LAYER_FILES = {"python/m.py": "X = 1\n"}
@@ -183,24 +183,24 @@ def test_function_layers_keep_their_order_are_replaced_wholesale_and_pinned(lam)
 
 def test_layer_zips_live_while_a_layer_version_or_a_function_uses_them(fresh):
     lam = fresh.client()
-    before = blob_files(fresh.data_dir)
+    before = stored_blob_ids(fresh)
     name = unique("layer")
     publish(lam, name, files={"python/only_here.py": "unique content 42\n"})
-    layer_blobs = blob_files(fresh.data_dir) - before
+    layer_blobs = stored_blob_ids(fresh) - before
     assert len(layer_blobs) == 1
     fn = unique()
     create_fn(lam, fn, Layers=[layer_arn(name, 1)])
     lam.publish_version(FunctionName=fn)
     lam.delete_layer_version(LayerName=name, VersionNumber=1)
-    assert layer_blobs <= blob_files(fresh.data_dir), "the function still uses it"
+    assert layer_blobs <= stored_blob_ids(fresh), "the function still uses it"
     lam.update_function_configuration(FunctionName=fn, Layers=[])
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn)
-    assert layer_blobs <= blob_files(fresh.data_dir), "version 1 still uses it"
+    assert layer_blobs <= stored_blob_ids(fresh), "version 1 still uses it"
     lam.delete_function(FunctionName=fn, Qualifier="1")
-    assert not (layer_blobs & blob_files(fresh.data_dir)), "nobody uses it any more"
+    assert not (layer_blobs & stored_blob_ids(fresh)), "nobody uses it any more"
     # The same content published again is stored again.
     publish(lam, name, files={"python/only_here.py": "unique content 42\n"})
-    assert layer_blobs <= blob_files(fresh.data_dir)
+    assert layer_blobs <= stored_blob_ids(fresh)
 
 
 def big_zip(name, size):
