@@ -83,6 +83,7 @@
 
 mod body;
 pub mod error;
+pub mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod protocol;
