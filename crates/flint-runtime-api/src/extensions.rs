@@ -289,6 +289,12 @@ impl<E> Registry<E> {
         Ok(())
     }
 
+    /// The environment is retired: every later request gets 500.
+    pub fn close(&mut self) {
+        self.shut_down = true;
+        self.open = false;
+    }
+
     /// Init ended (runtime and extensions ready): no more registrations.
     pub fn close_registration(&mut self) {
         self.open = false;
