@@ -5,7 +5,9 @@
 
 use crate::error::InvokeError;
 use crate::output::{LogSink, Output};
-use flint_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
+use flint_runtime_api::{
+    InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig, ShutdownReason,
+};
 use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
 use std::future::Future;
 use std::os::fd::OwnedFd;
@@ -241,6 +243,11 @@ impl Environment {
         self.output.drain();
         if matches!(state, InitState::Ready) {
             self.init_duration = Some(started.elapsed());
+            // Lambda logs one EXTENSION line per registered extension when init ends.
+            let lines: Vec<String> = self.api.extensions().iter().map(|e| e.log_line()).collect();
+            if !lines.is_empty() {
+                self.output.push_lines(lines);
+            }
         }
         state
     }
@@ -281,6 +288,26 @@ impl Execution for Environment {
                 _ = self.output.read_some() => {}
                 _ = &mut deadline => break RunState::TimedOut,
             }
+        };
+        // Lambda's invoke phase ends when the runtime answered AND every extension called
+        // `/event/next` again: post-runtime extension work counts in Duration and keeps the
+        // environment busy, under the same deadline. Without extensions this returns at once.
+        // (Unlike Lambda the caller's answer also waits for it: the router answers after the
+        // environment's invoke returns.)
+        let state = match state {
+            RunState::Finished(outcome) if !matches!(outcome, InvokeOutcome::Streaming(_)) => {
+                let ready = self.api.wait_extensions_ready();
+                tokio::pin!(ready);
+                loop {
+                    tokio::select! {
+                        () = &mut ready => break RunState::Finished(outcome),
+                        _ = self.exit.readable() => break RunState::Finished(outcome),
+                        _ = self.output.read_some() => {}
+                        _ = &mut deadline => break RunState::TimedOut,
+                    }
+                }
+            }
+            other => other,
         };
         self.output.drain();
         self.last_used = Instant::now();
@@ -351,6 +378,18 @@ impl Execution for Environment {
     }
 
     async fn destroy(mut self) {
+        // SHUTDOWN to the extensions subscribed to it, and Lambda's grace period for them
+        // (2,000 ms with an external extension) before the kill.
+        let grace = Duration::from_millis(2000);
+        let deadline_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| (d + grace).as_millis() as u64);
+        if self
+            .api
+            .shutdown_extensions(ShutdownReason::Spindown, deadline_ms)
+        {
+            let _ = tokio::time::timeout(grace, self.api.wait_extensions_ready()).await;
+        }
         self.api.shutdown();
         self.server.abort();
         if let Some(sandbox) = self.sandbox.take() {
