@@ -6,7 +6,8 @@
 use crate::error::InvokeError;
 use crate::output::{LogSink, Output};
 use flint_runtime_api::{
-    InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig, ShutdownReason,
+    ExtensionsConfig, InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig,
+    ShutdownReason,
 };
 use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
 use std::future::Future;
@@ -133,6 +134,31 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
+/// The Runtime API's configuration for an environment of `spec`: what the Extensions API's
+/// `register` answers is the function the environment's variables name.
+fn api_config(spec: &SandboxSpec) -> RuntimeApiConfig {
+    let var = |k: &str| {
+        spec.env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    RuntimeApiConfig {
+        extensions: ExtensionsConfig {
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
+            function_version: var("AWS_LAMBDA_FUNCTION_VERSION"),
+            handler: var("_HANDLER"),
+            // Only the invoke layer knows the account; extensions asking for it get none yet.
+            account_id: String::new(),
+            // External extensions are not started by the sandbox yet: expecting them would
+            // hold init until its timeout.
+            external: Vec::new(),
+        },
+        ..RuntimeApiConfig::default()
+    }
+}
+
 impl Environment {
     /// Spawns the sandbox and starts serving its Runtime API.
     pub async fn start(
@@ -142,10 +168,11 @@ impl Environment {
         sink: LogSink,
     ) -> Result<Self, InvokeError> {
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
+        let config = api_config(&spec);
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, sink)
+        Self::serve(sandbox, log_read, sink, config)
     }
 
     /// Like [`Environment::start`], on a pre-spawned environment of `spec`'s shape (see
@@ -157,10 +184,11 @@ impl Environment {
         log_read: std::io::PipeReader,
         sink: LogSink,
     ) -> Result<Self, InvokeError> {
+        let config = api_config(&spec);
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.specialize(pre, spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, sink)
+        Self::serve(sandbox, log_read, sink, config)
     }
 
     /// Starts serving the Runtime API of a started sandbox.
@@ -168,13 +196,14 @@ impl Environment {
         mut sandbox: Sandbox,
         log_read: std::io::PipeReader,
         sink: LogSink,
+        config: RuntimeApiConfig,
     ) -> Result<Self, InvokeError> {
         let listener = sandbox.take_runtime_api_listener().ok_or_else(|| {
             InvokeError::Unavailable("sandbox gave no Runtime API listener".into())
         })?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let api = RuntimeApi::new(RuntimeApiConfig::default());
+        let api = RuntimeApi::new(config);
         let server = api.spawn(listener);
         let pidfd = sandbox.pidfd().try_clone_to_owned()?;
         // SAFETY: `pidfd` is an open descriptor we own; the AsyncFd owns it
