@@ -66,3 +66,39 @@ def test_post_response_extension_work_counts_in_duration(lam, fn):
         # the environment is reused only after the extension finished (called next again)
         assert f"agent done {rid}" in r.log, r.log
         assert float(report_fields(r.log)["Duration"].removesuffix(" ms")) >= 500, r.log
+
+
+AGENT = r'''
+import json, os, sys, urllib.request
+
+BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+req = urllib.request.Request(BASE + "/register", data=b'{"events":["INVOKE"]}', method="POST",
+                             headers={"Lambda-Extension-Name": "wrapper-agent"})
+with urllib.request.urlopen(req) as r:
+    ext_id = r.headers["Lambda-Extension-Identifier"]
+open(sys.argv[1], "w").close()  # tells the wrapper to start the runtime
+while True:
+    req = urllib.request.Request(BASE + "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+    with urllib.request.urlopen(req) as r:
+        print("wrapper-agent saw", json.loads(r.read())["requestId"], flush=True)
+'''
+
+# The pattern of agents shipped as wrapper scripts: start the agent, wait until it
+# registered, then exec the runtime.
+AGENT_WRAPPER = r'''#!/bin/sh
+flag=/tmp/agent-registered.$$
+python3 /var/task/agent.py "$flag" &
+while [ ! -e "$flag" ]; do sleep 0.01; done
+exec "$@"
+'''
+
+
+def test_internal_extension_started_by_an_exec_wrapper(lam, fn):
+    files = {"index.py": "def handler(e, c):\n    return c.aws_request_id\n",
+             "agent.py": AGENT, "wrapper.sh": AGENT_WRAPPER}
+    name = fn("ext-wrapper", files, Timeout=10,
+              Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}})
+    r = invoke(lam, name, {}, LogType="Tail")
+    assert r.status == 200 and r.function_error is None, r
+    assert "EXTENSION\tName: wrapper-agent\tState: Ready\tEvents: [INVOKE]" in r.log.splitlines(), r.log
+    assert f"wrapper-agent saw {r.json}" in r.log, r.log
