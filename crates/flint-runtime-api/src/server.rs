@@ -279,7 +279,11 @@ impl RuntimeApi {
     /// [`reset`](Self::reset).
     pub async fn invoke(&self, inv: Invocation) -> Result<InvokeOutcome, RuntimeApiError> {
         let headers = protocol::event_headers(&inv)?;
-        let invoke_event = ext_server::invoke_event(&inv);
+        // Rendered only when extensions registered (the common function pays one uncontended
+        // lock). The set only changes during init; an extension registering between this
+        // check and the submit below, while an event waits for init, misses that one INVOKE.
+        let has_extensions = !self.shared.lock().ext.is_empty();
+        let invoke_event = has_extensions.then(|| ext_server::invoke_event(&inv));
         let ev = Event {
             request_id: inv.request_id,
             headers,
@@ -295,8 +299,8 @@ impl RuntimeApi {
             if let Some(ev) = deliver {
                 env.hand_to_waiter(ev);
             }
-            if !env.ext.is_empty() {
-                ext_server::dispatch(&mut env, EventKind::Invoke, &invoke_event);
+            if let Some(body) = &invoke_event {
+                ext_server::dispatch(&mut env, EventKind::Invoke, body);
             }
             seq
         };
