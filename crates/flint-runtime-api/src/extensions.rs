@@ -363,12 +363,18 @@ impl<E> Registry<E> {
         }
     }
 
-    /// A new runtime process in the same environment: extensions stay (they are separate
-    /// processes), but pending events are dropped.
-    pub fn clear_pending(&mut self) {
+    /// A new runtime process in the same environment: internal extensions died with the old
+    /// one (they register again from the new one: registration reopens); external extensions
+    /// stay, without the events they had not taken.
+    pub fn reset_runtime(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        self.extensions.retain(|e| e.external);
         for ext in &mut self.extensions {
             ext.pending = None;
         }
+        self.open = true;
     }
 }
 
@@ -544,6 +550,26 @@ mod tests {
             r.dispatch(EventKind::Invoke, || "inv").is_empty(),
             "a failed extension gets no events"
         );
+    }
+
+    #[test]
+    fn a_new_runtime_drops_internal_extensions_and_reopens_registration() {
+        let mut r = R::new(vec!["ext".into()]);
+        r.register("e".into(), "ext", &events(&["INVOKE"])).unwrap();
+        r.register("i".into(), "int", &events(&["INVOKE"])).unwrap();
+        r.on_next(Some("e")).unwrap();
+        r.close_registration();
+        // the internal one is processing an invocation when the runtime is killed
+        r.dispatch(EventKind::Invoke, || "inv");
+        r.reset_runtime();
+        assert_eq!(r.extensions().len(), 1);
+        assert_eq!(r.extensions()[0].name, "ext");
+        // the new runtime's internal extension registers under the same name
+        r.register("i2".into(), "int", &events(&["INVOKE"]))
+            .unwrap();
+        r.on_next(Some("i2")).unwrap();
+        r.on_next(Some("e")).unwrap();
+        assert!(r.all_ready());
     }
 
     #[test]

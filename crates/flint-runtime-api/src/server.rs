@@ -358,7 +358,13 @@ impl RuntimeApi {
                 return;
             }
             env.machine.reset();
-            env.ext.clear_pending();
+            env.ext.reset_runtime();
+            // The dropped internal extensions' parked /event/next get a 500; external ones stay
+            // parked.
+            let Env {
+                ext, ext_waiters, ..
+            } = &mut *env;
+            ext_waiters.retain(|(id, _)| ext.extensions().iter().any(|e| e.id == *id));
             env.runtime_ready = false;
             env.epoch += 1;
             (env.waiter.take(), env.result.take())
