@@ -102,3 +102,15 @@ def test_internal_extension_started_by_an_exec_wrapper(lam, fn):
     assert r.status == 200 and r.function_error is None, r
     assert "EXTENSION\tName: wrapper-agent\tState: Ready\tEvents: [INVOKE]" in r.log.splitlines(), r.log
     assert f"wrapper-agent saw {r.json}" in r.log, r.log
+
+
+def test_extension_work_past_the_deadline_times_the_invocation_out(lam, fn):
+    # The function timeout covers the runtime and the extensions (lambda-facts §4.1).
+    name = fn("ext-late", {"index.py": INTERNAL_EXT_FN}, Timeout=1,
+              Environment={"Variables": {"POST_WORK_S": "3"}})
+    r = invoke(lam, name, {}, LogType="Tail")
+    assert r.function_error == "Unhandled", r
+    assert report_fields(r.log).get("Status") == "timeout", r.log
+    # a fresh environment serves the next call (and times out the same way)
+    r = invoke(lam, name, {}, LogType="Tail")
+    assert report_fields(r.log).get("Status") == "timeout", r.log
