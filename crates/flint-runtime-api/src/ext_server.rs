@@ -274,6 +274,19 @@ pub(crate) async fn error(shared: &Shared, headers: &HeaderMap, body: Incoming) 
     }
 }
 
+/// `PUT /2022-07-01/telemetry` and `PUT /2020-08-15/logs`: subscriptions are not delivered
+/// yet, so flint answers what Lambda's own local runtime (RIE) answers where the API is
+/// disabled — 202 with `Telemetry.NotSupported` / `Logs.NotSupported` — rather than an `OK`
+/// that would silently never deliver.
+pub(crate) fn subscription_not_supported(telemetry: bool) -> Response<Body> {
+    let body: &'static [u8] = if telemetry {
+        br#"{"errorMessage":"Telemetry API is not supported","errorType":"Telemetry.NotSupported"}"#
+    } else {
+        br#"{"errorMessage":"Logs API is not supported","errorType":"Logs.NotSupported"}"#
+    };
+    json(StatusCode::ACCEPTED, Bytes::from_static(body))
+}
+
 impl RuntimeApi {
     /// Resolves when every extension has called `/extension/event/next` since its last event
     /// (at once without extensions): only then may the environment serve another invocation.

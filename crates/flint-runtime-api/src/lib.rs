@@ -56,7 +56,8 @@
 //!
 //! # Not implemented yet
 //!
-//! * Telemetry API (2022-07-01) and Logs API (2020-08-15).
+//! * Telemetry API (2022-07-01) and Logs API (2020-08-15): a subscription is answered 202
+//!   `Telemetry.NotSupported` / `Logs.NotSupported`, as RIE answers where they are disabled.
 //! * SnapStart `restore/*` (always 403).
 //! * `/error` bodies with `Content-Type: application/vnd.aws.lambda.error.cause+json` are
 //!   passed verbatim (AWS splits out the X-Ray cause).

@@ -94,6 +94,10 @@ pub enum Route<'a> {
     ExtensionInitError,
     /// `POST /2020-01-01/extension/exit/error`
     ExtensionExitError,
+    /// `PUT /2022-07-01/telemetry` (Telemetry API subscription)
+    TelemetrySubscribe,
+    /// `PUT /2020-08-15/logs` (legacy Logs API subscription)
+    LogsSubscribe,
     /// A known path with the wrong method.
     MethodNotAllowed,
     /// Anything else.
@@ -111,6 +115,12 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
 
     if path == "/2018-06-01/ping" {
         return pick(is_get, Route::Ping);
+    }
+    let is_put = *method == Method::PUT;
+    match path {
+        "/2022-07-01/telemetry" => return pick(is_put, Route::TelemetrySubscribe),
+        "/2020-08-15/logs" => return pick(is_put, Route::LogsSubscribe),
+        _ => {}
     }
     if let Some(rest) = path.strip_prefix(EXTENSION_PREFIX) {
         return match rest {
@@ -304,6 +314,18 @@ mod tests {
             Route::MethodNotAllowed
         );
         assert_eq!(route(&get, "/2020-01-01/extension/x"), Route::NotFound);
+        assert_eq!(
+            route(&Method::PUT, "/2022-07-01/telemetry"),
+            Route::TelemetrySubscribe
+        );
+        assert_eq!(
+            route(&Method::PUT, "/2020-08-15/logs"),
+            Route::LogsSubscribe
+        );
+        assert_eq!(
+            route(&post, "/2022-07-01/telemetry"),
+            Route::MethodNotAllowed
+        );
 
         assert_eq!(
             route(&post, "/2018-06-01/runtime/invocation/next"),

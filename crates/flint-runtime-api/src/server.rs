@@ -487,6 +487,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
         Route::Ping => Response::new(Full::new(Bytes::from_static(b"pong"))),
         Route::ExtensionRegister => ext_server::register(shared, &parts.headers, body).await,
         Route::ExtensionNext => ext_server::next(shared, &parts.headers).await,
+        Route::TelemetrySubscribe => {
+            discard(body, cap).await;
+            ext_server::subscription_not_supported(true)
+        }
+        Route::LogsSubscribe => {
+            discard(body, cap).await;
+            ext_server::subscription_not_supported(false)
+        }
         Route::ExtensionInitError | Route::ExtensionExitError => {
             ext_server::error(shared, &parts.headers, body).await
         }

@@ -290,3 +290,27 @@ async fn an_internal_extension_registered_by_the_runtime_gets_invoke() {
     // no SHUTDOWN subscribers: nothing to send
     assert!(!api.shutdown_extensions(ShutdownReason::Spindown, 0));
 }
+
+#[tokio::test]
+async fn telemetry_and_logs_subscriptions_are_answered_not_supported() {
+    let (_api, addr) = start(config(&[])).await;
+    let mut c = Conn::open(addr).await;
+    for (path, ty) in [
+        ("/2022-07-01/telemetry", "Telemetry.NotSupported"),
+        ("/2020-08-15/logs", "Logs.NotSupported"),
+    ] {
+        c.send(
+            "PUT",
+            path,
+            &[],
+            br#"{"schemaVersion":"2022-07-01","types":["platform"]}"#,
+        )
+        .await;
+        let r = c.read().await;
+        assert_eq!(
+            (r.status, json(&r)["errorType"].clone()),
+            (202, ty.into()),
+            "{path}"
+        );
+    }
+}
