@@ -5,7 +5,10 @@
 
 use crate::error::InvokeError;
 use crate::output::{LogSink, Output};
-use flint_runtime_api::{InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig};
+use flint_runtime_api::{
+    ExtensionsConfig, InitOutcome, Invocation, InvokeOutcome, RuntimeApi, RuntimeApiConfig,
+    ShutdownReason,
+};
 use flint_sandbox::{ExitStatus, Sandbox, SandboxSpec, Sandboxer};
 use std::future::Future;
 use std::os::fd::OwnedFd;
@@ -131,6 +134,31 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
+/// The Runtime API's configuration for an environment of `spec`: what the Extensions API's
+/// `register` answers is the function the environment's variables name.
+fn api_config(spec: &SandboxSpec) -> RuntimeApiConfig {
+    let var = |k: &str| {
+        spec.env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    RuntimeApiConfig {
+        extensions: ExtensionsConfig {
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
+            function_version: var("AWS_LAMBDA_FUNCTION_VERSION"),
+            handler: var("_HANDLER"),
+            // Only the invoke layer knows the account; extensions asking for it get none yet.
+            account_id: String::new(),
+            // External extensions are not started by the sandbox yet: expecting them would
+            // hold init until its timeout.
+            external: Vec::new(),
+        },
+        ..RuntimeApiConfig::default()
+    }
+}
+
 impl Environment {
     /// Spawns the sandbox and starts serving its Runtime API.
     pub async fn start(
@@ -140,10 +168,11 @@ impl Environment {
         sink: LogSink,
     ) -> Result<Self, InvokeError> {
         spec.runtime_api_port = Some(flint_sandbox::RUNTIME_API_PORT);
+        let config = api_config(&spec);
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.spawn(spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, sink)
+        Self::serve(sandbox, log_read, sink, config)
     }
 
     /// Like [`Environment::start`], on a pre-spawned environment of `spec`'s shape (see
@@ -155,10 +184,11 @@ impl Environment {
         log_read: std::io::PipeReader,
         sink: LogSink,
     ) -> Result<Self, InvokeError> {
+        let config = api_config(&spec);
         let sandbox = tokio::task::spawn_blocking(move || sandboxer.specialize(pre, spec))
             .await
             .map_err(|e| InvokeError::Unavailable(e.to_string()))??;
-        Self::serve(sandbox, log_read, sink)
+        Self::serve(sandbox, log_read, sink, config)
     }
 
     /// Starts serving the Runtime API of a started sandbox.
@@ -166,13 +196,14 @@ impl Environment {
         mut sandbox: Sandbox,
         log_read: std::io::PipeReader,
         sink: LogSink,
+        config: RuntimeApiConfig,
     ) -> Result<Self, InvokeError> {
         let listener = sandbox.take_runtime_api_listener().ok_or_else(|| {
             InvokeError::Unavailable("sandbox gave no Runtime API listener".into())
         })?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let api = RuntimeApi::new(RuntimeApiConfig::default());
+        let api = RuntimeApi::new(config);
         let server = api.spawn(listener);
         let pidfd = sandbox.pidfd().try_clone_to_owned()?;
         // SAFETY: `pidfd` is an open descriptor we own; the AsyncFd owns it
@@ -241,6 +272,11 @@ impl Environment {
         self.output.drain();
         if matches!(state, InitState::Ready) {
             self.init_duration = Some(started.elapsed());
+            // Lambda logs one EXTENSION line per registered extension when init ends.
+            let lines: Vec<String> = self.api.extensions().iter().map(|e| e.log_line()).collect();
+            if !lines.is_empty() {
+                self.output.push_lines(lines);
+            }
         }
         state
     }
@@ -281,6 +317,26 @@ impl Execution for Environment {
                 _ = self.output.read_some() => {}
                 _ = &mut deadline => break RunState::TimedOut,
             }
+        };
+        // Lambda's invoke phase ends when the runtime answered AND every extension called
+        // `/event/next` again: post-runtime extension work counts in Duration and keeps the
+        // environment busy, under the same deadline. Without extensions this returns at once.
+        // (Unlike Lambda the caller's answer also waits for it: the router answers after the
+        // environment's invoke returns.)
+        let state = match state {
+            RunState::Finished(outcome) if !matches!(outcome, InvokeOutcome::Streaming(_)) => {
+                let ready = self.api.wait_extensions_ready();
+                tokio::pin!(ready);
+                loop {
+                    tokio::select! {
+                        () = &mut ready => break RunState::Finished(outcome),
+                        _ = self.exit.readable() => break RunState::Finished(outcome),
+                        _ = self.output.read_some() => {}
+                        _ = &mut deadline => break RunState::TimedOut,
+                    }
+                }
+            }
+            other => other,
         };
         self.output.drain();
         self.last_used = Instant::now();
@@ -351,6 +407,18 @@ impl Execution for Environment {
     }
 
     async fn destroy(mut self) {
+        // SHUTDOWN to the extensions subscribed to it, and Lambda's grace period for them
+        // (2,000 ms with an external extension) before the kill.
+        let grace = Duration::from_millis(2000);
+        let deadline_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| (d + grace).as_millis() as u64);
+        if self
+            .api
+            .shutdown_extensions(ShutdownReason::Spindown, deadline_ms)
+        {
+            let _ = tokio::time::timeout(grace, self.api.wait_extensions_ready()).await;
+        }
         self.api.shutdown();
         self.server.abort();
         if let Some(sandbox) = self.sandbox.take() {

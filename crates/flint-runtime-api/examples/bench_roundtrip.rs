@@ -105,7 +105,9 @@ impl Client {
             let (k, v) = l.split_once(':').unwrap();
             if k.eq_ignore_ascii_case("content-length") {
                 len = v.trim().parse().unwrap();
-            } else if k.eq_ignore_ascii_case("lambda-runtime-aws-request-id") {
+            } else if k.eq_ignore_ascii_case("lambda-runtime-aws-request-id")
+                || k.eq_ignore_ascii_case("lambda-extension-identifier")
+            {
                 id = Some(v.trim().to_owned());
             }
         }
@@ -133,6 +135,33 @@ async fn runtime_loop(addr: SocketAddr) {
         c.send(head.as_bytes(), &body).await;
         let (status, _, _) = c.read().await;
         if status != 202 {
+            return; // shutdown
+        }
+    }
+}
+
+/// The in-process internal extension: registered for INVOKE, then `event/next` in a loop.
+async fn register_extension(addr: SocketAddr) -> (Client, String) {
+    let mut c = Client::connect(addr).await;
+    let body = br#"{"events":["INVOKE"]}"#;
+    let head = format!(
+        "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: rt\r\nLambda-Extension-Name: bench\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.send(head.as_bytes(), body).await;
+    let (status, id, _) = c.read().await;
+    assert_eq!(status, 200);
+    (c, id.unwrap())
+}
+
+async fn extension_loop(mut c: Client, id: String) {
+    let next = format!(
+        "GET /2020-01-01/extension/event/next HTTP/1.1\r\nHost: rt\r\nLambda-Extension-Identifier: {id}\r\n\r\n"
+    );
+    loop {
+        c.send(next.as_bytes(), b"").await;
+        let (status, _, _) = c.read().await;
+        if status != 200 {
             return; // shutdown
         }
     }
@@ -198,11 +227,17 @@ async fn bench_raw(iterations: usize) -> (Vec<Duration>, u64) {
     (out, ALLOCS.load(Ordering::Relaxed) - allocs)
 }
 
-async fn bench_invoke(iterations: usize) -> (Vec<Duration>, u64) {
+/// `invoke()` until the environment could be reused: with `extension`, one internal extension
+/// is registered and every iteration also waits for its `event/next` after the INVOKE.
+async fn bench_invoke(iterations: usize, extension: bool) -> (Vec<Duration>, u64) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let api = RuntimeApi::new(RuntimeApiConfig::default());
     api.spawn(listener);
+    if extension {
+        let (c, id) = register_extension(addr).await;
+        tokio::spawn(extension_loop(c, id));
+    }
     let rt = tokio::spawn(runtime_loop(addr));
     api.wait_init().await.unwrap();
     let payload = Bytes::from_static(br#"{"hello":"world"}"#);
@@ -221,6 +256,7 @@ async fn bench_invoke(iterations: usize) -> (Vec<Duration>, u64) {
         };
         let t = Instant::now();
         let outcome = api.invoke(inv).await.unwrap();
+        api.wait_extensions_ready().await;
         let d = t.elapsed();
         assert!(matches!(outcome, InvokeOutcome::Response { ref body, .. } if *body == payload));
         if i >= iterations / 10 {
@@ -265,16 +301,24 @@ async fn run(iterations: usize, flavor: &str) {
     // Interleave to spread machine noise over both figures.
     let half = iterations / 2;
     let (raw1, ra1) = bench_raw(half).await;
-    let (inv1, ia1) = bench_invoke(half).await;
+    let (inv1, ia1) = bench_invoke(half, false).await;
+    let (ext1, ea1) = bench_invoke(half, true).await;
     let (raw2, ra2) = bench_raw(half).await;
-    let (inv2, ia2) = bench_invoke(half).await;
+    let (inv2, ia2) = bench_invoke(half, false).await;
+    let (ext2, ea2) = bench_invoke(half, true).await;
     let floor = report("raw http round trip (floor)", [raw1, raw2].concat());
     let inv = report("invoke() round trip", [inv1, inv2].concat());
+    let ext = report("invoke() + 1 extension", [ext1, ext2].concat());
     let per = |a: u64| a as f64 / (2 * half) as f64;
     println!(
         "allocations per iteration (server + in-process client): raw {:.1}, invoke {:.1}",
         per(ra1 + ra2),
         per(ia1 + ia2)
+    );
+    println!(
+        "allocations per iteration with one extension: {:.1}; its p50 cost: {:.1}µs",
+        per(ea1 + ea2),
+        (ext.as_secs_f64() - inv.as_secs_f64()) * 1e6
     );
     println!(
         "invoke p50 / floor p50 = {:.2}x  (an invoke is one HTTP exchange plus two task hand-offs:\n\

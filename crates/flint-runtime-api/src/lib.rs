@@ -31,6 +31,12 @@
 //!   header as sent and the body verbatim.
 //! * `POST /2018-06-01/runtime/init/error` → 202 during init, 403 afterwards.
 //! * SnapStart's `restore/*` endpoints are not supported (403). Unknown paths → 404.
+//! * Extensions API 2020-01-01 on the same listener ([`extensions`] decides, `ext_server`
+//!   serves): `register` (200 + `Lambda-Extension-Identifier`), `event/next` (INVOKE and
+//!   SHUTDOWN), `init/error`, `exit/error`, Lambda's `Extension.*` error types. Init ends when the
+//!   runtime and every extension (all of [`ExtensionsConfig::external`] registered) called next;
+//!   [`RuntimeApi::wait_extensions_ready`] tells when the environment may be reused and
+//!   [`RuntimeApi::shutdown_extensions`] sends SHUTDOWN.
 //!
 //! # Behaviour of the official clients (observed by this crate's tests)
 //!
@@ -50,7 +56,8 @@
 //!
 //! # Not implemented yet
 //!
-//! * Extensions API (2020-01-01) and Telemetry API: separate routes on the same listener.
+//! * Telemetry API (2022-07-01) and Logs API (2020-08-15): a subscription is answered 202
+//!   `Telemetry.NotSupported` / `Logs.NotSupported`, as RIE answers where they are disabled.
 //! * SnapStart `restore/*` (always 403).
 //! * `/error` bodies with `Content-Type: application/vnd.aws.lambda.error.cause+json` are
 //!   passed verbatim (AWS splits out the X-Ray cause).
@@ -83,6 +90,8 @@
 
 mod body;
 pub mod error;
+mod ext_server;
+pub mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod protocol;
@@ -92,9 +101,10 @@ mod types;
 
 pub use body::decode_error_body;
 pub use error::{Rejection, RuntimeApiError};
+pub use ext_server::{ExtensionInfo, ShutdownReason};
 pub use server::RuntimeApi;
 pub use state::Phase;
 pub use types::{
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAMING_BYTES, InitOutcome, Invocation,
-    InvokeOutcome, ResponseStream, RuntimeApiConfig, StreamError, StreamingResponse,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAMING_BYTES, ExtensionsConfig, InitOutcome,
+    Invocation, InvokeOutcome, ResponseStream, RuntimeApiConfig, StreamError, StreamingResponse,
 };

@@ -12,6 +12,22 @@ use crate::types::Invocation;
 /// Path prefix of every Runtime API endpoint.
 pub const RUNTIME_PREFIX: &str = "/2018-06-01/runtime/";
 
+/// Path prefix of every Extensions API endpoint.
+pub const EXTENSION_PREFIX: &str = "/2020-01-01/extension/";
+/// Extensions API request header (`register`): the extension's name.
+pub const EXTENSION_NAME: HeaderName = HeaderName::from_static("lambda-extension-name");
+/// Extensions API header: the identifier `register` answers and every later request sends.
+pub const EXTENSION_IDENTIFIER: HeaderName = HeaderName::from_static("lambda-extension-identifier");
+/// Extensions API `event/next` response header: the event's id.
+pub const EXTENSION_EVENT_IDENTIFIER: HeaderName =
+    HeaderName::from_static("lambda-extension-event-identifier");
+/// Extensions API request header (`register`): `accountId` adds the account to the answer.
+pub const EXTENSION_ACCEPT_FEATURE: HeaderName =
+    HeaderName::from_static("lambda-extension-accept-feature");
+/// Extensions API request header (`init/error`, `exit/error`): the error category.
+pub const EXTENSION_ERROR_TYPE: HeaderName =
+    HeaderName::from_static("lambda-extension-function-error-type");
+
 /// `/next` response header: the invocation's request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-request-id");
 /// `/next` response header: absolute deadline, Unix epoch milliseconds.
@@ -70,6 +86,18 @@ pub enum Route<'a> {
     RestoreError,
     /// `GET /2018-06-01/ping` (legacy liveness probe kept by RIE)
     Ping,
+    /// `POST /2020-01-01/extension/register`
+    ExtensionRegister,
+    /// `GET /2020-01-01/extension/event/next`
+    ExtensionNext,
+    /// `POST /2020-01-01/extension/init/error`
+    ExtensionInitError,
+    /// `POST /2020-01-01/extension/exit/error`
+    ExtensionExitError,
+    /// `PUT /2022-07-01/telemetry` (Telemetry API subscription)
+    TelemetrySubscribe,
+    /// `PUT /2020-08-15/logs` (legacy Logs API subscription)
+    LogsSubscribe,
     /// A known path with the wrong method.
     MethodNotAllowed,
     /// Anything else.
@@ -87,6 +115,21 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
 
     if path == "/2018-06-01/ping" {
         return pick(is_get, Route::Ping);
+    }
+    let is_put = *method == Method::PUT;
+    match path {
+        "/2022-07-01/telemetry" => return pick(is_put, Route::TelemetrySubscribe),
+        "/2020-08-15/logs" => return pick(is_put, Route::LogsSubscribe),
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix(EXTENSION_PREFIX) {
+        return match rest {
+            "register" => pick(is_post, Route::ExtensionRegister),
+            "event/next" => pick(is_get, Route::ExtensionNext),
+            "init/error" => pick(is_post, Route::ExtensionInitError),
+            "exit/error" => pick(is_post, Route::ExtensionExitError),
+            _ => Route::NotFound,
+        };
     }
     let Some(rest) = path.strip_prefix(RUNTIME_PREFIX) else {
         return Route::NotFound;
@@ -250,6 +293,39 @@ mod tests {
             Route::RestoreError
         );
         assert_eq!(route(&get, "/2018-06-01/ping"), Route::Ping);
+        assert_eq!(
+            route(&post, "/2020-01-01/extension/register"),
+            Route::ExtensionRegister
+        );
+        assert_eq!(
+            route(&get, "/2020-01-01/extension/event/next"),
+            Route::ExtensionNext
+        );
+        assert_eq!(
+            route(&post, "/2020-01-01/extension/init/error"),
+            Route::ExtensionInitError
+        );
+        assert_eq!(
+            route(&post, "/2020-01-01/extension/exit/error"),
+            Route::ExtensionExitError
+        );
+        assert_eq!(
+            route(&get, "/2020-01-01/extension/register"),
+            Route::MethodNotAllowed
+        );
+        assert_eq!(route(&get, "/2020-01-01/extension/x"), Route::NotFound);
+        assert_eq!(
+            route(&Method::PUT, "/2022-07-01/telemetry"),
+            Route::TelemetrySubscribe
+        );
+        assert_eq!(
+            route(&Method::PUT, "/2020-08-15/logs"),
+            Route::LogsSubscribe
+        );
+        assert_eq!(
+            route(&post, "/2022-07-01/telemetry"),
+            Route::MethodNotAllowed
+        );
 
         assert_eq!(
             route(&post, "/2018-06-01/runtime/invocation/next"),
@@ -272,7 +348,8 @@ mod tests {
             "/2018-06-01/runtime/invocation/a/b/response",
             "/2018-06-01/runtime/invocation/a/other",
             "/2018-06-01/runtime/invocation/a",
-            "/2020-01-01/extension/register",
+            "/2020-01-01/extension/register/",
+            "/2020-01-01/extension/",
             "/2018-06-01/runtime/",
             "/2018-06-01/runtime",
         ] {

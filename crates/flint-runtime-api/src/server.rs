@@ -22,26 +22,28 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use parking_lot::{Mutex, MutexGuard};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::body::{ReadError, discard, pump_stream, read_bounded};
 use crate::error::{Rejection, RuntimeApiError};
+use crate::ext_server;
+use crate::extensions::{EventKind, Registry};
 use crate::protocol::{self, ResponseMode, Route};
 use crate::state::{Identified, NextStep, Phase, Reply, StateMachine};
 use crate::types::{
     InitOutcome, Invocation, InvokeOutcome, ResponseStream, RuntimeApiConfig, StreamingResponse,
 };
 
-type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// An event ready to be written as a `/next` response: headers rendered and validated when it
 /// was submitted.
 #[derive(Debug)]
 pub(crate) struct Event {
-    request_id: String,
-    headers: HeaderMap,
-    body: Bytes,
+    pub(crate) request_id: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 impl Identified for Event {
@@ -50,8 +52,8 @@ impl Identified for Event {
     }
 }
 
-/// What wakes a parked `GET /next`.
-enum Wake {
+/// What wakes a parked `GET /next` (the runtime's or an extension's).
+pub(crate) enum Wake {
     Event(Event),
     /// A newer `/next` took its place.
     Superseded,
@@ -60,8 +62,14 @@ enum Wake {
 
 type OutcomeSender = oneshot::Sender<Result<InvokeOutcome, RuntimeApiError>>;
 
-struct Env {
+pub(crate) struct Env {
     machine: StateMachine<Event>,
+    /// The extensions (empty for most functions: every extension path is skipped then).
+    pub(crate) ext: Registry<Event>,
+    /// Parked `GET /extension/event/next` requests, by extension id.
+    pub(crate) ext_waiters: Vec<(String, oneshot::Sender<Wake>)>,
+    /// The runtime called its first `/next` (init ends once the extensions are ready too).
+    pub(crate) runtime_ready: bool,
     /// The parked `GET /next`, if the runtime is (or was, until its connection died) waiting.
     waiter: Option<oneshot::Sender<Wake>>,
     /// The invoker of the current (pending or in-flight) invocation, tagged with a sequence
@@ -73,7 +81,7 @@ struct Env {
     next_requests: u64,
     /// Bumped by `reset()`, so a slow `/init/error` body read from the previous runtime process
     /// cannot publish into the new init.
-    epoch: u64,
+    pub(crate) epoch: u64,
 }
 
 impl Env {
@@ -93,21 +101,23 @@ impl Env {
 }
 
 #[derive(Debug, Clone)]
-enum InitStatus {
+pub(crate) enum InitStatus {
     Pending,
     Done(InitOutcome),
     ShutDown,
 }
 
-struct Shared {
-    config: RuntimeApiConfig,
+pub(crate) struct Shared {
+    pub(crate) config: RuntimeApiConfig,
     env: Mutex<Env>,
-    init: watch::Sender<InitStatus>,
+    pub(crate) init: watch::Sender<InitStatus>,
     shutdown: watch::Sender<bool>,
+    /// Woken whenever an extension becomes ready or fails.
+    pub(crate) ext_changed: Notify,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Env> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Env> {
         // parking_lot locks do not poison: a panic while holding this one leaves a consistent
         // machine (every transition is a single assignment), so the environment goes on.
         self.env.lock()
@@ -127,7 +137,7 @@ impl Shared {
 ///    or [`shutdown`](Self::shutdown) to retire the environment.
 #[derive(Clone)]
 pub struct RuntimeApi {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for RuntimeApi {
@@ -147,6 +157,7 @@ impl Default for RuntimeApi {
 impl RuntimeApi {
     /// A Runtime API for a runtime that has not started yet (phase `Started`).
     pub fn new(config: RuntimeApiConfig) -> Self {
+        let external = config.extensions.external.clone();
         let (init, _) = watch::channel(InitStatus::Pending);
         let (shutdown, _) = watch::channel(false);
         Self {
@@ -154,6 +165,9 @@ impl RuntimeApi {
                 config,
                 env: Mutex::new(Env {
                     machine: StateMachine::new(),
+                    ext: Registry::new(external),
+                    ext_waiters: Vec::new(),
+                    runtime_ready: false,
                     waiter: None,
                     result: None,
                     seq: 0,
@@ -162,6 +176,7 @@ impl RuntimeApi {
                 }),
                 init,
                 shutdown,
+                ext_changed: Notify::new(),
             }),
         }
     }
@@ -264,6 +279,11 @@ impl RuntimeApi {
     /// [`reset`](Self::reset).
     pub async fn invoke(&self, inv: Invocation) -> Result<InvokeOutcome, RuntimeApiError> {
         let headers = protocol::event_headers(&inv)?;
+        // Rendered only when extensions registered (the common function pays one uncontended
+        // lock). The set only changes during init; an extension registering between this
+        // check and the submit below, while an event waits for init, misses that one INVOKE.
+        let has_extensions = !self.shared.lock().ext.is_empty();
+        let invoke_event = has_extensions.then(|| ext_server::invoke_event(&inv));
         let ev = Event {
             request_id: inv.request_id,
             headers,
@@ -278,6 +298,9 @@ impl RuntimeApi {
             env.result = Some((seq, tx));
             if let Some(ev) = deliver {
                 env.hand_to_waiter(ev);
+            }
+            if let Some(body) = &invoke_event {
+                ext_server::dispatch(&mut env, EventKind::Invoke, body);
             }
             seq
         };
@@ -301,8 +324,11 @@ impl RuntimeApi {
         let (waiter, result) = {
             let mut env = self.shared.lock();
             env.machine.shutdown();
+            env.ext.close();
+            env.ext_waiters.clear(); // their /event/next get a 500
             (env.waiter.take(), env.result.take())
         };
+        self.shared.ext_changed.notify_waiters();
         if let Some(w) = waiter {
             let _ = w.send(Wake::ShutDown);
         }
@@ -332,6 +358,14 @@ impl RuntimeApi {
                 return;
             }
             env.machine.reset();
+            env.ext.reset_runtime();
+            // The dropped internal extensions' parked /event/next get a 500; external ones stay
+            // parked.
+            let Env {
+                ext, ext_waiters, ..
+            } = &mut *env;
+            ext_waiters.retain(|(id, _)| ext.extensions().iter().any(|e| e.id == *id));
+            env.runtime_ready = false;
             env.epoch += 1;
             (env.waiter.take(), env.result.take())
         };
@@ -393,7 +427,7 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
     }
 }
 
-fn json(status: StatusCode, body: Bytes) -> Response<Body> {
+pub(crate) fn json(status: StatusCode, body: Bytes) -> Response<Body> {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
     r.headers_mut()
@@ -401,7 +435,7 @@ fn json(status: StatusCode, body: Bytes) -> Response<Body> {
     r
 }
 
-fn accepted() -> Response<Body> {
+pub(crate) fn accepted() -> Response<Body> {
     json(
         StatusCode::ACCEPTED,
         Bytes::from_static(br#"{"status":"OK"}"#),
@@ -413,7 +447,7 @@ fn rejected(rejection: Rejection) -> Response<Body> {
     json(rejection.status(), rejection.body())
 }
 
-fn event_response(ev: Event) -> Response<Body> {
+pub(crate) fn event_response(ev: Event) -> Response<Body> {
     let mut r = Response::new(Full::new(ev.body));
     *r.headers_mut() = ev.headers;
     r
@@ -451,6 +485,19 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             rejected(rejection)
         }
         Route::Ping => Response::new(Full::new(Bytes::from_static(b"pong"))),
+        Route::ExtensionRegister => ext_server::register(shared, &parts.headers, body).await,
+        Route::ExtensionNext => ext_server::next(shared, &parts.headers).await,
+        Route::TelemetrySubscribe => {
+            discard(body, cap).await;
+            ext_server::subscription_not_supported(true)
+        }
+        Route::LogsSubscribe => {
+            discard(body, cap).await;
+            ext_server::subscription_not_supported(false)
+        }
+        Route::ExtensionInitError | Route::ExtensionExitError => {
+            ext_server::error(shared, &parts.headers, body).await
+        }
         Route::MethodNotAllowed => {
             discard(body, cap).await;
             rejected(Rejection::MethodNotAllowed)
@@ -474,9 +521,8 @@ async fn next(shared: &Shared) -> Response<Body> {
             Err(rejection) => return rejected(rejection),
         };
         if action.init_completed {
-            shared
-                .init
-                .send_replace(InitStatus::Done(InitOutcome::Ready));
+            env.runtime_ready = true;
+            ext_server::maybe_end_init(shared, &mut env);
         }
         match action.step {
             NextStep::Deliver(ev) => Err(ev),

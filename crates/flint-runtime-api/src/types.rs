@@ -34,6 +34,25 @@ pub struct RuntimeApiConfig {
     /// Largest request head (request line + headers) accepted, in bytes. Must hold a
     /// `Lambda-Runtime-Function-XRay-Error-Cause` header, which clients send up to 1 MiB.
     pub max_header_bytes: usize,
+    /// What the Extensions API tells extensions, and which external extensions to expect.
+    pub extensions: ExtensionsConfig,
+}
+
+/// The function as the Extensions API's `register` answers it, and the environment's external
+/// extensions (the file names of `/opt/extensions`). Empty by default: no extension expected,
+/// and internal ones may still register during init.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtensionsConfig {
+    /// `functionName`.
+    pub function_name: String,
+    /// `functionVersion` (`$LATEST` or a number).
+    pub function_version: String,
+    /// `handler`.
+    pub handler: String,
+    /// `accountId`, sent to extensions that register with `Lambda-Extension-Accept-Feature: accountId`.
+    pub account_id: String,
+    /// External extensions that must register before init can end.
+    pub external: Vec<String>,
 }
 
 impl Default for RuntimeApiConfig {
@@ -44,6 +63,7 @@ impl Default for RuntimeApiConfig {
             streaming_channel_chunks: 16,
             max_connections: 16,
             max_header_bytes: 1024 * 1024 + 16 * 1024,
+            extensions: ExtensionsConfig::default(),
         }
     }
 }

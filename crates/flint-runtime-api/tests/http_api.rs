@@ -168,7 +168,7 @@ async fn response_before_init_is_403_and_unknown_paths_404() {
         .await;
     assert_eq!(r.status, 404);
     let r = rt
-        .request("GET", "/2020-01-01/extension/event/next", &[], b"")
+        .request("GET", "/2020-01-01/extension/nope", &[], b"")
         .await;
     assert_eq!(r.status, 404);
     let r = rt.request("POST", NEXT, &[], b"").await;
