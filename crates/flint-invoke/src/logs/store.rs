@@ -65,6 +65,12 @@ const MAX_OPEN_FUNCTIONS: usize = 256;
 /// Bytes of lines queued for the writer beyond which [`LogStore::wait_for_room`] waits.
 const MAX_QUEUED_BYTES: u64 = 4 * 1024 * 1024;
 
+/// The file beside a function's segments holding its retention in days.
+const RETENTION_FILE: &str = "retention-days";
+
+/// The file beside a function's segments naming the streams DeleteLogStream removed.
+const DELETED_STREAMS_FILE: &str = "deleted-streams";
+
 /// The largest page [`LogStore::read`] returns, in stored bytes (at least one record).
 pub const PAGE_BYTES: u64 = 1024 * 1024;
 
@@ -504,6 +510,77 @@ impl LogStore {
             next_offset: pos,
             more: false,
         })
+    }
+
+    /// The functions that have a log on disk (the CloudWatch Logs view's log groups).
+    pub fn functions(&self) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_string());
+            }
+        }
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// Every record of `function`'s log kept now, oldest first (read page by page).
+    pub fn read_all(&self, function: &str) -> std::io::Result<Vec<LogRecord>> {
+        let mut all = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.read(function, offset, PAGE_BYTES)?;
+            let done = !page.more || page.next_offset <= offset;
+            all.extend(page.records);
+            offset = page.next_offset;
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The retention in days PutRetentionPolicy set for `function`'s log (a small file beside
+    /// its segments, which `list_segments` ignores), if any.
+    pub fn retention_days(&self, function: &str) -> Option<u32> {
+        std::fs::read_to_string(self.root.join(function).join(RETENTION_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Sets (or with `None` removes) the retention in days of `function`'s log.
+    pub fn set_retention_days(&self, function: &str, days: Option<u32>) -> std::io::Result<()> {
+        let dir = self.root.join(function);
+        let path = dir.join(RETENTION_FILE);
+        match days {
+            Some(d) => {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(path, d.to_string())
+            }
+            None => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The streams DeleteLogStream removed from `function`'s log: their records stay in
+    /// the segments until rotation drops them, but are never shown again.
+    pub fn deleted_streams(&self, function: &str) -> std::collections::HashSet<String> {
+        std::fs::read_to_string(self.root.join(function).join(DELETED_STREAMS_FILE))
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Hides `stream` of `function`'s log from now on (see [`LogStore::deleted_streams`]).
+    pub fn delete_stream(&self, function: &str, stream: &str) -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(function).join(DELETED_STREAMS_FILE))?;
+        writeln!(f, "{stream}")
     }
 
     /// Bytes of `function`'s log on disk now.
