@@ -82,9 +82,15 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
         query: parts.uri.query().unwrap_or(""),
         headers: &headers,
     };
+    // A CloudWatch Logs call (`POST /` with `X-Amz-Target: Logs_20140328.*`) is signed for
+    // the service `logs`, as the SDKs sign it; everything else for `lambda`.
+    let is_logs = parts.headers.get("x-amz-target").is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(crate::cwlogs::TARGET_PREFIX.as_bytes())
+    });
     let expect = Expect {
         region: &auth.region,
-        service: "lambda",
+        service: if is_logs { "logs" } else { "lambda" },
     };
     let parsed = match sigv4::parse(&sreq, unix_seconds(), expect) {
         Ok(p) => p,

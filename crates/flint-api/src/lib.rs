@@ -12,6 +12,7 @@ mod async_executor;
 mod auth;
 mod blocking;
 mod clock;
+mod cwlogs;
 mod dispatch;
 mod error;
 mod eventstream;
