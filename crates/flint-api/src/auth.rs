@@ -42,8 +42,14 @@ pub fn with_sigv4(router: Router, auth: Arc<SigV4Auth>) -> Router {
 
 /// AWS's answer to a refused request: 403, the code in `x-amzn-ErrorType`,
 /// a body of `{"message": ...}`.
-fn refuse(e: &AuthError) -> Response {
-    let body = serde_json::json!({ "message": e.to_string() });
+/// AWS's refusal. A CloudWatch Logs call (JSON 1.1, `logs`) also names the error in the
+/// body's `__type`, where the SDKs of that protocol read it; Lambda's body is `{"message"}`.
+fn refuse(e: &AuthError, logs: bool) -> Response {
+    let body = if logs {
+        serde_json::json!({ "__type": e.code(), "message": e.to_string() })
+    } else {
+        serde_json::json!({ "message": e.to_string() })
+    };
     let mut resp = (
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
         serde_json::to_vec(&body).expect("error bodies serialize"),
@@ -96,14 +102,14 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
         Ok(p) => p,
         Err(e) => {
             tracing::info!(code = e.code(), path = sreq.path, "refused a request: {e}");
-            return refuse(&e);
+            return refuse(&e, is_logs);
         }
     };
     let secret = match auth.keys.secret(&parsed.access_key_id) {
         Ok(Some(s)) => s,
         Ok(None) => {
             tracing::info!(key = %parsed.access_key_id, "refused a request: unknown or revoked access key");
-            return refuse(&AuthError::UnrecognizedClient);
+            return refuse(&AuthError::UnrecognizedClient, is_logs);
         }
         Err(e) => return internal(e),
     };
@@ -150,7 +156,7 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
     };
     if let Err(e) = sigv4::verify(&sreq, &parsed, &secret, body_hash.as_deref()) {
         tracing::info!(key = %parsed.access_key_id, code = e.code(), "refused a request: {e}");
-        return refuse(&e);
+        return refuse(&e, is_logs);
     }
     drop(headers);
     next.run(Request::from_parts(parts, body)).await
