@@ -145,16 +145,11 @@ impl Ctx {
                 if oldest.is_some_and(|o| time < o) || hidden.contains(&r.stream) {
                     return None;
                 }
-                let mut message = r.message;
-                // Lambda's events end with the newline the line was printed with.
-                if !message.ends_with('\n') {
-                    message.push('\n');
-                }
                 Some(Event {
                     pos,
                     stream: r.stream,
                     time,
-                    message,
+                    message: r.message,
                 })
             })
             .collect())
@@ -316,7 +311,7 @@ impl Ctx {
         let (start, end) = token::window(events.len(), limit, tok, from_head);
         let out: Vec<Value> = events[start..end]
             .iter()
-            .map(|e| json!({"timestamp": e.time, "message": e.message, "ingestionTime": e.time}))
+            .map(|e| json!({"timestamp": e.time, "message": shown(&e.message), "ingestionTime": e.time}))
             .collect();
         Ok(json!({
             "events": out,
@@ -368,7 +363,7 @@ impl Ctx {
                 out.push(json!({
                     "logStreamName": e.stream,
                     "timestamp": e.time,
-                    "message": e.message,
+                    "message": shown(&e.message),
                     "ingestionTime": e.time,
                     "eventId": format!("{:056}", e.pos),
                 }));
@@ -437,4 +432,14 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A message as CloudWatch shows Lambda's: ending with the newline it was printed with
+/// (added only to the events answered, not to every event read).
+fn shown(message: &str) -> String {
+    if message.ends_with('\n') {
+        message.to_string()
+    } else {
+        format!("{message}\n")
+    }
 }

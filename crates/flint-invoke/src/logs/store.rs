@@ -312,6 +312,17 @@ struct Record<'a> {
     message: &'a str,
 }
 
+/// One stored line, as read (a field missing from an older record reads as empty).
+#[derive(serde::Deserialize)]
+struct StoredRecord {
+    #[serde(default)]
+    time: String,
+    #[serde(default)]
+    stream: String,
+    #[serde(default)]
+    message: String,
+}
+
 fn run_writer(shared: Arc<Shared>, mut logs: Logs) {
     loop {
         let batch = {
@@ -496,11 +507,13 @@ impl LogStore {
                 }
                 pos += n as u64;
                 read += n as u64;
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                // Straight into the record (no `Value` tree): a whole log is read this way
+                // for every FilterLogEvents.
+                if let Ok(r) = serde_json::from_str::<StoredRecord>(&line) {
                     records.push(LogRecord {
-                        time: v["time"].as_str().unwrap_or_default().to_string(),
-                        stream: v["stream"].as_str().unwrap_or_default().to_string(),
-                        message: v["message"].as_str().unwrap_or_default().to_string(),
+                        time: r.time,
+                        stream: r.stream,
+                        message: r.message,
                     });
                 }
             }
