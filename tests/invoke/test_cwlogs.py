@@ -298,3 +298,20 @@ def test_sigv4_logs_scope(make_server):
     err = error_of(lambda: client("logs", "wrong" * 8).describe_log_groups())
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert err["Error"]["Code"] == "InvalidSignatureException"
+
+
+def test_logging_config_log_group(lam, fn, logs):
+    """A function's `LoggingConfig.LogGroup` is its log group (several functions may share
+    one); it then has no `/aws/lambda/<fn>` group."""
+    group = f"/flint-test/{unique('shared')}"
+    a = fn("cwlga", {"index.py": PY}, LoggingConfig={"LogFormat": "Text", "LogGroup": group})
+    b = fn("cwlgb", {"index.py": PY}, LoggingConfig={"LogFormat": "Text", "LogGroup": group})
+    ids = run(lam, a, [{"n": 1}]) + run(lam, b, [{"n": 2}])
+    groups = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in groups] == [group]
+    starts = logs.filter_log_events(logGroupName=group, filterPattern="START")["events"]
+    assert [e["message"] for e in starts] == [
+        f"START RequestId: {rid} Version: $LATEST\n" for rid in ids]
+    assert len({e["logStreamName"] for e in starts}) == 2
+    err = error_of(lambda: logs.describe_log_streams(logGroupName=f"/aws/lambda/{a}"))
+    assert err["Error"]["Code"] == "ResourceNotFoundException"

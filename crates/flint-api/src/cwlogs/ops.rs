@@ -5,6 +5,7 @@ use super::token::{self, Direction};
 use super::{LogsError, parse_time_ms};
 use crate::state::AppState;
 use flint_invoke::LogStore;
+use flint_types::FunctionRef;
 use flint_types::ident::ResourceContext;
 use serde_json::{Map, Value, json};
 
@@ -22,15 +23,46 @@ pub(super) async fn run(s: &AppState, op: String, input: Value) -> Result<Value,
         .host_invoker()
         .map_err(|_| LogsError::internal("flint keeps no function logs on this host"))?;
     invoker.logs().flush().await;
+    let store = invoker.logs().clone();
+    let groups = groups(s, &store).await?;
     let ctx = Ctx {
-        store: invoker.logs().clone(),
+        store,
         res: s.control.resources().clone(),
+        groups,
         input,
     };
     tokio::task::spawn_blocking(move || ctx.run(&op))
         .await
         .map_err(LogsError::internal)?
 }
+
+/// The log groups of the functions that have a log: `/aws/lambda/<function>`, or the
+/// function's `LoggingConfig.LogGroup` (which several functions may share).
+async fn groups(s: &AppState, store: &LogStore) -> Result<Groups, LogsError> {
+    let st = store.clone();
+    let functions = tokio::task::spawn_blocking(move || st.functions())
+        .await
+        .map_err(LogsError::internal)?
+        .map_err(LogsError::internal)?;
+    crate::state::blocking(s, move |c| {
+        let mut groups = Groups::new();
+        for f in functions {
+            let default = format!("{GROUP_PREFIX}{f}");
+            let group = FunctionRef::parse(&f, 140, c.resources())
+                .ok()
+                .and_then(|r| c.get_function_configuration(&r).ok())
+                .and_then(|cfg| cfg.logging_config.log_group)
+                .unwrap_or(default);
+            groups.entry(group).or_default().push(f);
+        }
+        Ok(groups)
+    })
+    .await
+    .map_err(|_| LogsError::internal("could not read the functions' logging configs"))
+}
+
+/// Log group name → the functions whose logs it holds.
+type Groups = std::collections::BTreeMap<String, Vec<String>>;
 
 /// One stored line as a CloudWatch event.
 struct Event {
@@ -44,6 +76,7 @@ struct Event {
 struct Ctx {
     store: LogStore,
     res: ResourceContext,
+    groups: Groups,
     input: Value,
 }
 
@@ -100,9 +133,9 @@ impl Ctx {
         )
     }
 
-    /// The function behind the request's `logGroupName` (or `logGroupIdentifier`, a name or
-    /// an ARN), which must have a log.
-    fn function(&self) -> Result<(String, String), LogsError> {
+    /// The log group named by the request's `logGroupName` (or `logGroupIdentifier`, a
+    /// name or an ARN), which must exist, and the functions whose logs it holds.
+    fn function(&self) -> Result<(String, Vec<String>), LogsError> {
         let raw = self
             .str("logGroupName")
             .or_else(|| self.str("logGroupIdentifier"))
@@ -111,26 +144,24 @@ impl Ctx {
             Some(at) => raw[at + 11..].trim_end_matches(":*"),
             None => raw,
         };
-        let function = group
-            .strip_prefix(GROUP_PREFIX)
-            .ok_or_else(LogsError::no_group)?;
-        if function.is_empty()
-            || function.contains('/')
-            || !self
-                .store
-                .functions()
-                .map_err(LogsError::internal)?
-                .iter()
-                .any(|f| f == function)
-        {
-            return Err(LogsError::no_group());
-        }
-        Ok((group.to_string(), function.to_string()))
+        let functions = self.groups.get(group).ok_or_else(LogsError::no_group)?;
+        Ok((group.to_string(), functions.clone()))
     }
 
     /// The events of a function's log kept now: within its retention in days, without the
     /// streams DeleteLogStream removed.
-    fn events(&self, function: &str) -> Result<Vec<Event>, LogsError> {
+    fn events(&self, functions: &[String]) -> Result<Vec<Event>, LogsError> {
+        let mut all = Vec::new();
+        for f in functions {
+            all.extend(self.function_events(f, all.len())?);
+        }
+        if functions.len() > 1 {
+            all.sort_by_key(|e| e.time);
+        }
+        Ok(all)
+    }
+
+    fn function_events(&self, function: &str, first: usize) -> Result<Vec<Event>, LogsError> {
         let records = self.store.read_all(function).map_err(LogsError::internal)?;
         let oldest = self
             .store
@@ -146,7 +177,7 @@ impl Ctx {
                     return None;
                 }
                 Some(Event {
-                    pos,
+                    pos: first + pos,
                     stream: r.stream,
                     time,
                     message: r.message,
@@ -167,27 +198,31 @@ impl Ctx {
         let limit = self.limit(50, 50)?;
         let prefix = self.str("logGroupNamePrefix").unwrap_or("");
         let start = self.start_token()?;
-        let functions = self.store.functions().map_err(LogsError::internal)?;
-        let groups: Vec<String> = functions
+        let groups: Vec<(&String, &Vec<String>)> = self
+            .groups
             .iter()
-            .map(|f| format!("{GROUP_PREFIX}{f}"))
-            .filter(|g| g.starts_with(prefix))
+            .filter(|(g, _)| g.starts_with(prefix))
             .collect();
         let mut out = Vec::new();
-        for group in groups.iter().skip(start).take(limit) {
-            let function = &group[GROUP_PREFIX.len()..];
-            let first = self
-                .store
-                .read(function, 0, 1)
-                .ok()
-                .and_then(|p| p.records.first().and_then(|r| parse_time_ms(&r.time)))
+        for &(group, functions) in groups.iter().skip(start).take(limit) {
+            let function = &functions[0];
+            let first = functions
+                .iter()
+                .filter_map(|f| {
+                    let page = self.store.read(f, 0, 1).ok()?;
+                    parse_time_ms(&page.records.first()?.time)
+                })
+                .min()
                 .unwrap_or_else(now_ms);
             let mut g = json!({
                 "logGroupName": group,
                 "creationTime": first,
                 "metricFilterCount": 0,
                 "arn": format!("{}:*", self.group_arn(group)),
-                "storedBytes": self.store.disk_bytes(function).unwrap_or(0),
+                "storedBytes": functions
+                    .iter()
+                    .map(|f| self.store.disk_bytes(f).unwrap_or(0))
+                    .sum::<u64>(),
                 "logGroupClass": "STANDARD",
                 "logGroupArn": self.group_arn(group),
             });
@@ -392,24 +427,30 @@ impl Ctx {
                 allowed.join(", ")
             )));
         }
-        self.store
-            .set_retention_days(&function, Some(days as u32))
-            .map_err(LogsError::internal)?;
+        for f in &function {
+            self.store
+                .set_retention_days(f, Some(days as u32))
+                .map_err(LogsError::internal)?;
+        }
         Ok(json!({}))
     }
 
     fn delete_retention(&self) -> Result<Value, LogsError> {
         let (_, function) = self.function()?;
-        self.store
-            .set_retention_days(&function, None)
-            .map_err(LogsError::internal)?;
+        for f in &function {
+            self.store
+                .set_retention_days(f, None)
+                .map_err(LogsError::internal)?;
+        }
         Ok(json!({}))
     }
 
     fn delete_group(&self) -> Result<Value, LogsError> {
         let (_, function) = self.function()?;
         // The next request's flush waits for the writer to have removed it.
-        self.store.delete(&function);
+        for f in &function {
+            self.store.delete(f);
+        }
         Ok(json!({}))
     }
 
@@ -421,9 +462,11 @@ impl Ctx {
         if !self.events(&function)?.iter().any(|e| e.stream == stream) {
             return Err(LogsError::no_stream());
         }
-        self.store
-            .delete_stream(&function, stream)
-            .map_err(LogsError::internal)?;
+        for f in &function {
+            self.store
+                .delete_stream(f, stream)
+                .map_err(LogsError::internal)?;
+        }
         Ok(json!({}))
     }
 }
