@@ -164,6 +164,8 @@ def test_filter_patterns(lam, fn, logs):
     assert [json.loads(m)["n"] for m in msgs("{ $.latency > 100 }")] == [1, 3]
     assert [json.loads(m)["n"] for m in msgs('{ $.latency > 100 && $.level = "W*" }')] == [3]
     assert [json.loads(m)["n"] for m in msgs('{ $.level = "INFO" || $.latency >= 300 }')] == [2, 3]
+    assert msgs("[w1, w2, n>=2]") == ["plain line 2\n", "plain line 3\n"]
+    assert msgs("[first=END, ...]") == msgs("END")
     everything = msgs("")
     assert len(everything) == 15
 

@@ -3,7 +3,8 @@
 //! Supported: terms (every one must occur, case-sensitive), quoted phrases, `?term`
 //! alternatives (any of them), `-term` exclusions, and JSON patterns
 //! `{ $.a.b = "x" }`, `{ $.n > 100 }`, `!=`, `<`, `<=`, `>=`, `*` wildcards in string
-//! values, `&&` / `||` and parentheses. An empty pattern matches everything.
+//! values, `&&` / `||` and parentheses; space-delimited `[ip, user, ..., status=4*]`. An
+//! empty pattern matches everything.
 
 use serde_json::Value;
 
@@ -17,6 +18,17 @@ pub enum Pattern {
         none: Vec<String>,
     },
     Json(Expr),
+    /// `[ip, user, ..., status=4*, size>1000]`: the message's space-delimited fields.
+    Fields(Vec<Field>),
+}
+
+/// One field of a space-delimited pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A named field with an optional condition on its value.
+    Named(Option<(Op, Lit)>),
+    /// `...`: any number of fields.
+    Rest,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,9 +81,13 @@ pub fn parse(src: &str) -> Result<Pattern, InvalidPattern> {
         }
         return Ok(Pattern::Json(e));
     }
-    if s.starts_with('[') {
-        // Space-delimited patterns are not supported yet.
-        return Err(InvalidPattern);
+    if let Some(inner) = s.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').ok_or(InvalidPattern)?;
+        return inner
+            .split(',')
+            .map(field)
+            .collect::<Result<_, _>>()
+            .map(Pattern::Fields);
     }
     let (mut all, mut any, mut none) = (Vec::new(), Vec::new(), Vec::new());
     let b = s.as_bytes();
@@ -124,6 +140,7 @@ impl Pattern {
                     && (any.is_empty() || any.iter().any(|t| message.contains(t.as_str())))
                     && !none.iter().any(|t| message.contains(t.as_str()))
             }
+            Pattern::Fields(fields) => fields_match(fields, &split_fields(message)),
             Pattern::Json(e) => match serde_json::from_str::<Value>(message.trim()) {
                 Ok(v) => e.eval(&v),
                 Err(_) => false,
@@ -185,6 +202,93 @@ fn compare(v: &Value, op: Op, lit: &Lit) -> bool {
                 _ => false,
             }
         }
+    }
+}
+
+/// One field of `[...]`: `name`, `...`, or `name<op>value`.
+fn field(src: &str) -> Result<Field, InvalidPattern> {
+    let f = src.trim();
+    if f == "..." {
+        return Ok(Field::Rest);
+    }
+    let (name, cond) = match f.find(['=', '!', '<', '>']) {
+        None => (f, None),
+        Some(i) => (&f[..i], Some(&f[i..])),
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(InvalidPattern);
+    }
+    let Some(cond) = cond else {
+        return Ok(Field::Named(None));
+    };
+    let (op, rest) = [
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("=", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .into_iter()
+    .find_map(|(t, op)| cond.strip_prefix(t).map(|r| (op, r.trim())))
+    .ok_or(InvalidPattern)?;
+    if rest.is_empty() {
+        return Err(InvalidPattern);
+    }
+    let lit = if let Some(q) = rest.strip_prefix('"') {
+        Lit::Str(q.strip_suffix('"').ok_or(InvalidPattern)?.to_string())
+    } else {
+        match rest.parse::<f64>() {
+            Ok(n) => Lit::Num(n),
+            Err(_) => Lit::Str(rest.to_string()),
+        }
+    };
+    if matches!(lit, Lit::Str(_)) && !matches!(op, Op::Eq | Op::Ne) {
+        return Err(InvalidPattern);
+    }
+    Ok(Field::Named(Some((op, lit))))
+}
+
+/// A message's space-delimited fields: `"..."` and `[...]` are one field each (without
+/// their quotes or brackets).
+fn split_fields(message: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = message.trim();
+    while !rest.is_empty() {
+        let close = match rest.as_bytes()[0] {
+            b'"' => Some('"'),
+            b'[' => Some(']'),
+            _ => None,
+        };
+        let grouped =
+            close.and_then(|c| rest[1..].find(c).map(|e| (&rest[1..e + 1], &rest[e + 2..])));
+        let (field, after) = grouped.unwrap_or_else(|| {
+            let e = rest.find(' ').unwrap_or(rest.len());
+            (&rest[..e], &rest[e..])
+        });
+        out.push(field);
+        rest = after.trim_start();
+    }
+    out
+}
+
+fn fields_match(fields: &[Field], values: &[&str]) -> bool {
+    match fields.split_first() {
+        None => values.is_empty(),
+        Some((Field::Rest, more)) => (0..=values.len()).any(|k| fields_match(more, &values[k..])),
+        Some((Field::Named(cond), more)) => match values.split_first() {
+            None => false,
+            Some((v, vs)) => {
+                let ok = match cond {
+                    None => true,
+                    Some((op, lit @ Lit::Num(_))) => v
+                        .parse::<f64>()
+                        .is_ok_and(|x| compare(&serde_json::json!(x), *op, lit)),
+                    Some((op, lit)) => compare(&Value::String((*v).to_string()), *op, lit),
+                };
+                ok && fields_match(more, vs)
+            }
+        },
     }
 }
 
@@ -393,10 +497,26 @@ mod tests {
             "{ $.a > \"x\" }",
             "\"open",
             "{ $.a = 1",
-            "[a, b]",
+            "[a, b",
+            "[a, b>x]",
+            "[a b]",
         ] {
             assert_eq!(parse(p), Err(InvalidPattern), "{p}");
         }
+    }
+
+    #[test]
+    fn space_delimited_patterns() {
+        let line = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 404 2326"#;
+        assert!(m("[ip, id, user, time, request, status, size]", line));
+        assert!(!m("[ip, id, user, time, request, status]", line));
+        assert!(m("[ip, ..., status=404, size]", line));
+        assert!(m("[ip, ..., status=4*, size>2000]", line));
+        assert!(!m("[ip, ..., status=4*, size>3000]", line));
+        assert!(m("[ip=127.0.0.1, ...]", line));
+        assert!(m("[..., request=\"GET *\", status!=200, size]", line));
+        assert!(!m("[ip, user=bob, ...]", line));
+        assert_eq!(split_fields(line)[3], "10/Oct/2000:13:25:15 -0700");
     }
 
     #[test]
