@@ -84,12 +84,19 @@ pub(crate) async fn handle(State(s): State<AppState>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let Some(op) = target.strip_prefix(TARGET_PREFIX) else {
-        return LogsError::new(
-            "UnknownOperationException",
-            format!("No operation matches target {target:?}"),
-        )
+        // Not a CloudWatch Logs call: `POST /` is no Lambda operation either.
+        return crate::error::ApiResponseError(flint_types::ApiError::UnknownOperation(
+            "No Lambda operation matches POST /".into(),
+        ))
         .into_response();
     };
+    if !ops::OPERATIONS.contains(&op) {
+        return LogsError::new(
+            "UnknownOperationException",
+            format!("flint does not implement the CloudWatch Logs operation {op}"),
+        )
+        .into_response();
+    }
     let input: Value = if body.is_empty() {
         json!({})
     } else {
@@ -129,6 +136,46 @@ pub(crate) fn parse_time_ms(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use crate::routes::router;
+    use crate::test_support::test_state;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn call(target: Option<&str>, body: &str) -> (StatusCode, String, serde_json::Value) {
+        let test = test_state();
+        let mut req = Request::builder().method("POST").uri("/");
+        if let Some(t) = target {
+            req = req.header("x-amz-target", t);
+        }
+        let resp = router(test.state.clone())
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, ct, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn unknown_operations_and_bad_bodies_are_cloudwatchs_errors() {
+        let (status, ct, body) = call(Some("Logs_20140328.PutMetricFilter"), "{}").await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (StatusCode::BAD_REQUEST, "application/x-amz-json-1.1")
+        );
+        assert_eq!(body["__type"], "UnknownOperationException");
+        let (status, _, body) = call(Some("Logs_20140328.DescribeLogGroups"), "{nope").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["__type"], "SerializationException");
+        // Without a CloudWatch Logs target, `POST /` is still no Lambda operation.
+        let (status, _, body) = call(None, "{}").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["Message"], "No Lambda operation matches POST /");
+    }
+
     #[test]
     fn parses_stored_times() {
         assert_eq!(

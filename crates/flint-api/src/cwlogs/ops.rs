@@ -18,6 +18,18 @@ const RETENTION_DAYS: [u64; 22] = [
     3288, 3653,
 ];
 
+/// The operations `run` answers.
+pub(super) const OPERATIONS: [&str; 8] = [
+    "DescribeLogGroups",
+    "DescribeLogStreams",
+    "GetLogEvents",
+    "FilterLogEvents",
+    "PutRetentionPolicy",
+    "DeleteRetentionPolicy",
+    "DeleteLogGroup",
+    "DeleteLogStream",
+];
+
 pub(super) async fn run(s: &AppState, op: String, input: Value) -> Result<Value, LogsError> {
     let invoker = s
         .host_invoker()
