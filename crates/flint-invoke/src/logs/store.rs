@@ -201,7 +201,40 @@ impl FunctionLog {
             }
             total -= len;
         }
+        self.drop_expired()?;
         self.segments.push_back((start, 0));
+        Ok(())
+    }
+
+    /// Deletes the oldest segments whose every record is older than the log's retention in
+    /// days (PutRetentionPolicy's file, re-read at each rotation: rotations are rare), judged
+    /// by the segment's modification time, the time of its last record.
+    fn drop_expired(&mut self) -> std::io::Result<()> {
+        let Some(days) = std::fs::read_to_string(self.dir.join(RETENTION_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        let Some(cutoff) =
+            std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs(days * 86_400))
+        else {
+            return Ok(());
+        };
+        while let Some(&(old, _)) = self.segments.front() {
+            let path = self.dir.join(segment_name(old));
+            match std::fs::metadata(&path).and_then(|m| m.modified()) {
+                Ok(t) if t < cutoff => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                _ => break,
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            self.segments.pop_front();
+        }
         Ok(())
     }
 

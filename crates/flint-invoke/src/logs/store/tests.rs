@@ -190,3 +190,29 @@ async fn groups_read_all_retention_and_deleted_streams() {
     assert_eq!(store.functions().unwrap(), ["g"]);
     assert!(store.deleted_streams("f").is_empty());
 }
+
+#[tokio::test]
+async fn a_retention_in_days_drops_expired_segments_at_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+    let line = "y".repeat(1000);
+    store.append("f", "s", vec![line.clone(); 300]);
+    store.flush().await;
+    let fdir = dir.path().join("f");
+    let before = list_segments(&fdir).unwrap();
+    assert!(before.len() >= 2, "{before:?}");
+    // The first segment's records are two days old; the retention is one day.
+    let old = std::fs::File::options()
+        .write(true)
+        .open(fdir.join(segment_name(before[0].0)))
+        .unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400))
+        .unwrap();
+    store.set_retention_days("f", Some(1)).unwrap();
+    // Enough to rotate again.
+    store.append("f", "s", vec![line; 300]);
+    store.flush().await;
+    let after = list_segments(&fdir).unwrap();
+    assert_ne!(after[0].0, before[0].0, "the expired segment is gone");
+    assert!(after.iter().any(|s| s.0 == before[1].0), "the others stay");
+}
