@@ -317,3 +317,36 @@ def test_logging_config_log_group(lam, fn, logs):
     assert len({e["logStreamName"] for e in starts}) == 2
     err = error_of(lambda: logs.describe_log_streams(logGroupName=f"/aws/lambda/{a}"))
     assert err["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_start_live_tail(lam, fn, server):
+    """StartLiveTail's event stream: sessionStart, then the lines stored after it began,
+    filtered by the pattern (boto3 reads the stream). The SDKs put `stream-` before the
+    endpoint's host for this operation; a loopback address has no such name, so the client
+    is told not to (`inject_host_prefix=False`)."""
+    logs = boto3.client(
+        "logs", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=DUMMY_CREDS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, inject_host_prefix=False))
+    name = fn("cwltail", {"index.py": PY})
+    run(lam, name, [{"n": 1}])  # before the session: never shown
+    group = f"/aws/lambda/{name}"
+    resp = logs.start_live_tail(logGroupIdentifiers=[group], logEventFilterPattern="plain")
+    stream = iter(resp["responseStream"])
+    first = next(stream)
+    assert first["sessionStart"]["logGroupIdentifiers"] == [group]
+    assert first["sessionStart"]["logEventFilterPattern"] == "plain"
+    run(lam, name, [{"n": 2}, {"n": 3}])
+    seen = []
+    deadline = time.time() + 20
+    for ev in stream:
+        for r in ev["sessionUpdate"]["sessionResults"]:
+            assert r["logGroupIdentifier"] == group and STREAM.match(r["logStreamName"])
+            seen.append(r["message"])
+        if len(seen) >= 2 or time.time() > deadline:
+            break
+    resp["responseStream"].close()
+    assert seen == ["plain line 2\n", "plain line 3\n"]
+    err = error_of(lambda: logs.start_live_tail(logGroupIdentifiers=["/aws/lambda/nope-x"]))
+    assert err["Error"]["Code"] == "ResourceNotFoundException"

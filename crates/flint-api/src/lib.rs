@@ -13,6 +13,7 @@ mod auth;
 mod blocking;
 mod clock;
 mod cwlogs;
+pub use cwlogs::stop_live_tails;
 mod dispatch;
 mod error;
 mod eventstream;

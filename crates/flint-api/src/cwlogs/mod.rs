@@ -6,6 +6,8 @@
 //! `ops.rs` answers the operations from the records of `flint_invoke::LogStore`;
 //! `pattern.rs` is the filter-pattern syntax; `token.rs` the paging tokens.
 
+mod live_tail;
+pub use live_tail::stop_live_tails;
 mod ops;
 pub(crate) mod pattern;
 mod token;
@@ -90,6 +92,14 @@ pub(crate) async fn handle(State(s): State<AppState>, headers: HeaderMap, body: 
         ))
         .into_response();
     };
+    if op == "StartLiveTail" {
+        return match serde_json::from_slice::<Value>(&body) {
+            Ok(input @ Value::Object(_)) => live_tail::start(&s, input)
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+            _ => LogsError::new("SerializationException", "Malformed JSON body").into_response(),
+        };
+    }
     if !ops::OPERATIONS.contains(&op) {
         return LogsError::new(
             "UnknownOperationException",

@@ -50,7 +50,7 @@ pub(super) async fn run(s: &AppState, op: String, input: Value) -> Result<Value,
 
 /// The log groups of the functions that have a log: `/aws/lambda/<function>`, or the
 /// function's `LoggingConfig.LogGroup` (which several functions may share).
-async fn groups(s: &AppState, store: &LogStore) -> Result<Groups, LogsError> {
+pub(super) async fn groups(s: &AppState, store: &LogStore) -> Result<Groups, LogsError> {
     let st = store.clone();
     let functions = tokio::task::spawn_blocking(move || st.functions())
         .await
@@ -74,7 +74,7 @@ async fn groups(s: &AppState, store: &LogStore) -> Result<Groups, LogsError> {
 }
 
 /// Log group name → the functions whose logs it holds.
-type Groups = std::collections::BTreeMap<String, Vec<String>>;
+pub(super) type Groups = std::collections::BTreeMap<String, Vec<String>>;
 
 /// One stored line as a CloudWatch event.
 struct Event {
@@ -491,7 +491,7 @@ fn now_ms() -> i64 {
 
 /// A message as CloudWatch shows Lambda's: ending with the newline it was printed with
 /// (added only to the events answered, not to every event read).
-fn shown(message: &str) -> String {
+pub(super) fn shown(message: &str) -> String {
     if message.ends_with('\n') {
         message.to_string()
     } else {

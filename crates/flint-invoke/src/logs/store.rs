@@ -629,6 +629,14 @@ impl LogStore {
         writeln!(f, "{stream}")
     }
 
+    /// The offset just past `function`'s last stored byte (where a follower starts reading
+    /// to see only what comes next).
+    pub fn end_offset(&self, function: &str) -> std::io::Result<u64> {
+        Ok(list_segments(&self.root.join(function))?
+            .last()
+            .map_or(0, |(start, len)| start + len))
+    }
+
     /// Bytes of `function`'s log on disk now.
     pub fn disk_bytes(&self, function: &str) -> std::io::Result<u64> {
         Ok(list_segments(&self.root.join(function))?
