@@ -42,8 +42,14 @@ pub fn with_sigv4(router: Router, auth: Arc<SigV4Auth>) -> Router {
 
 /// AWS's answer to a refused request: 403, the code in `x-amzn-ErrorType`,
 /// a body of `{"message": ...}`.
-fn refuse(e: &AuthError) -> Response {
-    let body = serde_json::json!({ "message": e.to_string() });
+/// AWS's refusal. A CloudWatch Logs call (JSON 1.1, `logs`) also names the error in the
+/// body's `__type`, where the SDKs of that protocol read it; Lambda's body is `{"message"}`.
+fn refuse(e: &AuthError, logs: bool) -> Response {
+    let body = if logs {
+        serde_json::json!({ "__type": e.code(), "message": e.to_string() })
+    } else {
+        serde_json::json!({ "message": e.to_string() })
+    };
     let mut resp = (
         StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
         serde_json::to_vec(&body).expect("error bodies serialize"),
@@ -82,22 +88,28 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
         query: parts.uri.query().unwrap_or(""),
         headers: &headers,
     };
+    // A CloudWatch Logs call (`POST /` with `X-Amz-Target: Logs_20140328.*`) is signed for
+    // the service `logs`, as the SDKs sign it; everything else for `lambda`.
+    let is_logs = parts.headers.get("x-amz-target").is_some_and(|v| {
+        v.as_bytes()
+            .starts_with(crate::cwlogs::TARGET_PREFIX.as_bytes())
+    });
     let expect = Expect {
         region: &auth.region,
-        service: "lambda",
+        service: if is_logs { "logs" } else { "lambda" },
     };
     let parsed = match sigv4::parse(&sreq, unix_seconds(), expect) {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(code = e.code(), path = sreq.path, "refused a request: {e}");
-            return refuse(&e);
+            return refuse(&e, is_logs);
         }
     };
     let secret = match auth.keys.secret(&parsed.access_key_id) {
         Ok(Some(s)) => s,
         Ok(None) => {
             tracing::info!(key = %parsed.access_key_id, "refused a request: unknown or revoked access key");
-            return refuse(&AuthError::UnrecognizedClient);
+            return refuse(&AuthError::UnrecognizedClient, is_logs);
         }
         Err(e) => return internal(e),
     };
@@ -144,7 +156,7 @@ async fn authenticate(State(auth): State<Arc<SigV4Auth>>, req: Request, next: Ne
     };
     if let Err(e) = sigv4::verify(&sreq, &parsed, &secret, body_hash.as_deref()) {
         tracing::info!(key = %parsed.access_key_id, code = e.code(), "refused a request: {e}");
-        return refuse(&e);
+        return refuse(&e, is_logs);
     }
     drop(headers);
     next.run(Request::from_parts(parts, body)).await

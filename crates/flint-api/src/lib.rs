@@ -12,6 +12,8 @@ mod async_executor;
 mod auth;
 mod blocking;
 mod clock;
+mod cwlogs;
+pub use cwlogs::stop_live_tails;
 mod dispatch;
 mod error;
 mod eventstream;

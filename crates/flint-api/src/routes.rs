@@ -136,6 +136,8 @@ pub fn router(state: AppState) -> Router {
             get(scaling_config::get_config).put(scaling_config::put_config),
         )
         .merge(layers::routes())
+        // CloudWatch Logs: a JSON 1.1 protocol, every operation a POST to `/`.
+        .route("/", post(crate::cwlogs::handle))
         .route("/_flint/events", get(events::stats))
         .route("/_flint/events/undelivered", get(events::undelivered))
         .route("/_flint/clock", post(test_clock::advance_clock))

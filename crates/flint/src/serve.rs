@@ -445,5 +445,7 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+    // Live tail streams would otherwise keep graceful shutdown waiting.
+    flint_api::stop_live_tails();
     tracing::info!("shutting down: finishing requests in flight");
 }

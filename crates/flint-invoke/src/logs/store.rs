@@ -65,6 +65,12 @@ const MAX_OPEN_FUNCTIONS: usize = 256;
 /// Bytes of lines queued for the writer beyond which [`LogStore::wait_for_room`] waits.
 const MAX_QUEUED_BYTES: u64 = 4 * 1024 * 1024;
 
+/// The file beside a function's segments holding its retention in days.
+const RETENTION_FILE: &str = "retention-days";
+
+/// The file beside a function's segments naming the streams DeleteLogStream removed.
+const DELETED_STREAMS_FILE: &str = "deleted-streams";
+
 /// The largest page [`LogStore::read`] returns, in stored bytes (at least one record).
 pub const PAGE_BYTES: u64 = 1024 * 1024;
 
@@ -195,7 +201,40 @@ impl FunctionLog {
             }
             total -= len;
         }
+        self.drop_expired()?;
         self.segments.push_back((start, 0));
+        Ok(())
+    }
+
+    /// Deletes the oldest segments whose every record is older than the log's retention in
+    /// days (PutRetentionPolicy's file, re-read at each rotation: rotations are rare), judged
+    /// by the segment's modification time, the time of its last record.
+    fn drop_expired(&mut self) -> std::io::Result<()> {
+        let Some(days) = std::fs::read_to_string(self.dir.join(RETENTION_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        let Some(cutoff) =
+            std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs(days * 86_400))
+        else {
+            return Ok(());
+        };
+        while let Some(&(old, _)) = self.segments.front() {
+            let path = self.dir.join(segment_name(old));
+            match std::fs::metadata(&path).and_then(|m| m.modified()) {
+                Ok(t) if t < cutoff => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                _ => break,
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            self.segments.pop_front();
+        }
         Ok(())
     }
 
@@ -304,6 +343,17 @@ struct Record<'a> {
     time: &'a str,
     stream: &'a str,
     message: &'a str,
+}
+
+/// One stored line, as read (a field missing from an older record reads as empty).
+#[derive(serde::Deserialize)]
+struct StoredRecord {
+    #[serde(default)]
+    time: String,
+    #[serde(default)]
+    stream: String,
+    #[serde(default)]
+    message: String,
 }
 
 fn run_writer(shared: Arc<Shared>, mut logs: Logs) {
@@ -490,11 +540,13 @@ impl LogStore {
                 }
                 pos += n as u64;
                 read += n as u64;
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                // Straight into the record (no `Value` tree): a whole log is read this way
+                // for every FilterLogEvents.
+                if let Ok(r) = serde_json::from_str::<StoredRecord>(&line) {
                     records.push(LogRecord {
-                        time: v["time"].as_str().unwrap_or_default().to_string(),
-                        stream: v["stream"].as_str().unwrap_or_default().to_string(),
-                        message: v["message"].as_str().unwrap_or_default().to_string(),
+                        time: r.time,
+                        stream: r.stream,
+                        message: r.message,
                     });
                 }
             }
@@ -504,6 +556,85 @@ impl LogStore {
             next_offset: pos,
             more: false,
         })
+    }
+
+    /// The functions that have a log on disk (the CloudWatch Logs view's log groups).
+    pub fn functions(&self) -> std::io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_string());
+            }
+        }
+        names.sort_unstable();
+        Ok(names)
+    }
+
+    /// Every record of `function`'s log kept now, oldest first (read page by page).
+    pub fn read_all(&self, function: &str) -> std::io::Result<Vec<LogRecord>> {
+        let mut all = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.read(function, offset, PAGE_BYTES)?;
+            let done = !page.more || page.next_offset <= offset;
+            all.extend(page.records);
+            offset = page.next_offset;
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The retention in days PutRetentionPolicy set for `function`'s log (a small file beside
+    /// its segments, which `list_segments` ignores), if any.
+    pub fn retention_days(&self, function: &str) -> Option<u32> {
+        std::fs::read_to_string(self.root.join(function).join(RETENTION_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Sets (or with `None` removes) the retention in days of `function`'s log.
+    pub fn set_retention_days(&self, function: &str, days: Option<u32>) -> std::io::Result<()> {
+        let dir = self.root.join(function);
+        let path = dir.join(RETENTION_FILE);
+        match days {
+            Some(d) => {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(path, d.to_string())
+            }
+            None => match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The streams DeleteLogStream removed from `function`'s log: their records stay in
+    /// the segments until rotation drops them, but are never shown again.
+    pub fn deleted_streams(&self, function: &str) -> std::collections::HashSet<String> {
+        std::fs::read_to_string(self.root.join(function).join(DELETED_STREAMS_FILE))
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Hides `stream` of `function`'s log from now on (see [`LogStore::deleted_streams`]).
+    pub fn delete_stream(&self, function: &str, stream: &str) -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join(function).join(DELETED_STREAMS_FILE))?;
+        writeln!(f, "{stream}")
+    }
+
+    /// The offset just past `function`'s last stored byte (where a follower starts reading
+    /// to see only what comes next).
+    pub fn end_offset(&self, function: &str) -> std::io::Result<u64> {
+        Ok(list_segments(&self.root.join(function))?
+            .last()
+            .map_or(0, |(start, len)| start + len))
     }
 
     /// Bytes of `function`'s log on disk now.

@@ -154,3 +154,65 @@ async fn a_full_queue_makes_writers_wait_until_the_writer_catches_up() {
     store.flush().await;
     assert_eq!(store.writer.0.queued_bytes.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn groups_read_all_retention_and_deleted_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small retention: many segments, read back whole across them.
+    let store = LogStore::open(dir.path().to_path_buf(), 256 * 1024).unwrap();
+    let lines: Vec<String> = (0..3000)
+        .map(|i| format!("line {i:05} {}", "x".repeat(20)))
+        .collect();
+    store.append("f", "s1", lines.clone());
+    store.append("g", "s2", vec!["other".into()]);
+    store.flush().await;
+    assert!(list_segments(&dir.path().join("f")).unwrap().len() > 1);
+    let all = store.read_all("f").unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.message.clone()).collect::<Vec<_>>(),
+        lines
+    );
+    assert_eq!(store.functions().unwrap(), ["f", "g"]);
+
+    assert_eq!(store.retention_days("f"), None);
+    store.set_retention_days("f", Some(7)).unwrap();
+    assert_eq!(store.retention_days("f"), Some(7));
+    // The side files are not segments.
+    store.delete_stream("f", "s1").unwrap();
+    assert!(store.deleted_streams("f").contains("s1"));
+    assert_eq!(store.read_all("f").unwrap().len(), 3000);
+    store.set_retention_days("f", None).unwrap();
+    store.set_retention_days("f", None).unwrap();
+    assert_eq!(store.retention_days("f"), None);
+
+    store.delete("f");
+    store.flush().await;
+    assert_eq!(store.functions().unwrap(), ["g"]);
+    assert!(store.deleted_streams("f").is_empty());
+}
+
+#[tokio::test]
+async fn a_retention_in_days_drops_expired_segments_at_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path().to_path_buf(), 1 << 20).unwrap();
+    let line = "y".repeat(1000);
+    store.append("f", "s", vec![line.clone(); 300]);
+    store.flush().await;
+    let fdir = dir.path().join("f");
+    let before = list_segments(&fdir).unwrap();
+    assert!(before.len() >= 2, "{before:?}");
+    // The first segment's records are two days old; the retention is one day.
+    let old = std::fs::File::options()
+        .write(true)
+        .open(fdir.join(segment_name(before[0].0)))
+        .unwrap();
+    old.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400))
+        .unwrap();
+    store.set_retention_days("f", Some(1)).unwrap();
+    // Enough to rotate again.
+    store.append("f", "s", vec![line; 300]);
+    store.flush().await;
+    let after = list_segments(&fdir).unwrap();
+    assert_ne!(after[0].0, before[0].0, "the expired segment is gone");
+    assert!(after.iter().any(|s| s.0 == before[1].0), "the others stay");
+}
