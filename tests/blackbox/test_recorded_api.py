@@ -188,6 +188,7 @@ def test_redundant_updates(lam):
 
 
 _FULL = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+_BAD_REGION = f"arn:aws:lambda:invalid-region:{ACCOUNT}:function"
 # (FunctionName, Qualifier) of each recorded case, read back from the values the
 # recorded messages quote.
 NAME_CASES = {
@@ -195,18 +196,42 @@ NAME_CASES = {
     "invalid_characters_in_function_name": ("my-function!", None),
     "invalid_characters_in_qualifier": ("my-function", "invalid!"),
     "qualifier_too_long": ("my-function", "a" * 129),
+    "qualifier_too_long0": ("my-function", "a" * 129),
+    "qualifier_too_long1": ("my-function", "a" * 65),
+    "function_name_and_qualifier_too_long": ("my-function:" + "a" * 65, None),
     "invalid_account_id_in_partial_arn": ("invalid-account:function:my-function", None),
     "invalid_region_in_arn": (f"arn:aws:lambda:invalid-region:{ACCOUNT}:function:my-function", None),
     "non_lambda_arn": (f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0", None),
     "function_name_too_long": ("a" * 65, None),
+    "function_name_too_long_and_invalid_region": (f"{_BAD_REGION}:my-function" + "a" * 170, None),
+    "full_arn_and_qualifier_too_long_and_invalid_region":
+        (f"{_BAD_REGION}:my-function-" + "a" * 170, "a" * 129),
     "full_arn_with_multiple_qualifiers": (f"{_FULL}:my-function:1:2", None),
     "incomplete_arn": (_FULL, None),
     "partial_arn_with_extra_qualifier": ("function:my-function:$LATEST:extra", None),
+    "latest_version_with_additional_qualifier": (f"{_FULL}:my-function:$LATEST", "1"),
     "lowercase_latest_qualifier": ("my-function", "$latest"),
     "missing_region_in_arn": (f"arn:aws:lambda::{ACCOUNT}:function:my-function", None),
     "missing_account_id_in_arn": (f"arn:aws:lambda:{REGION}::function:my-function", None),
     "misspelled_latest_in_arn": (f"{_FULL}:my-function:$LATES", None),
 }
+
+# CreateFunction has no Qualifier: the FunctionName each recorded create_function
+# case quotes. The cases whose recording kept no create_function answer
+# (qualifier_too_long1, function_name_and_qualifier_too_long, incomplete_arn) are
+# not replayed for create_function.
+CREATE_NAMES = {case: name for case, (name, q) in NAME_CASES.items() if q is None}
+CREATE_NAMES.update({
+    "invalid_characters_in_qualifier": "my-function:invalid!",
+    "qualifier_too_long": "my-function:" + "a" * 129,
+    "qualifier_too_long0": "my-function:" + "a" * 129,
+    "full_arn_and_qualifier_too_long_and_invalid_region":
+        f"{_BAD_REGION}:my-function-" + "a" * 170 + ":" + "a" * 129,
+    "latest_version_with_additional_qualifier": f"{_FULL}:my-function:$LATEST:1",
+    "lowercase_latest_qualifier": f"{_FULL}:my-function:$latest",
+})
+for _case in ("qualifier_too_long1", "function_name_and_qualifier_too_long", "incomplete_arn"):
+    CREATE_NAMES.pop(_case, None)
 
 
 NAME_OPS = {
@@ -226,6 +251,16 @@ def test_function_name_and_qualifier_validation(raw_lam, case, op):
     if qualifier is not None:
         kw["Qualifier"] = qualifier
     rec.check(f"{op}_exception", validation_summary(call(NAME_OPS[op], lam=raw_lam, **kw)))
+
+
+@pytest.mark.parametrize("case", sorted(CREATE_NAMES))
+def test_function_name_and_qualifier_validation_create(raw_lam, case):
+    rec = Recording("TestLambdaFunction::test_function_name_and_qualifier_validation"
+                    f"[{case}-create_function]")
+    answer = call(raw_lam.create_function, FunctionName=CREATE_NAMES[case],
+                  Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                  Code={"ZipFile": make_zip(CODE)})
+    rec.check("create_function_exception", validation_summary(answer))
 
 
 # ---------------------------------------------------------------------------------

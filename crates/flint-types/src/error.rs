@@ -148,6 +148,39 @@ impl ApiError {
         ))
     }
 
+    /// Several failed constraints in AWS's one message: `N validation errors
+    /// detected: a; b` (recorded, e.g. a too-long qualifier and a bad function
+    /// name together). Non-validation errors are not merged: the first wins.
+    pub fn merged(first: ApiError, rest: impl IntoIterator<Item = ApiError>) -> Self {
+        let mut parts: Vec<String> = Vec::new();
+        let mut count = 0usize;
+        for e in std::iter::once(first).chain(rest) {
+            let ApiError::Validation(m) = e else {
+                return e;
+            };
+            let (n, rest) = m
+                .split_once(" detected: ")
+                .and_then(|(head, rest)| {
+                    head.split(' ')
+                        .next()?
+                        .parse::<usize>()
+                        .ok()
+                        .map(|n| (n, rest))
+                })
+                .unwrap_or((1, m.as_str()));
+            count += n;
+            parts.push(rest.to_string());
+        }
+        if count == 1 {
+            ApiError::Validation(format!("1 validation error detected: {}", parts[0]))
+        } else {
+            ApiError::Validation(format!(
+                "{count} validation errors detected: {}",
+                parts.join("; ")
+            ))
+        }
+    }
+
     /// The message AWS uses for a value below a numeric minimum.
     pub fn too_small(value: impl std::fmt::Display, field: &str, min: i64) -> Self {
         Self::constraint(
@@ -230,6 +263,23 @@ mod tests {
         let ipv = ApiError::InvalidParameterValue("bad".into());
         assert_eq!(ipv.body(), json!({"Type": "User", "message": "bad"}));
         assert_eq!(ipv.code(), "InvalidParameterValueException");
+    }
+
+    #[test]
+    fn merged_validation_errors_count_and_join() {
+        let e = ApiError::merged(
+            ApiError::too_long("q", "qualifier", 128),
+            [ApiError::pattern("n", "functionName", "p")],
+        );
+        assert_eq!(
+            e.to_string(),
+            "2 validation errors detected: Value 'q' at 'qualifier' failed to satisfy constraint: Member must have length less than or equal to 128; Value 'n' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: p"
+        );
+        let one = ApiError::merged(ApiError::too_long("q", "qualifier", 128), []);
+        assert!(
+            one.to_string()
+                .starts_with("1 validation error detected: Value 'q'")
+        );
     }
 
     #[test]
