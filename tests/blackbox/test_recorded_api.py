@@ -33,6 +33,10 @@ KNOWN = {
         "functions be created with then (python3.8, nodejs16.x, dotnet6 included; ruby4.0, "
         "provided not); flint lists what its runtime table allows today, in AWS's order. "
         "Every other step matches",
+    'test_update_lambda_exceptions':
+        "date-dependent: recorded 2026-01, the refused-runtime message lists what AWS let "
+        "functions be created with then (python3.8, nodejs16.x, dotnet6 included); flint lists "
+        "its runtime table of today. The role step matches",
 }
 
 
@@ -839,4 +843,108 @@ def test_create_lambda_exceptions(lam, raw_lam):
     # None of the refusals created the function.
     gone = call(lam.get_function, FunctionName=name)
     assert isinstance(gone, ClientError), gone
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestRuntimeValidation, TestLambdaFunction::test_invalid_invoke, TestLambdaTags,
+# TestLambdaAccountSettings, TestLambdaRevisions (single-step scenarios)
+
+
+@pytest.mark.parametrize("runtime", ["java8", "go1.x", "provided", "ruby2.7", "nodejs14.x",
+                                     "python3.7", "dotnetcore3.1", "nodejs12.x"])
+def test_create_deprecated_function_runtime_with_validation_enabled(lam, runtime):
+    rec = Recording("TestRuntimeValidation::"
+                    f"test_create_deprecated_function_runtime_with_validation_enabled[{runtime}]")
+    rec.check("deprecation_error",
+              call(lam.create_function, FunctionName=unique(), Runtime=runtime, Role=ROLE,
+                   Handler="index.handler", Code={"ZipFile": make_zip(CODE)}))
+
+
+def test_invalid_invoke(raw_lam):
+    rec = Recording("TestLambdaFunction::test_invalid_invoke")
+    rec.check("invoke_function_name_pattern_exc",
+              call(raw_lam.invoke, FunctionName=f"arn:aws:lambda:{REGION}:123400000000@function:myfn",
+                   Payload=b"{}"))
+
+
+def test_tag_versions(lam):
+    rec = Recording("TestLambdaTags::test_tag_versions")
+    name = unique()
+    create_fn(lam, name)
+    lam.publish_version(FunctionName=name)
+    rec.step("tag_resource_exception",
+             call(lam.tag_resource, Resource=arn(name, "1"), Tags={"k": "v"}))
+    rec.step("tag_resource_latest_exception",
+             call(lam.tag_resource, Resource=arn(name, "$LATEST"), Tags={"k": "v"}))
+    rec.done()
+
+
+def test_account_settings(lam):
+    rec = Recording("TestLambdaAccountSettings::test_account_settings")
+    out = lam.get_account_settings()
+    # The recording keeps which limits and usages AWS reports, not their values.
+    rec.check("acc_settings_modded", {"AccountLimit": sorted(out["AccountLimit"]),
+                                      "AccountUsage": sorted(out["AccountUsage"]),
+                                      "ResponseMetadata": out["ResponseMetadata"]})
+
+
+def test_function_revisions_permissions(lam):
+    rec = Recording("TestLambdaRevisions::test_function_revisions_permissions")
+    name = unique()
+    create_fn(lam, name)
+    lam.add_permission(FunctionName=name, StatementId="s1", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com")
+    rec.check("add_permission_revision_exception",
+              call(lam.add_permission, FunctionName=name, StatementId="s2",
+                   Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                   RevisionId="wrong"))
+
+
+def test_alias_naming(lam):
+    rec = Recording("TestLambdaAlias::test_alias_naming")
+    name = unique()
+    rec.step("create_response",
+             create_fn(lam, name, Environment={"Variables": {"testenv": "staging"}}))
+    rec.step("publish_v1", lam.publish_version(FunctionName=name))
+    rec.step("create_alias_date", lam.create_alias(FunctionName=name, Name="2024-01-02",
+                                                   FunctionVersion="1",
+                                                   Description="custom-alias"))
+    rec.step("get_alias_date", lam.get_alias(FunctionName=name, Name="2024-01-02"))
+    rec.step("create_alias_number_exception",
+             call(lam.create_alias, FunctionName=name, Name="2024", FunctionVersion="1",
+                  Description="custom-alias"))
+    rec.done()
+
+
+def test_tag_exceptions(lam, raw_lam):
+    rec = Recording("TestLambdaTags::test_tag_exceptions")
+    name = unique()
+    create_fn(lam, name)
+    tags = {"key_a": "value_a"}
+    rec.step("tag_lambda_invalidarn",
+             call(lam.tag_resource, Resource="arn:aws:something", Tags=tags))
+    rec.step("tag_lambda_doesnotexist",
+             call(lam.tag_resource, Resource=arn("doesnotexist"), Tags=tags))
+    rec.step("tag_lambda_qualifier_doesnotexist",
+             call(lam.tag_resource, Resource=arn(name, "doesnotexist"), Tags=tags))
+    rec.step("list_tag_lambda_empty", lam.list_tags(Resource=arn(name)))
+    rec.step("untag_nomatch", lam.untag_resource(Resource=arn(name), TagKeys=["somekey"]))
+    rec.step("untag_empty_keys",
+             call(raw_lam.untag_resource, Resource=arn(name), TagKeys=[]))
+    rec.step("tag_empty_tags", call(lam.tag_resource, Resource=arn(name), Tags={}))
+    rec.done()
+
+
+def test_update_lambda_exceptions(lam, raw_lam):
+    rec = Recording("TestLambdaFunction::test_update_lambda_exceptions")
+    name = unique()
+    create_fn(lam, name)
+    rec.step("invalid_role_arn_exc",
+             call(raw_lam.update_function_configuration, FunctionName=name, Role="r1"))
+    rec.step("invalid_runtime_exc",
+             call(lam.update_function_configuration, FunctionName=name,
+                  Runtime="non-existent-runtime"))
+    rec.step("uppercase_runtime_exc",
+             call(lam.update_function_configuration, FunctionName=name, Runtime="PYTHON3.9"))
     rec.done()
