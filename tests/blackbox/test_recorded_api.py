@@ -7,6 +7,8 @@ steps of our own and compares every answer with the recording through
 scenarios and their state is `recorded-scenarios.md`.
 """
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -947,4 +949,75 @@ def test_update_lambda_exceptions(lam, raw_lam):
                   Runtime="non-existent-runtime"))
     rec.step("uppercase_runtime_exc",
              call(lam.update_function_configuration, FunctionName=name, Runtime="PYTHON3.9"))
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaTag::test_tag_lifecycle, TestLambdaPermissions (multiple statements)
+
+
+def test_tag_lifecycle(lam):
+    rec = Recording("TestLambdaTag::test_tag_lifecycle")
+    name = unique()
+    create_fn(lam, name)
+    res = arn(name)
+
+    def step(label, answer):
+        rec.step(f"{label}_response", answer)
+        rec.step(f"{label}_response_listtags", lam.list_tags(Resource=res))
+
+    step("tag_single", lam.tag_resource(Resource=res, Tags={"A": "tag-a"}))
+    step("tag_multiple", lam.tag_resource(Resource=res, Tags={"B": "tag-b", "C": "tag-c"}))
+    step("tag_overlap", lam.tag_resource(Resource=res, Tags={"C": "tag-c-newsuffix",
+                                                             "D": "tag-d"}))
+    step("untag_single", lam.untag_resource(Resource=res, TagKeys=["A"]))
+    step("untag_multiple", lam.untag_resource(Resource=res, TagKeys=["B", "C"]))
+    step("untag_nonexisting", lam.untag_resource(Resource=res, TagKeys=["F"]))
+    step("untag_existing_and_nonexisting", lam.untag_resource(Resource=res, TagKeys=["D", "F"]))
+    rec.done()
+
+
+def parsed(answer, key):
+    """The answer with its JSON-text member `key` (Policy, Statement) parsed, as recorded."""
+    if isinstance(answer, dict) and isinstance(answer.get(key), str):
+        return dict(answer, **{key: json.loads(answer[key])})
+    return answer
+
+
+def test_create_multiple_lambda_permissions(lam):
+    rec = Recording("TestLambdaPermissions::test_create_multiple_lambda_permissions")
+    name = unique()
+    create_fn(lam, name)
+    for i, (sid, service) in enumerate([("logs", "logs"), ("kinesis", "kinesis")], 1):
+        rec.step(f"add_permission_response_{i}",
+                 parsed(lam.add_permission(FunctionName=name, StatementId=sid,
+                                           Action="lambda:InvokeFunction",
+                                           Principal=f"{service}.amazonaws.com"), "Statement"))
+    rec.step("policy_after_2_add", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.done()
+
+
+def test_remove_multi_permissions(lam):
+    rec = Recording("TestLambdaPermissions::test_remove_multi_permissions")
+    name = unique()
+    create_fn(lam, name)
+    rec.step("add_permission_1",
+             parsed(lam.add_permission(FunctionName=name, StatementId="s3",
+                                       Action="lambda:InvokeFunction",
+                                       Principal="s3.amazonaws.com"), "Statement"))
+    rec.step("add_permission_2",
+             parsed(lam.add_permission(FunctionName=name, StatementId="sqs",
+                                       Action="lambda:InvokeFunction",
+                                       Principal="sqs.amazonaws.com",
+                                       SourceArn=f"arn:aws:s3:::{unique('bucket')}"),
+                    "Statement"))
+    rec.step("policy_after_2_add", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.step("remove_permission_exception_nonexisting_sid",
+             call(lam.remove_permission, FunctionName=name, StatementId="non-existent"))
+    lam.remove_permission(FunctionName=name, StatementId="sqs")
+    rec.step("policy_after_removal", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.step("policy_after_removal_attempt",
+             parsed(lam.get_policy(FunctionName=name), "Policy"))
+    lam.remove_permission(FunctionName=name, StatementId="s3")
+    rec.step("get_policy_exception_removed_all", call(lam.get_policy, FunctionName=name))
     rec.done()
