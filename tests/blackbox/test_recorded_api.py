@@ -1021,3 +1021,38 @@ def test_remove_multi_permissions(lam):
     lam.remove_permission(FunctionName=name, StatementId="s3")
     rec.step("get_policy_exception_removed_all", call(lam.get_policy, FunctionName=name))
     rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaReservedConcurrency / TestLambdaProvisionedConcurrency: account limits
+
+
+def test_function_concurrency_limits(lam):
+    rec = Recording("TestLambdaReservedConcurrency::test_function_concurrency_limits")
+    name = unique()
+    create_fn(lam, name)
+    limits = lam.get_account_settings()["AccountLimit"]
+    unreserved = limits["UnreservedConcurrentExecutions"]
+    rec.step("put_function_concurrency_account_limit_exceeded",
+             call(lam.put_function_concurrency, FunctionName=name,
+                  ReservedConcurrentExecutions=limits["ConcurrentExecutions"] + 1))
+    # AWS keeps 100 unreserved.
+    rec.step("put_function_concurrency_below_unreserved_min_value",
+             call(lam.put_function_concurrency, FunctionName=name,
+                  ReservedConcurrentExecutions=unreserved - 100 + 1))
+    rec.done()
+
+
+def test_provisioned_concurrency_limits(lam):
+    rec = Recording("TestLambdaProvisionedConcurrency::test_provisioned_concurrency_limits")
+    name = unique()
+    create_fn(lam, name)
+    lam.publish_version(FunctionName=name)
+    unreserved = lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    rec.step("put_provisioned_concurrency_account_limit_exceeded",
+             call(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
+                  ProvisionedConcurrentExecutions=unreserved + 1))
+    rec.step("put_provisioned_concurrency_below_unreserved_min_value",
+             call(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
+                  ProvisionedConcurrentExecutions=unreserved - 100 + 1))
+    rec.done()

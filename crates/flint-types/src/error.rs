@@ -17,6 +17,10 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// `InvalidParameterValueException` whose body AWS sends without `Type`
+    /// (recorded: the account concurrency limits).
+    #[error("{0}")]
+    InvalidParameterValueUntyped(String),
     #[error("{0}")]
     InvalidRequestContent(String),
     #[error("{0}")]
@@ -68,7 +72,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "ValidationException",
-            ApiError::InvalidParameterValue(_) => "InvalidParameterValueException",
+            ApiError::InvalidParameterValue(_) | ApiError::InvalidParameterValueUntyped(_) => {
+                "InvalidParameterValueException"
+            }
             ApiError::InvalidRequestContent(_) => "InvalidRequestContentException",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
@@ -92,6 +98,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_)
             | ApiError::InvalidParameterValue(_)
+            | ApiError::InvalidParameterValueUntyped(_)
             | ApiError::InvalidRequestContent(_)
             | ApiError::PolicyLengthExceeded(_)
             | ApiError::RecursiveInvocation(_) => 400,
@@ -122,8 +129,9 @@ impl ApiError {
     /// The JSON body, with the field casing of the error's model shape.
     pub fn body(&self) -> Value {
         let message = self.to_string();
-        if let ApiError::Validation(_) = self {
-            // ValidationException is not in the model; AWS sends only a message.
+        if let ApiError::Validation(_) | ApiError::InvalidParameterValueUntyped(_) = self {
+            // ValidationException is not in the model; AWS sends only a message
+            // (and so for some InvalidParameterValueExceptions).
             return json!({ "message": message });
         }
         let kind = if self.status() >= 500 {
