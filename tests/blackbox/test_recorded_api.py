@@ -1056,3 +1056,42 @@ def test_provisioned_concurrency_limits(lam):
              call(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
                   ProvisionedConcurrentExecutions=unreserved - 100 + 1))
     rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaAlias::test_notfound_and_invalid_routingconfigs
+
+
+def test_notfound_and_invalid_routingconfigs(lam, raw_lam):
+    rec = Recording("TestLambdaAlias::test_notfound_and_invalid_routingconfigs")
+    name = unique()
+    rec.step("create_response",
+             create_fn(lam, name, Environment={"Variables": {"testenv": "staging"}},
+                       Publish=True))
+    rec.step("publish_v1", lam.publish_version(FunctionName=name))
+    lam.update_function_configuration(FunctionName=name,
+                                      Environment={"Variables": {"testenv": "prod"}})
+    wait_updated(lam, name)
+    rec.step("publish_v2", lam.publish_version(FunctionName=name))
+
+    def alias(step, version, weights, alias_name="custom", fn=name):
+        kw = {} if weights is None else {"RoutingConfig": {"AdditionalVersionWeights": weights}}
+        rec.step(step, call(raw_lam.create_alias, FunctionName=fn, Name=alias_name,
+                            FunctionVersion=version, **kw))
+
+    alias("routing_config_exc_toomany", "1", {"2": 0.5, "3": 0.5})
+    alias("routing_config_exc_toohigh", "1", {"2": 2.0})
+    alias("routing_config_exc_subzero", "1", {"2": -1.0})
+    alias("routing_config_exc_sameversion", "1", {"1": 0.5})
+    alias("target_version_doesnotexist", "10", {"2": 0.5})
+    alias("routing_config_exc_version_doesnotexist", "1", {"10": 0.5})
+    alias("target_version_exc_version_latest", "$LATEST", {"1": 0.5})
+    alias("routing_config_exc_version_latest", "1", {"$LATEST": 0.5})
+    alias("create-alias-latest", "$LATEST", None, alias_name="custom-latest")
+    alias("routing_config_exc_fn_doesnotexist", "1", {"2": 0.5}, fn=f"{name}-unknown")
+    alias("create_alias_empty_routingconfig", "1", {}, alias_name="custom-empty-routingconfig")
+    alias("create_alias_response", "1", {"2": 0.5})
+    alias("routing_config_exc_already_exist", "1", {"2": 0.5})
+    rec.step("alias_does_not_exist_esc",
+             call(lam.get_alias, FunctionName=name, Name="non-existent"))
+    rec.done()
