@@ -206,8 +206,8 @@ def validation_summary(err):
         return {"not an error": _plain(err)}
     e = err.response["Error"]
     msg = e.get("Message", "")
-    if e["Code"] != "ValidationException":
-        return {"Code": e["Code"], "Message": msg}
+    # The count form is parsed whatever the code: AWS answers a too-long
+    # CreateFunction name with InvalidParameterValueException in that form.
     m = re.match(r"(\d+) validation errors? detected: (.*)$", msg, re.S)
     if not m:
         return {"Code": e["Code"], "Message": msg}

@@ -139,10 +139,11 @@ def test_alias_rules(lam, raw_lam, name):
         assert d["ResponseMetadata"]["HTTPStatusCode"] == 204
     except Exception as e:  # noqa: BLE001
         assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
-    # Alias on a missing function.
+    # Alias on a missing function: named with the version asked for (AWS's recorded
+    # test_notfound_and_invalid_routingconfigs).
     missing = unique("missing")
     expect_error(lam.create_alias, "ResourceNotFoundException", 404,
-                 f"Function not found: {function_arn(missing)}",
+                 f"Function not found: {function_arn(missing)}:1",
                  FunctionName=missing, Name="a", FunctionVersion="1")
     # Update to an unknown version / bad routing.
     expect_error(lam.update_alias, "ResourceNotFoundException", 404,

@@ -6,12 +6,15 @@ import json
 from bb_support import create, expect_error, function_arn
 
 NO_POLICY = "No policy is associated with the given resource."
+# GetPolicy on a resource without statements (AWS's recorded
+# test_remove_multi_permissions, test_lambda_permission_versioning).
+GET_NO_POLICY = "The resource you requested does not exist."
 
 
 def test_add_get_remove_with_lambdas_shapes(lam, name):
     create(lam, name)
     arn = function_arn(name)
-    expect_error(lam.get_policy, "ResourceNotFoundException", 404, NO_POLICY, FunctionName=name)
+    expect_error(lam.get_policy, "ResourceNotFoundException", 404, GET_NO_POLICY, FunctionName=name)
 
     r = lam.add_permission(FunctionName=name, StatementId="s3-invoke",
                            Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
@@ -68,7 +71,7 @@ def test_add_get_remove_with_lambdas_shapes(lam, name):
     # Removing the last statement leaves no policy.
     lam.remove_permission(FunctionName=name, StatementId="s3-invoke")
     lam.remove_permission(FunctionName=name, StatementId="public-url")
-    expect_error(lam.get_policy, "ResourceNotFoundException", 404, NO_POLICY, FunctionName=name)
+    expect_error(lam.get_policy, "ResourceNotFoundException", 404, GET_NO_POLICY, FunctionName=name)
 
 
 def test_qualified_policies_are_their_own(lam, name):
@@ -81,7 +84,7 @@ def test_qualified_policies_are_their_own(lam, name):
     lam.add_permission(FunctionName=f"{name}:1", StatementId="v",
                        Action="lambda:InvokeFunction", Principal="*")
     # The function's own policy is separate.
-    expect_error(lam.get_policy, "ResourceNotFoundException", 404, NO_POLICY, FunctionName=name)
+    expect_error(lam.get_policy, "ResourceNotFoundException", 404, GET_NO_POLICY, FunctionName=name)
     live = json.loads(lam.get_policy(FunctionName=name, Qualifier="live")["Policy"])
     assert [s["Sid"] for s in live["Statement"]] == ["a"]
     v1 = json.loads(lam.get_policy(FunctionName=name, Qualifier="1")["Policy"])
@@ -96,13 +99,13 @@ def test_qualified_policies_are_their_own(lam, name):
     # Deleting the alias deletes its policy; a new alias of the same name starts empty.
     lam.delete_alias(FunctionName=name, Name="live")
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    expect_error(lam.get_policy, "ResourceNotFoundException", 404, NO_POLICY,
+    expect_error(lam.get_policy, "ResourceNotFoundException", 404, GET_NO_POLICY,
                  FunctionName=name, Qualifier="live")
     # Deleting the function deletes every policy.
     lam.delete_function(FunctionName=name)
     create(lam, name)
     lam.publish_version(FunctionName=name)
-    expect_error(lam.get_policy, "ResourceNotFoundException", 404, NO_POLICY,
+    expect_error(lam.get_policy, "ResourceNotFoundException", 404, GET_NO_POLICY,
                  FunctionName=name, Qualifier="1")
 
 

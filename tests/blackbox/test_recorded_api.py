@@ -7,6 +7,8 @@ steps of our own and compares every answer with the recording through
 scenarios and their state is `recorded-scenarios.md`.
 """
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -33,6 +35,10 @@ KNOWN = {
         "functions be created with then (python3.8, nodejs16.x, dotnet6 included; ruby4.0, "
         "provided not); flint lists what its runtime table allows today, in AWS's order. "
         "Every other step matches",
+    'test_update_lambda_exceptions':
+        "date-dependent: recorded 2026-01, the refused-runtime message lists what AWS let "
+        "functions be created with then (python3.8, nodejs16.x, dotnet6 included); flint lists "
+        "its runtime table of today. The role step matches",
 }
 
 
@@ -188,6 +194,7 @@ def test_redundant_updates(lam):
 
 
 _FULL = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+_BAD_REGION = f"arn:aws:lambda:invalid-region:{ACCOUNT}:function"
 # (FunctionName, Qualifier) of each recorded case, read back from the values the
 # recorded messages quote.
 NAME_CASES = {
@@ -195,18 +202,42 @@ NAME_CASES = {
     "invalid_characters_in_function_name": ("my-function!", None),
     "invalid_characters_in_qualifier": ("my-function", "invalid!"),
     "qualifier_too_long": ("my-function", "a" * 129),
+    "qualifier_too_long0": ("my-function", "a" * 129),
+    "qualifier_too_long1": ("my-function", "a" * 65),
+    "function_name_and_qualifier_too_long": ("my-function:" + "a" * 65, None),
     "invalid_account_id_in_partial_arn": ("invalid-account:function:my-function", None),
     "invalid_region_in_arn": (f"arn:aws:lambda:invalid-region:{ACCOUNT}:function:my-function", None),
     "non_lambda_arn": (f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0", None),
     "function_name_too_long": ("a" * 65, None),
+    "function_name_too_long_and_invalid_region": (f"{_BAD_REGION}:my-function" + "a" * 170, None),
+    "full_arn_and_qualifier_too_long_and_invalid_region":
+        (f"{_BAD_REGION}:my-function-" + "a" * 170, "a" * 129),
     "full_arn_with_multiple_qualifiers": (f"{_FULL}:my-function:1:2", None),
     "incomplete_arn": (_FULL, None),
     "partial_arn_with_extra_qualifier": ("function:my-function:$LATEST:extra", None),
+    "latest_version_with_additional_qualifier": (f"{_FULL}:my-function:$LATEST", "1"),
     "lowercase_latest_qualifier": ("my-function", "$latest"),
     "missing_region_in_arn": (f"arn:aws:lambda::{ACCOUNT}:function:my-function", None),
     "missing_account_id_in_arn": (f"arn:aws:lambda:{REGION}::function:my-function", None),
     "misspelled_latest_in_arn": (f"{_FULL}:my-function:$LATES", None),
 }
+
+# CreateFunction has no Qualifier: the FunctionName each recorded create_function
+# case quotes. The cases whose recording kept no create_function answer
+# (qualifier_too_long1, function_name_and_qualifier_too_long, incomplete_arn) are
+# not replayed for create_function.
+CREATE_NAMES = {case: name for case, (name, q) in NAME_CASES.items() if q is None}
+CREATE_NAMES.update({
+    "invalid_characters_in_qualifier": "my-function:invalid!",
+    "qualifier_too_long": "my-function:" + "a" * 129,
+    "qualifier_too_long0": "my-function:" + "a" * 129,
+    "full_arn_and_qualifier_too_long_and_invalid_region":
+        f"{_BAD_REGION}:my-function-" + "a" * 170 + ":" + "a" * 129,
+    "latest_version_with_additional_qualifier": f"{_FULL}:my-function:$LATEST:1",
+    "lowercase_latest_qualifier": f"{_FULL}:my-function:$latest",
+})
+for _case in ("qualifier_too_long1", "function_name_and_qualifier_too_long", "incomplete_arn"):
+    CREATE_NAMES.pop(_case, None)
 
 
 NAME_OPS = {
@@ -226,6 +257,16 @@ def test_function_name_and_qualifier_validation(raw_lam, case, op):
     if qualifier is not None:
         kw["Qualifier"] = qualifier
     rec.check(f"{op}_exception", validation_summary(call(NAME_OPS[op], lam=raw_lam, **kw)))
+
+
+@pytest.mark.parametrize("case", sorted(CREATE_NAMES))
+def test_function_name_and_qualifier_validation_create(raw_lam, case):
+    rec = Recording("TestLambdaFunction::test_function_name_and_qualifier_validation"
+                    f"[{case}-create_function]")
+    answer = call(raw_lam.create_function, FunctionName=CREATE_NAMES[case],
+                  Runtime="python3.12", Role=ROLE, Handler="index.handler",
+                  Code={"ZipFile": make_zip(CODE)})
+    rec.check("create_function_exception", validation_summary(answer))
 
 
 # ---------------------------------------------------------------------------------
@@ -804,4 +845,253 @@ def test_create_lambda_exceptions(lam, raw_lam):
     # None of the refusals created the function.
     gone = call(lam.get_function, FunctionName=name)
     assert isinstance(gone, ClientError), gone
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestRuntimeValidation, TestLambdaFunction::test_invalid_invoke, TestLambdaTags,
+# TestLambdaAccountSettings, TestLambdaRevisions (single-step scenarios)
+
+
+@pytest.mark.parametrize("runtime", ["java8", "go1.x", "provided", "ruby2.7", "nodejs14.x",
+                                     "python3.7", "dotnetcore3.1", "nodejs12.x"])
+def test_create_deprecated_function_runtime_with_validation_enabled(lam, runtime):
+    rec = Recording("TestRuntimeValidation::"
+                    f"test_create_deprecated_function_runtime_with_validation_enabled[{runtime}]")
+    rec.check("deprecation_error",
+              call(lam.create_function, FunctionName=unique(), Runtime=runtime, Role=ROLE,
+                   Handler="index.handler", Code={"ZipFile": make_zip(CODE)}))
+
+
+def test_invalid_invoke(raw_lam):
+    rec = Recording("TestLambdaFunction::test_invalid_invoke")
+    rec.check("invoke_function_name_pattern_exc",
+              call(raw_lam.invoke, FunctionName=f"arn:aws:lambda:{REGION}:123400000000@function:myfn",
+                   Payload=b"{}"))
+
+
+def test_tag_versions(lam):
+    rec = Recording("TestLambdaTags::test_tag_versions")
+    name = unique()
+    create_fn(lam, name)
+    lam.publish_version(FunctionName=name)
+    rec.step("tag_resource_exception",
+             call(lam.tag_resource, Resource=arn(name, "1"), Tags={"k": "v"}))
+    rec.step("tag_resource_latest_exception",
+             call(lam.tag_resource, Resource=arn(name, "$LATEST"), Tags={"k": "v"}))
+    rec.done()
+
+
+def test_account_settings(lam):
+    rec = Recording("TestLambdaAccountSettings::test_account_settings")
+    out = lam.get_account_settings()
+    # The recording keeps which limits and usages AWS reports, not their values.
+    rec.check("acc_settings_modded", {"AccountLimit": sorted(out["AccountLimit"]),
+                                      "AccountUsage": sorted(out["AccountUsage"]),
+                                      "ResponseMetadata": out["ResponseMetadata"]})
+
+
+def test_function_revisions_permissions(lam):
+    rec = Recording("TestLambdaRevisions::test_function_revisions_permissions")
+    name = unique()
+    create_fn(lam, name)
+    lam.add_permission(FunctionName=name, StatementId="s1", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com")
+    rec.check("add_permission_revision_exception",
+              call(lam.add_permission, FunctionName=name, StatementId="s2",
+                   Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                   RevisionId="wrong"))
+
+
+def test_alias_naming(lam):
+    rec = Recording("TestLambdaAlias::test_alias_naming")
+    name = unique()
+    rec.step("create_response",
+             create_fn(lam, name, Environment={"Variables": {"testenv": "staging"}}))
+    rec.step("publish_v1", lam.publish_version(FunctionName=name))
+    rec.step("create_alias_date", lam.create_alias(FunctionName=name, Name="2024-01-02",
+                                                   FunctionVersion="1",
+                                                   Description="custom-alias"))
+    rec.step("get_alias_date", lam.get_alias(FunctionName=name, Name="2024-01-02"))
+    rec.step("create_alias_number_exception",
+             call(lam.create_alias, FunctionName=name, Name="2024", FunctionVersion="1",
+                  Description="custom-alias"))
+    rec.done()
+
+
+def test_tag_exceptions(lam, raw_lam):
+    rec = Recording("TestLambdaTags::test_tag_exceptions")
+    name = unique()
+    create_fn(lam, name)
+    tags = {"key_a": "value_a"}
+    rec.step("tag_lambda_invalidarn",
+             call(lam.tag_resource, Resource="arn:aws:something", Tags=tags))
+    rec.step("tag_lambda_doesnotexist",
+             call(lam.tag_resource, Resource=arn("doesnotexist"), Tags=tags))
+    rec.step("tag_lambda_qualifier_doesnotexist",
+             call(lam.tag_resource, Resource=arn(name, "doesnotexist"), Tags=tags))
+    rec.step("list_tag_lambda_empty", lam.list_tags(Resource=arn(name)))
+    rec.step("untag_nomatch", lam.untag_resource(Resource=arn(name), TagKeys=["somekey"]))
+    rec.step("untag_empty_keys",
+             call(raw_lam.untag_resource, Resource=arn(name), TagKeys=[]))
+    rec.step("tag_empty_tags", call(lam.tag_resource, Resource=arn(name), Tags={}))
+    rec.done()
+
+
+def test_update_lambda_exceptions(lam, raw_lam):
+    rec = Recording("TestLambdaFunction::test_update_lambda_exceptions")
+    name = unique()
+    create_fn(lam, name)
+    rec.step("invalid_role_arn_exc",
+             call(raw_lam.update_function_configuration, FunctionName=name, Role="r1"))
+    rec.step("invalid_runtime_exc",
+             call(lam.update_function_configuration, FunctionName=name,
+                  Runtime="non-existent-runtime"))
+    rec.step("uppercase_runtime_exc",
+             call(lam.update_function_configuration, FunctionName=name, Runtime="PYTHON3.9"))
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaTag::test_tag_lifecycle, TestLambdaPermissions (multiple statements)
+
+
+def test_tag_lifecycle(lam):
+    rec = Recording("TestLambdaTag::test_tag_lifecycle")
+    name = unique()
+    create_fn(lam, name)
+    res = arn(name)
+
+    def step(label, answer):
+        rec.step(f"{label}_response", answer)
+        rec.step(f"{label}_response_listtags", lam.list_tags(Resource=res))
+
+    step("tag_single", lam.tag_resource(Resource=res, Tags={"A": "tag-a"}))
+    step("tag_multiple", lam.tag_resource(Resource=res, Tags={"B": "tag-b", "C": "tag-c"}))
+    step("tag_overlap", lam.tag_resource(Resource=res, Tags={"C": "tag-c-newsuffix",
+                                                             "D": "tag-d"}))
+    step("untag_single", lam.untag_resource(Resource=res, TagKeys=["A"]))
+    step("untag_multiple", lam.untag_resource(Resource=res, TagKeys=["B", "C"]))
+    step("untag_nonexisting", lam.untag_resource(Resource=res, TagKeys=["F"]))
+    step("untag_existing_and_nonexisting", lam.untag_resource(Resource=res, TagKeys=["D", "F"]))
+    rec.done()
+
+
+def parsed(answer, key):
+    """The answer with its JSON-text member `key` (Policy, Statement) parsed, as recorded."""
+    if isinstance(answer, dict) and isinstance(answer.get(key), str):
+        return dict(answer, **{key: json.loads(answer[key])})
+    return answer
+
+
+def test_create_multiple_lambda_permissions(lam):
+    rec = Recording("TestLambdaPermissions::test_create_multiple_lambda_permissions")
+    name = unique()
+    create_fn(lam, name)
+    for i, (sid, service) in enumerate([("logs", "logs"), ("kinesis", "kinesis")], 1):
+        rec.step(f"add_permission_response_{i}",
+                 parsed(lam.add_permission(FunctionName=name, StatementId=sid,
+                                           Action="lambda:InvokeFunction",
+                                           Principal=f"{service}.amazonaws.com"), "Statement"))
+    rec.step("policy_after_2_add", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.done()
+
+
+def test_remove_multi_permissions(lam):
+    rec = Recording("TestLambdaPermissions::test_remove_multi_permissions")
+    name = unique()
+    create_fn(lam, name)
+    rec.step("add_permission_1",
+             parsed(lam.add_permission(FunctionName=name, StatementId="s3",
+                                       Action="lambda:InvokeFunction",
+                                       Principal="s3.amazonaws.com"), "Statement"))
+    rec.step("add_permission_2",
+             parsed(lam.add_permission(FunctionName=name, StatementId="sqs",
+                                       Action="lambda:InvokeFunction",
+                                       Principal="sqs.amazonaws.com",
+                                       SourceArn=f"arn:aws:s3:::{unique('bucket')}"),
+                    "Statement"))
+    rec.step("policy_after_2_add", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.step("remove_permission_exception_nonexisting_sid",
+             call(lam.remove_permission, FunctionName=name, StatementId="non-existent"))
+    lam.remove_permission(FunctionName=name, StatementId="sqs")
+    rec.step("policy_after_removal", parsed(lam.get_policy(FunctionName=name), "Policy"))
+    rec.step("policy_after_removal_attempt",
+             parsed(lam.get_policy(FunctionName=name), "Policy"))
+    lam.remove_permission(FunctionName=name, StatementId="s3")
+    rec.step("get_policy_exception_removed_all", call(lam.get_policy, FunctionName=name))
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaReservedConcurrency / TestLambdaProvisionedConcurrency: account limits
+
+
+def test_function_concurrency_limits(lam):
+    rec = Recording("TestLambdaReservedConcurrency::test_function_concurrency_limits")
+    name = unique()
+    create_fn(lam, name)
+    limits = lam.get_account_settings()["AccountLimit"]
+    unreserved = limits["UnreservedConcurrentExecutions"]
+    rec.step("put_function_concurrency_account_limit_exceeded",
+             call(lam.put_function_concurrency, FunctionName=name,
+                  ReservedConcurrentExecutions=limits["ConcurrentExecutions"] + 1))
+    # AWS keeps 100 unreserved.
+    rec.step("put_function_concurrency_below_unreserved_min_value",
+             call(lam.put_function_concurrency, FunctionName=name,
+                  ReservedConcurrentExecutions=unreserved - 100 + 1))
+    rec.done()
+
+
+def test_provisioned_concurrency_limits(lam):
+    rec = Recording("TestLambdaProvisionedConcurrency::test_provisioned_concurrency_limits")
+    name = unique()
+    create_fn(lam, name)
+    lam.publish_version(FunctionName=name)
+    unreserved = lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    rec.step("put_provisioned_concurrency_account_limit_exceeded",
+             call(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
+                  ProvisionedConcurrentExecutions=unreserved + 1))
+    rec.step("put_provisioned_concurrency_below_unreserved_min_value",
+             call(lam.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
+                  ProvisionedConcurrentExecutions=unreserved - 100 + 1))
+    rec.done()
+
+
+# ---------------------------------------------------------------------------------
+# TestLambdaAlias::test_notfound_and_invalid_routingconfigs
+
+
+def test_notfound_and_invalid_routingconfigs(lam, raw_lam):
+    rec = Recording("TestLambdaAlias::test_notfound_and_invalid_routingconfigs")
+    name = unique()
+    rec.step("create_response",
+             create_fn(lam, name, Environment={"Variables": {"testenv": "staging"}},
+                       Publish=True))
+    rec.step("publish_v1", lam.publish_version(FunctionName=name))
+    lam.update_function_configuration(FunctionName=name,
+                                      Environment={"Variables": {"testenv": "prod"}})
+    wait_updated(lam, name)
+    rec.step("publish_v2", lam.publish_version(FunctionName=name))
+
+    def alias(step, version, weights, alias_name="custom", fn=name):
+        kw = {} if weights is None else {"RoutingConfig": {"AdditionalVersionWeights": weights}}
+        rec.step(step, call(raw_lam.create_alias, FunctionName=fn, Name=alias_name,
+                            FunctionVersion=version, **kw))
+
+    alias("routing_config_exc_toomany", "1", {"2": 0.5, "3": 0.5})
+    alias("routing_config_exc_toohigh", "1", {"2": 2.0})
+    alias("routing_config_exc_subzero", "1", {"2": -1.0})
+    alias("routing_config_exc_sameversion", "1", {"1": 0.5})
+    alias("target_version_doesnotexist", "10", {"2": 0.5})
+    alias("routing_config_exc_version_doesnotexist", "1", {"10": 0.5})
+    alias("target_version_exc_version_latest", "$LATEST", {"1": 0.5})
+    alias("routing_config_exc_version_latest", "1", {"$LATEST": 0.5})
+    alias("create-alias-latest", "$LATEST", None, alias_name="custom-latest")
+    alias("routing_config_exc_fn_doesnotexist", "1", {"2": 0.5}, fn=f"{name}-unknown")
+    alias("create_alias_empty_routingconfig", "1", {}, alias_name="custom-empty-routingconfig")
+    alias("create_alias_response", "1", {"2": 0.5})
+    alias("routing_config_exc_already_exist", "1", {"2": 0.5})
+    rec.step("alias_does_not_exist_esc",
+             call(lam.get_alias, FunctionName=name, Name="non-existent"))
     rec.done()

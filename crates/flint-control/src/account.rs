@@ -111,7 +111,7 @@ impl ControlPlane {
             - if currently_reserved { 0 } else { provisioned };
         let unreserved = self.settings.account_concurrency - others - others_provisioned - reserved;
         if unreserved < self.settings.unreserved_minimum {
-            return Err(ApiError::InvalidParameterValue(format!(
+            return Err(ApiError::InvalidParameterValueUntyped(format!(
                 "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}].",
                 self.settings.unreserved_minimum
             ))

@@ -76,22 +76,23 @@ impl ControlPlane {
         for (version, weight) in weights {
             if !(0.0..=1.0).contains(weight) || weight.is_nan() {
                 return Err(ApiError::constraint(
-                    format!("{{{version}={weight}}}"),
+                    // Java's double spelling (`2.0`, `-1.0`), as AWS quotes it.
+                    format!("{{{version}={weight:?}}}"),
                     "routingConfig.additionalVersionWeights",
-                    "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]",
+                    "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0, Member must not be null]",
                 )
                 .into());
             }
             if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ApiError::constraint(
-                    format!("{{{version}={weight}}}"),
+                    format!("{{{version}={weight:?}}}"),
                     "routingConfig.additionalVersionWeights",
-                    "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+]",
+                    "Map keys must satisfy constraint: [Member must have length less than or equal to 1024, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [0-9]+]",
                 )
                 .into());
             }
             if primary == "$LATEST" {
-                return Err(ApiError::InvalidParameterValue(
+                return Err(ApiError::InvalidParameterValueUntyped(
                     "$LATEST is not supported for an alias pointing to more than 1 version".into(),
                 )
                 .into());
@@ -132,7 +133,14 @@ impl ControlPlane {
             validate::description(d)?;
         }
         let mut tx = self.meta.begin()?;
-        self.load_function(&mut *tx, fref)?;
+        // A missing function is named with the version asked for (recorded:
+        // test_notfound_and_invalid_routingconfigs[routing_config_exc_fn_doesnotexist]).
+        if self.load_function(&mut *tx, fref).is_err() {
+            return Err(ApiError::function_not_found(
+                &self.resources().qualified_arn(&fref.name, &version),
+            )
+            .into());
+        }
         self.require_version(&mut *tx, fref, &version)?;
         self.check_routing(&mut *tx, fref, &version, &req.routing_config)?;
         if load_alias(&mut *tx, &fref.name, &name)?.is_some() {

@@ -54,10 +54,22 @@ impl ControlPlane {
         // quotes its own pattern (no `.`, no `$LATEST.PUBLISHED`) and refuses a
         // name over 64 characters as InvalidParameterValue.
         let bad = || ApiError::pattern(&name, "functionName", ident::CREATE_FUNCTION_NAME_PATTERN);
-        let fref = FunctionRef::parse(&name, 140, self.resources()).map_err(|e| match e {
+        // Over 140 characters and off the pattern are two errors in one
+        // message (recorded: ...[function_name_too_long_and_invalid_region-create_function]).
+        let too_long = (name.len() > 140).then(|| ApiError::too_long(&name, "functionName", 140));
+        let parsed = FunctionRef::parse(&name, usize::MAX, self.resources()).map_err(|e| match e {
             ApiError::Validation(m) if m.contains("regular expression") => bad(),
             other => other,
-        })?;
+        });
+        let fref = match (too_long, parsed) {
+            (None, parsed) => parsed?,
+            (Some(long), Err(ApiError::Validation(m)))
+                if m.contains("regular expression") && !only_long_qualifier(&name, self) =>
+            {
+                return Err(ApiError::merged(long, [bad()]).into());
+            }
+            (Some(long), _) => return Err(long.into()),
+        };
         if fref.qualifier.is_some() {
             return Err(bad().into());
         }
@@ -318,12 +330,23 @@ impl ControlPlane {
     /// DeleteFunction: the whole function (versions, aliases, settings), or
     /// one published version when qualified.
     pub fn delete_function(&self, fref: &FunctionRef) -> Result<()> {
-        // AWS refuses `$LATEST` before it looks the function up.
-        if fref.qualifier == Some(Qualifier::Latest) {
-            return Err(ApiError::InvalidParameterValue(
-                "$LATEST version cannot be deleted without deleting the function.".into(),
-            )
-            .into());
+        // AWS refuses `$LATEST` and alias names before it looks the function up
+        // (recorded: test_function_name_and_qualifier_validation[qualifier_too_long1-delete_function]);
+        // a qualifier that is no alias name (`$latest`) is looked up and not found.
+        match &fref.qualifier {
+            Some(Qualifier::Latest) => {
+                return Err(ApiError::InvalidParameterValue(
+                    "$LATEST version cannot be deleted without deleting the function.".into(),
+                )
+                .into());
+            }
+            Some(Qualifier::Alias(a)) if ident::is_valid_alias_name(a) => {
+                return Err(ApiError::InvalidParameterValue(
+                    "Deletion of aliases is not currently supported.".into(),
+                )
+                .into());
+            }
+            _ => {}
         }
         let mut tx = self.meta.begin()?;
         let rec = self.load_function(&mut *tx, fref)?;
@@ -350,16 +373,18 @@ impl ControlPlane {
                 self.drop_layer_refs(&mut *tx, &rec.layers)?;
                 tx.delete(FUNCTIONS, &fref.name)?;
             }
-            Some(Qualifier::Latest) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "$LATEST version cannot be deleted without deleting the function.".into(),
-                )
-                .into());
-            }
-            Some(Qualifier::Alias(_)) => {
-                return Err(ApiError::InvalidParameterValue(
-                    "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
-                        .into(),
+            // `$LATEST` is refused above; a qualifier that is neither a
+            // version nor an alias name names nothing of the function.
+            Some(Qualifier::Latest) | Some(Qualifier::Alias(_)) => {
+                return Err(ApiError::function_not_found(
+                    &self.resources().qualified_arn(
+                        &fref.name,
+                        &fref
+                            .qualifier
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                    ),
                 )
                 .into());
             }
@@ -428,4 +453,18 @@ pub(crate) fn check_revision(given: Option<&str>, current: &str) -> Result<()> {
         Some(g) if g != current => Err(ApiError::revision_mismatch().into()),
         _ => Ok(()),
     }
+}
+
+/// Does `name` fail the pattern only because its `:qualifier` is over 128
+/// characters? The pattern itself has no length limit (AWS reports a
+/// too-long `my-function:<129 a>` as one length error, not two), while
+/// [`FunctionRef::parse`] refuses such a qualifier as off the pattern.
+fn only_long_qualifier(name: &str, c: &ControlPlane) -> bool {
+    let Some((head, q)) = name.rsplit_once(':') else {
+        return false;
+    };
+    q.len() > 128
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && FunctionRef::parse(&format!("{head}:{}", &q[..128]), usize::MAX, c.resources()).is_ok()
 }

@@ -192,9 +192,11 @@ impl ControlPlane {
         }
         let record: Option<PolicyRecord> =
             load(&mut *tx, &policy_ns(&fref.name), &policy_key(fref))?;
-        let record = record
-            .filter(|r| !r.statements.is_empty())
-            .ok_or_else(no_policy)?;
+        // No statements: the same wording as a missing resource (recorded:
+        // test_remove_multi_permissions[get_policy_exception_removed_all]).
+        let record = record.filter(|r| !r.statements.is_empty()).ok_or_else(|| {
+            ApiError::ResourceNotFound("The resource you requested does not exist.".into())
+        })?;
         Ok((
             rules::document(&record.statements).to_string(),
             record.revision_id,

@@ -191,17 +191,20 @@ impl ControlPlane {
                 let reserved_total = self.reserved_total(&mut *tx, None)?;
                 let provisioned =
                     self.provisioned_unreserved_total(&mut *tx, Some((&fref.name, &qualifier)))?;
-                let unreserved =
-                    self.settings.account_concurrency - reserved_total - provisioned - requested;
-                if unreserved < self.settings.unreserved_minimum {
-                    // Wording not verified against AWS (the facts file has
-                    // no message for this case).
-                    return Err(ApiError::InvalidParameterValue(format!(
-                        "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [{}].",
-                        self.settings.account_concurrency
-                            - reserved_total
-                            - provisioned
-                            - self.settings.unreserved_minimum
+                // What the account has left unreserved for this config; AWS
+                // refuses more than that, and anything leaving under the
+                // minimum (recorded: test_provisioned_concurrency_limits).
+                let available = self.settings.account_concurrency - reserved_total - provisioned;
+                if requested > available {
+                    return Err(ApiError::InvalidParameterValueUntyped(format!(
+                        "Specified ConcurrentExecutions for function is greater than account's unreserved concurrency [{available}]."
+                    ))
+                    .into());
+                }
+                if available - requested < self.settings.unreserved_minimum {
+                    return Err(ApiError::InvalidParameterValueUntyped(format!(
+                        "Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}].",
+                        self.settings.unreserved_minimum
                     ))
                     .into());
                 }

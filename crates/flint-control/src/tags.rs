@@ -29,6 +29,13 @@ impl ControlPlane {
 
     pub fn tag_resource(&self, resource: &str, tags: BTreeMap<String, String>) -> Result<()> {
         let fref = self.taggable_function(resource)?;
+        if tags.is_empty() {
+            // AWS's answer to `"Tags": {}` (recorded: TestLambdaTags::test_tag_exceptions).
+            return Err(ApiError::InvalidParameterValue(
+                "An error occurred and the request cannot be processed.".into(),
+            )
+            .into());
+        }
         validate::tags(&tags)?;
         let mut tx = self.meta.begin()?;
         let mut rec = self.load_function(&mut *tx, &fref)?;

@@ -17,6 +17,10 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     InvalidParameterValue(String),
+    /// `InvalidParameterValueException` whose body AWS sends without `Type`
+    /// (recorded: the account concurrency limits).
+    #[error("{0}")]
+    InvalidParameterValueUntyped(String),
     #[error("{0}")]
     InvalidRequestContent(String),
     #[error("{0}")]
@@ -68,7 +72,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation(_) => "ValidationException",
-            ApiError::InvalidParameterValue(_) => "InvalidParameterValueException",
+            ApiError::InvalidParameterValue(_) | ApiError::InvalidParameterValueUntyped(_) => {
+                "InvalidParameterValueException"
+            }
             ApiError::InvalidRequestContent(_) => "InvalidRequestContentException",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaTypeException",
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
@@ -92,6 +98,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_)
             | ApiError::InvalidParameterValue(_)
+            | ApiError::InvalidParameterValueUntyped(_)
             | ApiError::InvalidRequestContent(_)
             | ApiError::PolicyLengthExceeded(_)
             | ApiError::RecursiveInvocation(_) => 400,
@@ -122,8 +129,9 @@ impl ApiError {
     /// The JSON body, with the field casing of the error's model shape.
     pub fn body(&self) -> Value {
         let message = self.to_string();
-        if let ApiError::Validation(_) = self {
-            // ValidationException is not in the model; AWS sends only a message.
+        if let ApiError::Validation(_) | ApiError::InvalidParameterValueUntyped(_) = self {
+            // ValidationException is not in the model; AWS sends only a message
+            // (and so for some InvalidParameterValueExceptions).
             return json!({ "message": message });
         }
         let kind = if self.status() >= 500 {
@@ -146,6 +154,39 @@ impl ApiError {
         ApiError::Validation(format!(
             "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
         ))
+    }
+
+    /// Several failed constraints in AWS's one message: `N validation errors
+    /// detected: a; b` (recorded, e.g. a too-long qualifier and a bad function
+    /// name together). Non-validation errors are not merged: the first wins.
+    pub fn merged(first: ApiError, rest: impl IntoIterator<Item = ApiError>) -> Self {
+        let mut parts: Vec<String> = Vec::new();
+        let mut count = 0usize;
+        for e in std::iter::once(first).chain(rest) {
+            let ApiError::Validation(m) = e else {
+                return e;
+            };
+            let (n, rest) = m
+                .split_once(" detected: ")
+                .and_then(|(head, rest)| {
+                    head.split(' ')
+                        .next()?
+                        .parse::<usize>()
+                        .ok()
+                        .map(|n| (n, rest))
+                })
+                .unwrap_or((1, m.as_str()));
+            count += n;
+            parts.push(rest.to_string());
+        }
+        if count == 1 {
+            ApiError::Validation(format!("1 validation error detected: {}", parts[0]))
+        } else {
+            ApiError::Validation(format!(
+                "{count} validation errors detected: {}",
+                parts.join("; ")
+            ))
+        }
     }
 
     /// The message AWS uses for a value below a numeric minimum.
@@ -230,6 +271,23 @@ mod tests {
         let ipv = ApiError::InvalidParameterValue("bad".into());
         assert_eq!(ipv.body(), json!({"Type": "User", "message": "bad"}));
         assert_eq!(ipv.code(), "InvalidParameterValueException");
+    }
+
+    #[test]
+    fn merged_validation_errors_count_and_join() {
+        let e = ApiError::merged(
+            ApiError::too_long("q", "qualifier", 128),
+            [ApiError::pattern("n", "functionName", "p")],
+        );
+        assert_eq!(
+            e.to_string(),
+            "2 validation errors detected: Value 'q' at 'qualifier' failed to satisfy constraint: Member must have length less than or equal to 128; Value 'n' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: p"
+        );
+        let one = ApiError::merged(ApiError::too_long("q", "qualifier", 128), []);
+        assert!(
+            one.to_string()
+                .starts_with("1 validation error detected: Value 'q'")
+        );
     }
 
     #[test]

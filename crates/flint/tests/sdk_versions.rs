@@ -624,7 +624,8 @@ async fn alias_validation_errors() {
         400,
         "Invalid function version 1. Function version 1 is already included in routing configuration.",
     );
-    // Aliases of a function that does not exist.
+    // Aliases of a function that does not exist: named with the version asked for
+    // (AWS's recorded test_notfound_and_invalid_routingconfigs).
     assert_err(
         client
             .create_alias()
@@ -635,7 +636,7 @@ async fn alias_validation_errors() {
             .await,
         "ResourceNotFoundException",
         404,
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:1",
     );
 }
 

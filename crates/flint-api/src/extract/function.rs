@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use flint_types::FunctionRef;
+use flint_types::{ApiError, FunctionRef, Qualifier};
 
 /// The function of the path, at most `MAX_LEN` characters (Lambda's model: 140 for most
 /// operations, 170 or 256 for those that take a namespaced name). A qualifier can only come
@@ -43,8 +43,15 @@ pub(crate) fn function_ref(
     max_len: usize,
     query_qualifier: Option<&str>,
 ) -> Result<FunctionRef, ApiResponseError> {
-    let fref = FunctionRef::parse(raw, max_len, state.control.resources())?;
-    Ok(fref.with_query_qualifier(query_qualifier)?)
+    let parsed = FunctionRef::parse(raw, max_len, state.control.resources());
+    // A bad `?Qualifier=` and a bad name are reported together, the qualifier
+    // first, as AWS does (recorded: test_function_name_and_qualifier_validation
+    // [full_arn_and_qualifier_too_long_and_invalid_region-*]).
+    match (parsed, query_qualifier.map(Qualifier::parse)) {
+        (Err(name), Some(Err(q))) => Err(ApiError::merged(q, [name]).into()),
+        (Err(name), _) => Err(name.into()),
+        (Ok(fref), _) => Ok(fref.with_query_qualifier(query_qualifier)?),
+    }
 }
 
 impl<const MAX_LEN: usize> FromRequestParts<AppState> for Function<MAX_LEN> {

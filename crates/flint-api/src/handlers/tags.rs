@@ -37,6 +37,14 @@ pub(crate) async fn untag_resource(
     q: Query,
 ) -> ApiResult {
     let keys = q.all("tagKeys");
+    if keys.is_empty() {
+        // The model requires tagKeys; no key at all is a null list to AWS
+        // (recorded: TestLambdaTags::test_tag_exceptions).
+        return Err(ApiError::Validation(
+            "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null".into(),
+        )
+        .into());
+    }
     blocking(&s, move |c| c.untag_resource(&resource, &keys)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

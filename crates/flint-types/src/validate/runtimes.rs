@@ -26,7 +26,6 @@ pub const SUPPORTED_RUNTIMES: &[&str] = &[
     "ruby3.3",
     "ruby3.4",
     "ruby4.0",
-    "provided",
     "provided.al2",
     "provided.al2023",
 ];
@@ -55,6 +54,9 @@ pub const DEPRECATED_RUNTIMES: &[&str] = &[
     "go1.x",
     "ruby2.5",
     "ruby2.7",
+    // Amazon Linux 1's custom runtime: refused for new functions and updates
+    // (recorded 2026-01: test_create_deprecated_function_runtime_with_validation_enabled[provided]).
+    "provided",
 ];
 
 /// The order AWS lists creatable runtimes in when it refuses an unknown one
