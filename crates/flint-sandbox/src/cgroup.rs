@@ -294,10 +294,20 @@ impl CgroupHandle {
         };
         sys.write_file(&file, value)
             .map_err(|e| SandboxError::io("write", &file, e))?;
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(5);
+        let mut rewritten = start;
         loop {
             if done(&read_file(sys, &state_file)?) {
                 return Ok(());
+            }
+            // A v1 cgroup can stay FREEZING when a task missed the freeze (one forked in
+            // the middle of it, seen under load); writing FROZEN again makes the kernel
+            // retry every task, as the cgroup-v1 freezer documentation says.
+            if frozen && file == state_file && rewritten.elapsed() > Duration::from_millis(100) {
+                sys.write_file(&file, value)
+                    .map_err(|e| SandboxError::io("write", &file, e))?;
+                rewritten = Instant::now();
             }
             if Instant::now() > deadline {
                 return Err(SandboxError::Timeout(if frozen {
