@@ -41,18 +41,7 @@ async fn create(conn: &mut Conn, name: &str, memory_mb: u32, source: &str) -> an
         "Timeout": 120,
         "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(python_zip(source)?)},
     });
-    let (status, resp) = conn
-        .send(&Op::post(
-            "/2015-03-31/functions",
-            Bytes::from(serde_json::to_vec(&body)?),
-        ))
-        .await?;
-    if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
-        bail!(
-            "creating {name}: {status} {}",
-            String::from_utf8_lossy(&resp)
-        );
-    }
+    crate::invoke::create_function_or_keep(conn, &body).await?;
     Ok(())
 }
 

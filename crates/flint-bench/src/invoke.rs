@@ -100,18 +100,29 @@ async fn ensure_functions(conn: &mut Conn) -> anyhow::Result<()> {
             "MemorySize": 1769,
             "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
         });
-        let (status, resp) = conn
-            .send(&Op::post(
-                "/2015-03-31/functions",
-                Bytes::from(serde_json::to_vec(&body)?),
-            ))
-            .await?;
-        if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
-            bail!(
-                "creating {name}: {status} {}",
-                String::from_utf8_lossy(&resp)
-            );
-        }
+        create_function_or_keep(conn, &body).await?;
+    }
+    Ok(())
+}
+
+/// CreateFunction with `body`; a function that already exists (an earlier run on the same
+/// data dir) is kept.
+pub(crate) async fn create_function_or_keep(
+    conn: &mut Conn,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let (status, resp) = conn
+        .send(&Op::post(
+            "/2015-03-31/functions",
+            Bytes::from(serde_json::to_vec(body)?),
+        ))
+        .await?;
+    if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
+        bail!(
+            "creating {}: {status} {}",
+            body["FunctionName"],
+            String::from_utf8_lossy(&resp)
+        );
     }
     Ok(())
 }

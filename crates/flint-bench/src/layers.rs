@@ -94,18 +94,7 @@ async fn create_functions(conn: &mut Conn, arns: &[String]) -> anyhow::Result<Ve
                 "Code": {"ZipFile": b64(zip)},
                 "Layers": &arns[..layers],
             });
-            let (status, resp) = conn
-                .send(&Op::post(
-                    "/2015-03-31/functions",
-                    Bytes::from(serde_json::to_vec(&body)?),
-                ))
-                .await?;
-            if status != StatusCode::CREATED && status != StatusCode::CONFLICT {
-                bail!(
-                    "creating {name}: {status} {}",
-                    String::from_utf8_lossy(&resp)
-                );
-            }
+            crate::invoke::create_function_or_keep(conn, &body).await?;
             names.push(name);
         }
     }

@@ -78,34 +78,9 @@ pub const LISTABLE_RUNTIMES: &[&str] = &[
 /// The runtimes PublishLayerVersion's refusal lists, in AWS's order (recorded
 /// `publish_layer_version_exc_invalid_runtime_arch`). AWS accepts older ids too (the
 /// recorded `test_layer_compatibilities` publishes `go1.x`, `java8`, `nodejs12.x`), so what
-/// is accepted is [`LISTABLE_RUNTIMES`] and this list is only the message's.
-pub const PUBLISH_MESSAGE_RUNTIMES: &[&str] = &[
-    "nodejs20.x",
-    "python3.14",
-    "provided.al2023",
-    "python3.12",
-    "python3.13",
-    "nodejs24.x",
-    "nodejs22.x",
-    "java25",
-    "python3.10",
-    "python3.11",
-    "java21",
-    "ruby3.3",
-    "ruby3.4",
-    "ruby3.2",
-    "python3.8",
-    "python3.9",
-    "java17",
-    "nodejs16.x",
-    "dotnet10",
-    "dotnet8",
-    "java11",
-    "dotnet6",
-    "nodejs18.x",
-    "provided.al2",
-    "java8.al2",
-];
+/// is accepted is [`LISTABLE_RUNTIMES`] and this list is only the message's: the same
+/// order as CreateFunction's refusal of an unknown runtime.
+pub const PUBLISH_MESSAGE_RUNTIMES: &[&str] = crate::validate::AWS_RUNTIME_ORDER;
 
 pub const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 

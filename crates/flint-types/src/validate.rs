@@ -11,6 +11,7 @@ use crate::model::{ConfigFields, Environment};
 use std::collections::BTreeMap;
 
 mod runtimes;
+pub(crate) use runtimes::AWS_RUNTIME_ORDER;
 pub use runtimes::{DEPRECATED_RUNTIMES, SUPPORTED_RUNTIMES, runtime};
 
 pub const MEMORY_MIN: i64 = 128;

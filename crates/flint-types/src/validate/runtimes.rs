@@ -61,7 +61,7 @@ pub const DEPRECATED_RUNTIMES: &[&str] = &[
 
 /// The order AWS lists creatable runtimes in when it refuses an unknown one
 /// (test_create_lambda_exceptions, recorded 2026-01).
-const AWS_RUNTIME_ORDER: &[&str] = &[
+pub(crate) const AWS_RUNTIME_ORDER: &[&str] = &[
     "nodejs20.x",
     "python3.14",
     "provided.al2023",
